@@ -1,0 +1,54 @@
+# dnlts: the two commands a newcomer needs are `make reproduce` and `make test`.
+# Nothing to install by hand: libtorch is fetched on first use (see scripts/fetch-libtorch.sh).
+#
+#   make reproduce [PROFILE=ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
+#   make test      formatting, clippy and every test (what CI runs)
+#   make bench     criterion benchmarks
+#   make golden    regenerate golden snapshots after an intended change (review the diff!)
+
+PROFILE ?= small
+TORCH ?= cpu
+ARGS ?=
+export TORCH
+
+WITH_TORCH := scripts/with-libtorch.sh
+ifeq ($(TORCH),cuda)
+TARGET_DIR := target/cuda
+else
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+endif
+DNLTS := $(TARGET_DIR)/release/dnlts
+
+# Everything builds in release: one profile means libtorch's bindings compile once, and the
+# tests that train small networks run at full speed.
+CARGO_FLAGS := --release --workspace --locked
+
+.PHONY: all build reproduce test bench golden libtorch clean help
+
+all: build
+
+help:
+	@sed -n '1,9p' Makefile
+
+libtorch:
+	@$(WITH_TORCH) true
+
+build:
+	$(WITH_TORCH) cargo build $(CARGO_FLAGS)
+
+reproduce: build
+	$(DNLTS) reproduce --profile $(PROFILE) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
+
+test:
+	$(WITH_TORCH) cargo fmt --all --check
+	$(WITH_TORCH) cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	$(WITH_TORCH) cargo test $(CARGO_FLAGS)
+
+bench:
+	$(WITH_TORCH) cargo bench --workspace --locked
+
+golden:
+	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS)
+
+clean:
+	cargo clean

@@ -1,0 +1,109 @@
+//! Choosing where tensors live: `cpu`, `cuda`, `cuda:N` or `auto`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A device as the user names it on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda(usize),
+    /// The first CUDA device if there is one, else the CPU.
+    Auto,
+}
+
+/// A device name that is not `cpu`, `cuda`, `cuda:N` or `auto`, or a CUDA device that is absent.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DeviceError {
+    #[error("unknown device '{0}': use cpu, cuda, cuda:N (N = 0, 1, …) or auto")]
+    Unknown(String),
+    #[error(
+        "device cuda:{asked} was asked for but {available} CUDA device(s) are available; \
+         use --device cpu, or build with `make TORCH=cuda` on a machine with an NVIDIA GPU"
+    )]
+    CudaMissing { asked: usize, available: usize },
+}
+
+impl FromStr for DeviceChoice {
+    type Err = DeviceError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "auto" => Ok(DeviceChoice::Auto),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|index| index.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| DeviceError::Unknown(text.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(index) => write!(f, "cuda:{index}"),
+            DeviceChoice::Auto => write!(f, "auto"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// Resolves the choice against the devices this process can see.
+    pub fn resolve(self) -> Result<tch::Device, DeviceError> {
+        let available = tch::Cuda::device_count().max(0) as usize;
+        match self {
+            DeviceChoice::Cpu => Ok(tch::Device::Cpu),
+            DeviceChoice::Auto if available > 0 => Ok(tch::Device::Cuda(0)),
+            DeviceChoice::Auto => Ok(tch::Device::Cpu),
+            DeviceChoice::Cuda(asked) if asked < available => Ok(tch::Device::Cuda(asked)),
+            DeviceChoice::Cuda(asked) => Err(DeviceError::CudaMissing { asked, available }),
+        }
+    }
+}
+
+/// The x86 instruction-set extensions libtorch's CPU kernels can use, for `dnlts env`.
+pub fn cpu_features() -> Vec<&'static str> {
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! probe {
+            ($($feature:tt),*) => {
+                $(if std::arch::is_x86_feature_detected!($feature) { found.push($feature); })*
+            };
+        }
+        probe!("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni");
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_documented_spelling() {
+        assert_eq!("cpu".parse(), Ok(DeviceChoice::Cpu));
+        assert_eq!("CUDA".parse(), Ok(DeviceChoice::Cuda(0)));
+        assert_eq!("cuda:3".parse(), Ok(DeviceChoice::Cuda(3)));
+        assert_eq!("auto".parse(), Ok(DeviceChoice::Auto));
+    }
+
+    #[test]
+    fn rejects_unknown_names_with_the_choices() {
+        let err = "gpu".parse::<DeviceChoice>().unwrap_err();
+        assert!(err.to_string().contains("'gpu'"));
+        assert!(err.to_string().contains("cuda:N"));
+        assert!("cuda:x".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for choice in [DeviceChoice::Cpu, DeviceChoice::Cuda(2), DeviceChoice::Auto] {
+            assert_eq!(choice.to_string().parse(), Ok(choice));
+        }
+    }
+}

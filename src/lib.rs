@@ -1,0 +1,13 @@
+//! dnlts: what do deep networks like to see?
+//!
+//! The library behind the `dnlts` command, reproducing Palacio et al. (CVPR 2018): an
+//! autoencoder fine-tuned through frozen classifiers shows which part of the input signal each
+//! classifier uses. One module per concern; the command-line suite lives in `suite/`.
+
+pub mod atomic;
+pub mod device;
+pub mod models;
+pub mod seed;
+
+/// The libtorch version this build links against, read from libtorch's own files at build time.
+pub const LIBTORCH_VERSION: &str = env!("DNLTS_LIBTORCH_VERSION");

@@ -1,0 +1,179 @@
+//! The SegNet autoencoder of the paper, with the authors' layer names.
+//!
+//! Encoder: VGG16-BN's 13 conv3×3+BN+ReLU in stages of 2, 2, 3, 3, 3, each stage ending in a
+//! 2×2 max-pool whose indices are kept. Decoder: the mirror image, each stage starting with a
+//! max-unpool that puts values back where the encoder's maximum was, then conv+BN+ReLU, the
+//! last conv of each stage stepping down to the previous stage's width (the first stage ends
+//! 64→64), and a final 1×1 conv to RGB without activation. Names match the authors' PyTorch
+//! model (`encoder.conv11`, `encoder.bn11`, …, `decoder.conv53d`, …, `decoder.conv_final`) so
+//! their weights load as they are.
+//!
+//! The encoder and decoder live in two VarStores: fine-tuning builds its optimizer from the
+//! decoder's store alone, so it cannot touch the encoder even by mistake.
+
+use serde::{Deserialize, Serialize};
+use tch::nn;
+use tch::Tensor;
+
+use super::blocks::{conv2d, conv_bn_relu, ConvSpec, WeightInit};
+use super::{Normalization, IMAGENET};
+
+/// Convolutions per stage and channels per stage at full width (VGG16).
+const STAGE_CONVS: [usize; 5] = [2, 2, 3, 3, 3];
+const STAGE_WIDTHS: [i64; 5] = [64, 128, 256, 512, 512];
+const BN_EPS: f64 = 1e-5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegNetConfig {
+    /// Every width is divided by this (1 = the paper's SegNet, 29,480,259 parameters).
+    pub width_divisor: i64,
+    /// How many of the five VGG stages to keep (the bottleneck is 1/2^stages of the input).
+    pub stages: usize,
+    /// Normalisation applied to the [0, 1] input, undone on the output.
+    pub normalization: Normalization,
+}
+
+impl SegNetConfig {
+    /// The authors' SegNet.
+    pub fn paper() -> Self {
+        SegNetConfig { width_divisor: 1, stages: 5, normalization: IMAGENET }
+    }
+
+    /// A narrower SegNet for the CPU profiles.
+    pub fn scaled(width_divisor: i64, stages: usize) -> Self {
+        SegNetConfig { width_divisor, stages, ..Self::paper() }
+    }
+
+    fn width(&self, stage: usize) -> i64 {
+        (STAGE_WIDTHS[stage] / self.width_divisor).max(1)
+    }
+}
+
+/// How the autoencoder is being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AeMode {
+    /// Everything trains (pre-training on the image stream).
+    Pretrain,
+    /// The encoder runs in eval mode (running BN statistics) without gradients; the decoder
+    /// trains. This is the paper's decoder-only fine-tuning.
+    Finetune,
+    /// Nothing trains.
+    Eval,
+}
+
+/// What the decoder needs from each encoder stage to undo its pooling.
+struct PoolTrace {
+    indices: Tensor,
+    /// Height and width before pooling, so odd sizes unpool to the right size.
+    size: [i64; 2],
+}
+
+pub struct SegNet {
+    config: SegNetConfig,
+    encoder_stages: Vec<Vec<Box<dyn nn::ModuleT>>>,
+    decoder_stages: Vec<Vec<Box<dyn nn::ModuleT>>>,
+    conv_final: Box<dyn nn::Module>,
+}
+
+impl SegNet {
+    /// Builds the encoder under `encoder` (e.g. the root of a store, named `encoder`) and the
+    /// decoder under `decoder`.
+    pub fn new(encoder: &nn::Path, decoder: &nn::Path, config: SegNetConfig) -> Self {
+        assert!((1..=5).contains(&config.stages), "SegNet has 1 to 5 stages");
+        let init = WeightInit::PytorchDefault;
+        let mut encoder_stages = Vec::new();
+        let mut c_in = 3;
+        for (stage, &convs) in STAGE_CONVS.iter().enumerate().take(config.stages) {
+            let width = config.width(stage);
+            let layers = (1..=convs)
+                .map(|conv| {
+                    let name = format!("{}{conv}", stage + 1);
+                    let spec = ConvSpec::same(c_in, width, 3);
+                    c_in = width;
+                    boxed(conv_bn_relu(
+                        &(encoder / format!("conv{name}")),
+                        &(encoder / format!("bn{name}")),
+                        spec,
+                        BN_EPS,
+                        init,
+                    ))
+                })
+                .collect();
+            encoder_stages.push(layers);
+        }
+        let mut decoder_stages = Vec::new();
+        for stage in (0..config.stages).rev() {
+            let width = config.width(stage);
+            let below = config.width(stage.saturating_sub(1));
+            let convs = STAGE_CONVS[stage];
+            let layers = (1..=convs)
+                .rev()
+                .map(|conv| {
+                    let name = format!("{}{conv}d", stage + 1);
+                    let c_out = if conv == 1 { below } else { width };
+                    boxed(conv_bn_relu(
+                        &(decoder / format!("conv{name}")),
+                        &(decoder / format!("bn{name}")),
+                        ConvSpec::same(width, c_out, 3),
+                        BN_EPS,
+                        init,
+                    ))
+                })
+                .collect();
+            decoder_stages.push(layers);
+        }
+        let conv_final = Box::new(conv2d(
+            &(decoder / "conv_final"),
+            ConvSpec::same(config.width(0), 3, 1),
+            init,
+        ));
+        SegNet { config, encoder_stages, decoder_stages, conv_final }
+    }
+
+    pub fn config(&self) -> &SegNetConfig {
+        &self.config
+    }
+
+    /// Reconstructs a batch of [0, 1] RGB images (N×3×H×W); any H and W work.
+    pub fn forward(&self, images: &Tensor, mode: AeMode) -> Tensor {
+        let normalized = self.config.normalization.apply(images);
+        let (code, traces) = match mode {
+            AeMode::Pretrain => self.encode(&normalized, true),
+            // No graph through the encoder: it is detached by construction.
+            AeMode::Finetune | AeMode::Eval => tch::no_grad(|| self.encode(&normalized, false)),
+        };
+        let decoded = self.decode(code, &traces, mode != AeMode::Eval);
+        self.config.normalization.undo(&decoded)
+    }
+
+    fn encode(&self, xs: &Tensor, train: bool) -> (Tensor, Vec<PoolTrace>) {
+        let mut xs = xs.shallow_clone();
+        let mut traces = Vec::with_capacity(self.encoder_stages.len());
+        for stage in &self.encoder_stages {
+            for layer in stage {
+                xs = layer.forward_t(&xs, train);
+            }
+            let size = [xs.size()[2], xs.size()[3]];
+            let (pooled, indices) =
+                xs.max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false);
+            traces.push(PoolTrace { indices, size });
+            xs = pooled;
+        }
+        (xs, traces)
+    }
+
+    fn decode(&self, code: Tensor, traces: &[PoolTrace], train: bool) -> Tensor {
+        let mut xs = code;
+        for (stage, trace) in self.decoder_stages.iter().zip(traces.iter().rev()) {
+            xs = xs.max_unpool2d(&trace.indices, trace.size);
+            for layer in stage {
+                xs = layer.forward_t(&xs, train);
+            }
+        }
+        self.conv_final.forward(&xs)
+    }
+}
+
+fn boxed(module: impl nn::ModuleT + 'static) -> Box<dyn nn::ModuleT> {
+    Box::new(module)
+}

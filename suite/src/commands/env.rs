@@ -1,0 +1,84 @@
+//! `dnlts env`: what this build and machine are, and the determinism settings in force.
+
+use serde::Serialize;
+
+use crate::provenance::Provenance;
+
+#[derive(Serialize)]
+struct Environment {
+    #[serde(flatten)]
+    build: Provenance,
+    logical_cpus: usize,
+    cuda_available: bool,
+    cuda_devices: i64,
+    cudnn_available: bool,
+    libtorch_has_mkl: bool,
+    libtorch_has_openmp: bool,
+    master_seed: u64,
+    cudnn_benchmark: bool,
+}
+
+pub fn run(threads: usize, json: bool) -> anyhow::Result<()> {
+    let determinism = dnlts::seed::Determinism::new(dnlts::seed::DEFAULT_MASTER_SEED, threads);
+    determinism.apply();
+    let env = Environment {
+        build: Provenance::collect(tch::Device::Cpu, determinism.threads),
+        logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cuda_available: tch::Cuda::is_available(),
+        cuda_devices: tch::Cuda::device_count(),
+        cudnn_available: tch::Cuda::cudnn_is_available(),
+        libtorch_has_mkl: tch::utils::has_mkl(),
+        libtorch_has_openmp: tch::utils::has_openmp(),
+        master_seed: determinism.seed,
+        cudnn_benchmark: determinism.cudnn_benchmark,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&env)?);
+    } else {
+        print_text(&env);
+    }
+    Ok(())
+}
+
+fn print_text(env: &Environment) {
+    let b = &env.build;
+    let yes_no = |flag: bool| if flag { "yes" } else { "no" };
+    println!("dnlts      {} (commit {})", b.dnlts_version, b.git_commit);
+    println!("tch        {}", b.tch_version);
+    println!(
+        "libtorch   {} (MKL: {}, OpenMP: {})",
+        b.libtorch_version,
+        yes_no(env.libtorch_has_mkl),
+        yes_no(env.libtorch_has_openmp)
+    );
+    println!(
+        "cpu        {} logical cores; features: {}",
+        env.logical_cpus,
+        if b.cpu_features.is_empty() {
+            "none detected".to_string()
+        } else {
+            b.cpu_features.join(" ")
+        }
+    );
+    if env.cuda_available {
+        println!(
+            "cuda       {} device(s), cuDNN: {}",
+            env.cuda_devices,
+            yes_no(env.cudnn_available)
+        );
+    } else {
+        println!(
+            "cuda       not available (CPU-only libtorch, or no NVIDIA GPU); see README \"GPU\""
+        );
+    }
+    println!(
+        "threads    {} (libtorch intra-op; fixed for every run, set with --threads)",
+        b.threads
+    );
+    println!(
+        "determinism  master seed {} (per-target seeds = sha256(master, target, stage)); \
+         cuDNN benchmark {}",
+        env.master_seed,
+        if env.cudnn_benchmark { "on" } else { "off" }
+    );
+}

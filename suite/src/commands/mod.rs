@@ -1,0 +1,2 @@
+//! One module per subcommand that needs more than a few lines.
+pub mod env;

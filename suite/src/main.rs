@@ -1,0 +1,155 @@
+//! `dnlts`: reproduce Palacio et al., "What do Deep Networks Like to See?" (CVPR 2018), and
+//! ask the same question of your own networks.
+
+mod commands;
+mod profile;
+mod provenance;
+mod runner;
+mod targets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use dnlts::device::DeviceChoice;
+
+/// What do deep networks like to see?
+///
+/// dnlts fine-tunes an autoencoder through frozen classifiers (LeNet-5, AlexNet, VGG16-BN,
+/// Inception v3, ResNet-50) and measures which part of the input signal each one uses,
+/// reproducing every table and figure of Palacio et al. (CVPR 2018) as a deterministic target.
+#[derive(Parser)]
+#[command(name = "dnlts", version, propagate_version = true)]
+#[command(after_help = "Start with `dnlts list`, then `dnlts reproduce` (profile `small`, \
+    any CPU). Results go to results/<profile>/.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show versions, devices, thread count and the determinism settings in force
+    Env {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the targets (one per table or figure of the paper) and the profiles
+    List {
+        /// List the profiles with their settings instead of the targets
+        #[arg(long)]
+        profiles: bool,
+    },
+    /// Run targets of a profile and write their results under results/<profile>/
+    Reproduce(ReproduceArgs),
+}
+
+/// Where and how reproducibly to compute.
+#[derive(Args)]
+struct MachineArgs {
+    /// libtorch intra-op threads; fixed for the whole run because results depend on it
+    /// (default: all logical cores)
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Master seed; every target and stage derives its own seed from it
+    #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// ci (≤ 3 min on 2 cores), small (default, ≤ 15 min), fashion (Fashion-MNIST) or paper
+    /// (ImageNet + YFCC100m on a GPU)
+    #[arg(long, default_value = profile::DEFAULT)]
+    profile: String,
+    /// Run only these targets (comma-separated; `fig*` matches a prefix)
+    #[arg(long, value_delimiter = ',')]
+    include: Vec<String>,
+    /// Skip these targets (comma-separated; `fig*` matches a prefix)
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Output folder (default: results/<profile>)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    machine: MachineArgs,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Env { machine, json } => commands::env::run(machine.threads, json),
+        Command::List { profiles } => {
+            list(profiles);
+            Ok(())
+        }
+        Command::Reproduce(args) => reproduce(args),
+    }
+}
+
+fn list(profiles: bool) {
+    if profiles {
+        for name in profile::PRESETS {
+            let preset = profile::Profile::preset(name).expect("presets are valid");
+            println!("{:<8} {} [{}]", preset.name, preset.summary, preset.budget);
+        }
+        return;
+    }
+    for target in targets::all() {
+        let state = match target.status {
+            targets::Status::Ready(_) => "ready".to_string(),
+            targets::Status::Pending { needs } => format!("pending: needs {needs}"),
+        };
+        println!("{:<8} {:<18} {} ({state})", target.name, target.artefact, target.summary);
+    }
+}
+
+fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
+    let profile = profile::Profile::preset(&args.profile)?;
+    let device = args.machine.device.resolve()?;
+    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+    let request = runner::RunRequest {
+        targets: targets::select(&args.include, &args.exclude)?,
+        profile,
+        master_seed: args.machine.seed,
+        threads: args.machine.threads,
+        device,
+        out_dir,
+    };
+    println!(
+        "dnlts reproduce: profile {}, seed {}, {} thread(s), device {:?}, output {}",
+        request.profile.name,
+        request.master_seed,
+        request.threads,
+        request.device,
+        request.out_dir.display()
+    );
+    let summary = runner::run(&request)?;
+    println!(
+        "done: {} target(s) ran, {} pending; results in {}",
+        summary.ran.len(),
+        summary.pending.len(),
+        request.out_dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Profiles: how big a reproduction is, from a CI smoke run to the paper's full scale.
+//!
+//! A profile is a plain serde struct with named presets; the one in force is written next to
+//! every output it produced, so a result can always be traced back to its settings.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// The embedded synthetic world: generated on the fly, nothing to download.
+    Synthetic,
+    /// Fashion-MNIST from its IDX files (real images, 28×28 grey, upsampled).
+    FashionMnist,
+    /// The user's ImageNet (classification) and YFCC100m (AE pre-training) folders.
+    ImagenetYfcc,
+}
+
+/// Which size the networks are built at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelScale {
+    /// Each family's structure at reduced width and input size, trained from scratch.
+    Scaled { width_divisor: u32 },
+    /// torchvision-exact classifiers and the authors' full SegNet, with pretrained weights.
+    Paper,
+}
+
+/// Everything that sets the size of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub summary: String,
+    pub data: DataSource,
+    pub models: ModelScale,
+    /// Side of the square images the autoencoder sees.
+    pub image_size: u32,
+    pub classes: u32,
+    /// Images streamed through AE pre-training, none of them seen twice.
+    pub pretrain_images: u64,
+    /// Images between two held-out loss checks in pre-training (1 M in the paper).
+    pub check_every: u64,
+    /// Images used to fine-tune each AE through its classifier.
+    pub finetune_images: u64,
+    /// Images of the evaluation split behind Tables 1–2 and Figures 4 and 9.
+    pub eval_images: u64,
+    pub batch_size: u32,
+    /// Time this profile is meant to fit on its reference machine.
+    pub budget: String,
+}
+
+/// The names of the presets, in the order `--help` shows them.
+pub const PRESETS: [&str; 4] = ["ci", "small", "fashion", "paper"];
+
+/// The default profile of `dnlts reproduce` and `make reproduce`.
+pub const DEFAULT: &str = "small";
+
+impl Profile {
+    /// The preset called `name`, or an error listing the presets.
+    pub fn preset(name: &str) -> anyhow::Result<Profile> {
+        let scaled = ModelScale::Scaled { width_divisor: 8 };
+        let profile = match name {
+            "ci" => Profile {
+                name: "ci".into(),
+                summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
+                data: DataSource::Synthetic,
+                models: scaled,
+                image_size: 32,
+                classes: 10,
+                pretrain_images: 20_000,
+                check_every: 4_000,
+                finetune_images: 4_000,
+                eval_images: 1_000,
+                batch_size: 64,
+                budget: "≤ 3 min on 2 CPU cores".into(),
+            },
+            "small" => Profile {
+                name: "small".into(),
+                summary: "embedded synthetic data, scaled-down models: the default".into(),
+                data: DataSource::Synthetic,
+                models: scaled,
+                image_size: 32,
+                classes: 10,
+                pretrain_images: 200_000,
+                check_every: 20_000,
+                finetune_images: 40_000,
+                eval_images: 5_000,
+                batch_size: 64,
+                budget: "≤ 15 min on 2 CPU cores".into(),
+            },
+            "fashion" => Profile {
+                name: "fashion".into(),
+                summary: "Fashion-MNIST (real images), scaled-down models".into(),
+                data: DataSource::FashionMnist,
+                models: scaled,
+                image_size: 32,
+                classes: 10,
+                pretrain_images: 300_000,
+                check_every: 30_000,
+                finetune_images: 60_000,
+                eval_images: 10_000,
+                batch_size: 64,
+                budget: "≤ 30 min on 2 CPU cores".into(),
+            },
+            "paper" => Profile {
+                name: "paper".into(),
+                summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
+                data: DataSource::ImagenetYfcc,
+                models: ModelScale::Paper,
+                image_size: 256,
+                classes: 1000,
+                pretrain_images: 92_100_000,
+                check_every: 1_000_000,
+                finetune_images: 1_281_167,
+                eval_images: 50_000,
+                batch_size: 32,
+                budget: "the paper's: days on a GPU workstation".into(),
+            },
+            other => anyhow::bail!(
+                "unknown profile '{other}': choose one of {} (see `dnlts list --profiles`)",
+                PRESETS.join(", ")
+            ),
+        };
+        Ok(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_exists_under_its_own_name() {
+        for name in PRESETS {
+            assert_eq!(Profile::preset(name).unwrap().name, name);
+        }
+        assert!(PRESETS.contains(&DEFAULT));
+    }
+
+    #[test]
+    fn unknown_profile_error_lists_the_choices() {
+        let message = Profile::preset("huge").unwrap_err().to_string();
+        assert!(message.contains("'huge'") && message.contains("ci, small, fashion, paper"));
+    }
+
+    #[test]
+    fn presets_round_trip_through_json() {
+        for name in PRESETS {
+            let profile = Profile::preset(name).unwrap();
+            let text = serde_json::to_string(&profile).unwrap();
+            assert_eq!(serde_json::from_str::<Profile>(&text).unwrap(), profile);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Where a result came from: recorded in every output JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// The build and machine facts that, with the seed and profile, pin down a result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub dnlts_version: String,
+    pub git_commit: String,
+    pub tch_version: String,
+    pub libtorch_version: String,
+    pub device: String,
+    pub threads: usize,
+    pub cpu_features: Vec<String>,
+}
+
+impl Provenance {
+    pub fn collect(device: tch::Device, threads: usize) -> Self {
+        Provenance {
+            dnlts_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("DNLTS_GIT_COMMIT").into(),
+            tch_version: env!("DNLTS_TCH_VERSION").into(),
+            libtorch_version: dnlts::LIBTORCH_VERSION.into(),
+            device: format!("{device:?}").to_lowercase(),
+            threads,
+            cpu_features: dnlts::device::cpu_features().iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}

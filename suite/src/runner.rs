@@ -1,0 +1,109 @@
+//! Runs the selected targets of a profile and writes one JSON per target.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::profile::Profile;
+use crate::provenance::Provenance;
+use crate::targets::{self, Context, Status, Target};
+
+/// What `dnlts reproduce` was asked to do.
+pub struct RunRequest {
+    pub profile: Profile,
+    pub master_seed: u64,
+    pub threads: usize,
+    pub device: tch::Device,
+    pub out_dir: PathBuf,
+    pub targets: Vec<&'static Target>,
+}
+
+/// The JSON written for each target that ran.
+#[derive(Serialize)]
+struct TargetRecord<'a> {
+    target: &'a str,
+    artefact: &'a str,
+    profile: &'a str,
+    master_seed: u64,
+    seed: u64,
+    provenance: &'a Provenance,
+    wall_seconds: f64,
+    files: Vec<String>,
+    result: serde_json::Value,
+}
+
+/// How the run went, written as `run.json` and summarised on the terminal.
+#[derive(Serialize, Default)]
+pub struct RunSummary {
+    pub ran: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
+    let out = &request.out_dir;
+    write_json(&out.join("profile.json"), &request.profile)?;
+    let mut summary = RunSummary::default();
+    let count = request.targets.len();
+    for (position, target) in request.targets.iter().enumerate() {
+        let label = format!("[{}/{count}] {:<7} {}", position + 1, target.name, target.artefact);
+        match target.status {
+            Status::Pending { needs } => {
+                println!("{label}: pending, needs {needs}");
+                summary.pending.push(target.name.to_string());
+            }
+            Status::Ready(run_target) => {
+                let (record_summary, seconds) = run_one(request, target, run_target)?;
+                println!("{label}: {record_summary} ({seconds:.1} s)");
+                summary.ran.push(target.name.to_string());
+            }
+        }
+    }
+    write_json(&out.join("run.json"), &summary)?;
+    Ok(summary)
+}
+
+fn run_one(
+    request: &RunRequest,
+    target: &Target,
+    run_target: targets::RunFn,
+) -> anyhow::Result<(String, f64)> {
+    let seed = dnlts::seed::derive(request.master_seed, target.name, "target");
+    dnlts::seed::Determinism::new(seed, request.threads).apply();
+    let context = Context {
+        profile: &request.profile,
+        seed,
+        out_dir: &request.out_dir,
+        device: request.device,
+    };
+    let started = Instant::now();
+    let outcome = run_target(&context).with_context(|| format!("target {} failed", target.name))?;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let provenance = Provenance::collect(request.device, request.threads);
+    let record = TargetRecord {
+        target: target.name,
+        artefact: target.artefact,
+        profile: &request.profile.name,
+        master_seed: request.master_seed,
+        seed,
+        provenance: &provenance,
+        wall_seconds,
+        files: outcome.files.iter().map(|path| relative(path, &request.out_dir)).collect(),
+        result: outcome.result,
+    };
+    write_json(&request.out_dir.join(format!("{}.json", target.name)), &record)?;
+    Ok((outcome.summary, wall_seconds))
+}
+
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+/// Pretty JSON with a trailing newline, written atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    dnlts::atomic::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))
+}

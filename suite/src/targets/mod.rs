@@ -1,0 +1,173 @@
+//! The registry of targets: one per artefact of the paper, registered here and nowhere else.
+//!
+//! Names are unique and sorted (a test checks it). A target whose computation changes gets a
+//! new name rather than silently new numbers, so stored results stay comparable.
+
+use std::path::{Path, PathBuf};
+
+use crate::profile::Profile;
+
+/// What a target needs to run.
+#[allow(dead_code)] // read by the first ready target; remove with the engine/metrics targets
+pub struct Context<'a> {
+    pub profile: &'a Profile,
+    /// This target's own seed, derived from the master seed.
+    pub seed: u64,
+    /// Folder for the target's files (figures, tables); its JSON is written by the runner.
+    pub out_dir: &'a Path,
+    pub device: tch::Device,
+}
+
+/// What a target produced.
+pub struct Outcome {
+    /// The numbers, as they go into `<target>.json`.
+    pub result: serde_json::Value,
+    /// Figures and tables written beside it.
+    pub files: Vec<PathBuf>,
+    /// One line for the terminal.
+    pub summary: String,
+}
+
+pub type RunFn = fn(&Context) -> anyhow::Result<Outcome>;
+
+/// Whether a target can run in this build.
+pub enum Status {
+    #[allow(dead_code)] // constructed by the first ready target
+    Ready(RunFn),
+    /// Not built yet; `needs` says what it waits for, so `list` and `reproduce` can say so.
+    Pending { needs: &'static str },
+}
+
+pub struct Target {
+    pub name: &'static str,
+    /// The artefact of the paper it reproduces.
+    pub artefact: &'static str,
+    pub summary: &'static str,
+    pub status: Status,
+}
+
+const ENGINE: &str = "the training and evaluation engine (issue 6)";
+
+/// Every target, sorted by name.
+pub fn all() -> &'static [Target] {
+    use Status::Pending;
+    const TARGETS: &[Target] = &[
+        Target {
+            name: "claims",
+            artefact: "Sections 3.3–3.5",
+            summary: "which of the paper's statements hold on our numbers",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig2",
+            artefact: "Figure 2",
+            summary: "AE pre-training: train and held-out reconstruction error",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig3",
+            artefact: "Figure 3",
+            summary: "reconstructions of each fine-tuned AE with L*a*b* histograms",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig4",
+            artefact: "Figure 4",
+            summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig5",
+            artefact: "Figure 5",
+            summary: "noisy inputs and their reconstructions by A_S and A_V",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig6",
+            artefact: "Figure 6",
+            summary: "relative rate of change of every j∘A_i, sorted",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig7",
+            artefact: "Figure 7",
+            summary: "formal-concept lattices of the thresholded RRC context",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "fig9",
+            artefact: "Figure 9",
+            summary: "intra- and inter-sample normalized mutual information per AE",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "table1",
+            artefact: "Table 1",
+            summary: "top-1/top-5 of C, C∘A_S and C∘A_C",
+            status: Pending { needs: ENGINE },
+        },
+        Target {
+            name: "table2",
+            artefact: "Table 2",
+            summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
+            status: Pending { needs: ENGINE },
+        },
+    ];
+    TARGETS
+}
+
+/// The targets picked by `--include` and `--exclude` (comma-separated names; a trailing `*`
+/// matches a prefix). An empty include list means all. A pattern that matches nothing is an
+/// error, so a typo never silently runs less than asked.
+pub fn select(include: &[String], exclude: &[String]) -> anyhow::Result<Vec<&'static Target>> {
+    for pattern in include.iter().chain(exclude) {
+        if !all().iter().any(|target| matches(pattern, target.name)) {
+            let names: Vec<_> = all().iter().map(|target| target.name).collect();
+            anyhow::bail!(
+                "no target matches '{pattern}'; targets are: {} (see `dnlts list`)",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(all()
+        .iter()
+        .filter(|target| include.is_empty() || include.iter().any(|p| matches(p, target.name)))
+        .filter(|target| !exclude.iter().any(|p| matches(p, target.name)))
+        .collect())
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_sorted() {
+        let names: Vec<_> = all().iter().map(|target| target.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn include_and_exclude_filter_by_name_and_prefix() {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let picked = select(&strings(&["fig*", "table1"]), &strings(&["fig5"])).unwrap();
+        let names: Vec<_> = picked.iter().map(|target| target.name).collect();
+        assert_eq!(names, ["fig2", "fig3", "fig4", "fig6", "fig7", "fig9", "table1"]);
+        assert_eq!(select(&[], &[]).unwrap().len(), all().len());
+    }
+
+    #[test]
+    fn a_pattern_matching_nothing_is_an_error_naming_it() {
+        let error = select(&["tabel1".to_string()], &[]).err().unwrap().to_string();
+        assert!(error.contains("'tabel1'") && error.contains("table1"));
+    }
+}

@@ -1,0 +1,98 @@
+//! The `dnlts` binary as a user meets it: help, env, list, reproduce and their errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dnlts(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(args)
+        .current_dir(dir)
+        // The binary must find libtorch through its rpath, not through the environment.
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("the dnlts binary starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dnlts-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let out = dnlts(&["--help"], Path::new("/"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["env", "list", "reproduce"] {
+        let line = help.lines().find(|l| l.trim_start().starts_with(sub));
+        let line = line.unwrap_or_else(|| panic!("--help lacks '{sub}':\n{help}"));
+        assert!(line.split_whitespace().count() > 3, "'{sub}' has no explanation: {line}");
+    }
+}
+
+#[test]
+fn env_runs_from_any_directory_and_reports_versions() {
+    let out = dnlts(&["env", "--threads", "1"], Path::new("/"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for expected in ["dnlts", "tch", "libtorch   2.11.0", "threads    1", "master seed 2018"] {
+        assert!(report.contains(expected), "env lacks '{expected}':\n{report}");
+    }
+}
+
+#[test]
+fn env_json_is_one_document() {
+    let out = dnlts(&["env", "--json", "--threads", "2"], Path::new("/"));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["threads"], 2);
+    assert_eq!(value["cudnn_benchmark"], false);
+}
+
+#[test]
+fn list_shows_every_paper_artefact_once() {
+    let out = dnlts(&["list"], Path::new("/"));
+    let listing = text(&out.stdout);
+    for name in
+        ["table1", "table2", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig9", "claims"]
+    {
+        let count = listing.lines().filter(|l| l.split_whitespace().next() == Some(name)).count();
+        assert_eq!(count, 1, "target {name} listed {count} times:\n{listing}");
+    }
+}
+
+#[test]
+fn reproduce_writes_the_profile_and_a_run_summary() {
+    let dir = scratch("reproduce");
+    let out = dnlts(&["reproduce", "--profile", "ci", "--out", "res", "--threads", "1"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("res/profile.json")).unwrap()).unwrap();
+    assert_eq!(profile["name"], "ci");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("res/run.json")).unwrap()).unwrap();
+    let listed = run["ran"].as_array().unwrap().len() + run["pending"].as_array().unwrap().len();
+    assert_eq!(listed, 10, "every target is accounted for: {run}");
+    assert!(text(&out.stdout).contains("done:"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_gets_an_error_that_names_it() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["reproduce", "--profile", "huge"], "unknown profile 'huge'"),
+        (&["reproduce", "--include", "tabel1"], "no target matches 'tabel1'"),
+        (&["reproduce", "--device", "gpu"], "unknown device 'gpu'"),
+    ];
+    for (args, expected) in cases {
+        let out = dnlts(args, &scratch("errors"));
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: expected '{expected}' in:\n{stderr}");
+    }
+}
