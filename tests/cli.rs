@@ -96,3 +96,40 @@ fn bad_input_gets_an_error_that_names_it() {
         assert!(stderr.contains(expected), "{args:?}: expected '{expected}' in:\n{stderr}");
     }
 }
+
+#[test]
+fn models_lists_paper_and_scaled_networks_with_torchvision_counts() {
+    let out = dnlts(&["models", "--json"], Path::new("/"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let count = |name: &str| {
+        rows.iter().find(|r| r["name"] == name && r["scale"] == "paper").unwrap()["parameters"]
+            .as_i64()
+    };
+    assert_eq!(count("alexnet"), Some(61_100_840));
+    assert_eq!(count("vgg16_bn"), Some(138_365_992));
+    assert_eq!(count("resnet50"), Some(25_557_032));
+    assert_eq!(count("inception_v3"), Some(27_161_264));
+    assert_eq!(count("segnet"), Some(29_480_259));
+    assert_eq!(rows.len(), 12, "six models at two scales");
+}
+
+#[test]
+fn weights_inspect_lists_tensors_and_rejects_a_missing_file() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
+    let missing = dnlts(&["weights", "inspect", "/nonexistent.safetensors"], Path::new("/"));
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("/nonexistent.safetensors does not exist"));
+    let not_safetensors = dnlts(&["weights", "inspect", fixture], Path::new("/"));
+    assert!(!not_safetensors.status.success());
+    assert!(text(&not_safetensors.stderr).contains("is not a usable weight file"));
+}
+
+#[test]
+fn a_users_torchscript_classifier_can_be_checked() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
+    let spec = format!("mine={fixture},size=16");
+    let out = dnlts(&["models", "--classifier", &spec], Path::new("/"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("gives 10 classes"));
+}

@@ -6,11 +6,13 @@
 
 pub mod alexnet;
 pub mod blocks;
+pub mod classifier;
 pub mod inception;
 pub mod lenet;
 pub mod resnet;
 pub mod segnet;
 pub mod vgg;
+pub mod weights;
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -41,4 +43,141 @@ impl Normalization {
         normalized * Self::channel_tensor(self.std, normalized)
             + Self::channel_tensor(self.mean, normalized)
     }
+}
+
+/// What a classifier expects of its input, applied between the AE and the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Side of the square image the classifier takes.
+    pub size: i64,
+    /// Short side the evaluation transform resizes to before the centre crop of `size`
+    /// (256 for 224, 342 for Inception's 299, as torchvision evaluates them).
+    pub resize: i64,
+    pub normalization: Normalization,
+}
+
+/// The five classifiers of the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Lenet5,
+    Alexnet,
+    Vgg16Bn,
+    InceptionV3,
+    Resnet50,
+}
+
+/// Which size to build a network at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// torchvision's network (and the authors' SegNet) at ImageNet input sizes.
+    Paper,
+    /// Same structure, widths divided by `width_divisor`, for `image_size`² inputs.
+    Scaled { width_divisor: i64, image_size: i64 },
+}
+
+impl Family {
+    /// In the paper's order: L, A, V, I, R.
+    pub const ALL: [Family; 5] =
+        [Family::Lenet5, Family::Alexnet, Family::Vgg16Bn, Family::InceptionV3, Family::Resnet50];
+
+    /// The letter the paper uses for it.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Family::Lenet5 => "L",
+            Family::Alexnet => "A",
+            Family::Vgg16Bn => "V",
+            Family::InceptionV3 => "I",
+            Family::Resnet50 => "R",
+        }
+    }
+
+    /// The name used on the command line and in files (torchvision's, where it has one).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Lenet5 => "lenet5",
+            Family::Alexnet => "alexnet",
+            Family::Vgg16Bn => "vgg16_bn",
+            Family::InceptionV3 => "inception_v3",
+            Family::Resnet50 => "resnet50",
+        }
+    }
+
+    /// The family called `name` (its name or its letter, any case).
+    pub fn parse(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|family| {
+            name.eq_ignore_ascii_case(family.name()) || name.eq_ignore_ascii_case(family.letter())
+        })
+    }
+
+    /// The input this family expects at `scale`.
+    pub fn input_spec(self, scale: Scale) -> InputSpec {
+        match (self, scale) {
+            (Family::InceptionV3, Scale::Paper) => {
+                InputSpec { size: 299, resize: 342, normalization: IMAGENET }
+            }
+            (_, Scale::Paper) => InputSpec { size: 224, resize: 256, normalization: IMAGENET },
+            (_, Scale::Scaled { image_size, .. }) => {
+                InputSpec { size: image_size, resize: image_size, normalization: IMAGENET }
+            }
+        }
+    }
+
+    /// Builds the network under `path`.
+    pub fn build(
+        self,
+        path: &tch::nn::Path,
+        scale: Scale,
+        classes: i64,
+    ) -> Box<dyn tch::nn::ModuleT> {
+        let divisor = match scale {
+            Scale::Paper => 1,
+            Scale::Scaled { width_divisor, .. } => width_divisor,
+        };
+        let scaled = matches!(scale, Scale::Scaled { .. });
+        match self {
+            Family::Lenet5 => Box::new(lenet::lenet5(path, self.input_spec(scale).size, classes)),
+            Family::Alexnet => {
+                let config = if scaled {
+                    alexnet::AlexNetConfig::scaled(divisor)
+                } else {
+                    alexnet::AlexNetConfig::paper()
+                };
+                Box::new(alexnet::alexnet(path, &config, classes))
+            }
+            Family::Vgg16Bn => {
+                let config =
+                    if scaled { vgg::VggConfig::scaled(divisor) } else { vgg::VggConfig::paper() };
+                Box::new(vgg::vgg16_bn(path, &config, classes))
+            }
+            Family::InceptionV3 => {
+                let config = if scaled {
+                    inception::InceptionConfig::scaled(divisor)
+                } else {
+                    inception::InceptionConfig::paper()
+                };
+                Box::new(inception::inception_v3(path, &config, classes))
+            }
+            Family::Resnet50 => {
+                let config = if scaled {
+                    resnet::ResNetConfig::scaled(divisor)
+                } else {
+                    resnet::ResNetConfig::paper()
+                };
+                Box::new(resnet::resnet(path, &config, classes))
+            }
+        }
+    }
+}
+
+/// Number of scalar parameters (trainable or not, running statistics excluded) in a store,
+/// counted like PyTorch's `sum(p.numel() for p in model.parameters())`.
+pub fn parameter_count(store: &tch::nn::VarStore) -> i64 {
+    store
+        .variables()
+        .iter()
+        .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+        .map(|(_, tensor)| tensor.numel() as i64)
+        .sum()
 }

@@ -177,3 +177,58 @@ impl SegNet {
 fn boxed(module: impl nn::ModuleT + 'static) -> Box<dyn nn::ModuleT> {
     Box::new(module)
 }
+
+/// A SegNet with its two stores: what pre-training, fine-tuning and evaluation hold on to.
+pub struct AutoEncoder {
+    pub encoder: nn::VarStore,
+    pub decoder: nn::VarStore,
+    pub net: SegNet,
+}
+
+impl AutoEncoder {
+    pub fn new(config: SegNetConfig, device: tch::Device) -> Self {
+        let encoder = nn::VarStore::new(device);
+        let decoder = nn::VarStore::new(device);
+        let net = SegNet::new(&(encoder.root() / "encoder"), &(decoder.root() / "decoder"), config);
+        AutoEncoder { encoder, decoder, net }
+    }
+
+    /// Reconstructs [0, 1] RGB images; see [`SegNet::forward`].
+    pub fn forward(&self, images: &Tensor, mode: AeMode) -> Tensor {
+        self.net.forward(images, mode)
+    }
+
+    /// The tensors an optimizer may update in `mode`: everything when pre-training, the decoder
+    /// alone when fine-tuning, nothing in evaluation.
+    pub fn trainable(&self, mode: AeMode) -> Vec<Tensor> {
+        match mode {
+            AeMode::Pretrain => {
+                let mut all = self.encoder.trainable_variables();
+                all.extend(self.decoder.trainable_variables());
+                all
+            }
+            AeMode::Finetune => self.decoder.trainable_variables(),
+            AeMode::Eval => Vec::new(),
+        }
+    }
+
+    /// A deep copy (same config, same weights, own stores): one per classifier to fine-tune.
+    pub fn duplicate(&self) -> Result<Self, tch::TchError> {
+        let mut copy = AutoEncoder::new(*self.net.config(), self.encoder.device());
+        copy.encoder.copy(&self.encoder)?;
+        copy.decoder.copy(&self.decoder)?;
+        Ok(copy)
+    }
+
+    pub fn save(&self, path: &std::path::Path) -> Result<(), super::weights::WeightsError> {
+        super::weights::save(&[&self.encoder, &self.decoder], path)
+    }
+
+    pub fn load(
+        &mut self,
+        path: &std::path::Path,
+        policy: super::weights::LoadPolicy,
+    ) -> Result<super::weights::LoadReport, super::weights::WeightsError> {
+        super::weights::load(&mut [&mut self.encoder, &mut self.decoder], path, policy)
+    }
+}

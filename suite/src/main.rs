@@ -46,6 +46,30 @@ enum Command {
     },
     /// Run targets of a profile and write their results under results/<profile>/
     Reproduce(ReproduceArgs),
+    /// List the built-in models (paper scale and scaled) with parameter counts and input specs
+    Models {
+        /// Print one JSON document instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Check that a TorchScript classifier of yours loads and runs:
+        /// NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B]
+        #[arg(long, value_name = "NAME=FILE")]
+        classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
+    },
+    /// Work with weight files (safetensors)
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+#[derive(Subcommand)]
+enum WeightsCommand {
+    /// List a file's tensors with shape and dtype, the value total and the file's sha256
+    Inspect {
+        file: PathBuf,
+        /// Print one JSON document instead of a table
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where and how reproducibly to compute.
@@ -104,6 +128,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reproduce(args) => reproduce(args),
+        Command::Models { json, classifier } if classifier.is_empty() => {
+            commands::models::list(json)
+        }
+        Command::Models { classifier, .. } => commands::models::check_scripted(&classifier),
+        Command::Weights(WeightsCommand::Inspect { file, json }) => {
+            commands::models::inspect(&file, json)
+        }
     }
 }
 

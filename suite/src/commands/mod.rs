@@ -1,2 +1,3 @@
 //! One module per subcommand that needs more than a few lines.
 pub mod env;
+pub mod models;

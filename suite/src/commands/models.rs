@@ -1,0 +1,140 @@
+//! `dnlts models` and `dnlts weights inspect`.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tch::nn::VarStore;
+use tch::Device;
+
+use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
+use dnlts::models::{parameter_count, Family, InputSpec, Scale};
+
+/// The width divisor and image size of the scaled variants the CPU profiles use.
+const SCALED: Scale = Scale::Scaled { width_divisor: 8, image_size: 32 };
+
+#[derive(Serialize)]
+struct ModelRow {
+    name: String,
+    letter: String,
+    scale: Scale,
+    parameters: i64,
+    input: Option<InputSpec>,
+}
+
+fn rows() -> Vec<ModelRow> {
+    let mut rows = Vec::new();
+    for (scale, segnet) in
+        [(Scale::Paper, SegNetConfig::paper()), (SCALED, SegNetConfig::scaled(8, 5))]
+    {
+        let ae = AutoEncoder::new(segnet, Device::Cpu);
+        rows.push(ModelRow {
+            name: "segnet".into(),
+            letter: "AE".into(),
+            scale,
+            parameters: parameter_count(&ae.encoder) + parameter_count(&ae.decoder),
+            input: None,
+        });
+        for family in Family::ALL {
+            let store = VarStore::new(Device::Cpu);
+            let _ =
+                family.build(&store.root(), scale, if scale == Scale::Paper { 1000 } else { 10 });
+            rows.push(ModelRow {
+                name: family.name().into(),
+                letter: family.letter().into(),
+                scale,
+                parameters: parameter_count(&store),
+                input: Some(family.input_spec(scale)),
+            });
+        }
+    }
+    rows
+}
+
+pub fn list(json: bool) -> anyhow::Result<()> {
+    let rows = tch::no_grad(rows);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<13} {:<3} {:<22} {:>13}  input", "model", "", "scale", "parameters");
+    for row in rows {
+        let scale = match row.scale {
+            Scale::Paper => "paper".to_string(),
+            Scale::Scaled { width_divisor, image_size } => {
+                format!("width/{width_divisor}, {image_size}×{image_size}")
+            }
+        };
+        let input = match row.input {
+            Some(spec) if spec.resize != spec.size => {
+                format!("resize {} → centre crop {}, ImageNet mean/std", spec.resize, spec.size)
+            }
+            Some(spec) => format!("{}×{}, ImageNet mean/std", spec.size, spec.size),
+            None => "any H×W, [0, 1] RGB".to_string(),
+        };
+        println!(
+            "{:<13} {:<3} {:<22} {:>13}  {input}",
+            row.name,
+            row.letter,
+            scale,
+            thousands(row.parameters)
+        );
+    }
+    println!(
+        "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see README); \
+         scaled: the CPU profiles' variants"
+    );
+    Ok(())
+}
+
+fn thousands(value: i64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
+    let summary = dnlts::models::weights::inspect(file)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    for tensor in &summary.tensors {
+        println!("{:<50} {:<5} {:?}", tensor.name, tensor.dtype, tensor.shape);
+    }
+    println!(
+        "{} tensors, {} values, sha256 {}",
+        summary.tensors.len(),
+        thousands(summary.parameters),
+        summary.sha256
+    );
+    Ok(())
+}
+
+/// Loads each user classifier, runs one image of its input size and reports its output width.
+pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyhow::Result<()> {
+    for spec in specs {
+        let classifier = spec.load(Device::Cpu)?;
+        let size = classifier.spec.size;
+        let image = tch::Tensor::full([1, 3, size, size], 0.5, (tch::Kind::Float, Device::Cpu));
+        let logits = tch::no_grad(|| classifier.logits(&image, false));
+        anyhow::ensure!(
+            logits.dim() == 2 && logits.size()[0] == 1,
+            "{}: expected logits of shape [1, classes] for a [1, 3, {size}, {size}] input, got {:?}",
+            spec.file.display(),
+            logits.size()
+        );
+        println!(
+            "{}: {} loads, takes 3×{size}×{size}, gives {} classes",
+            spec.name,
+            spec.file.display(),
+            logits.size()[1]
+        );
+    }
+    Ok(())
+}
