@@ -343,3 +343,30 @@ fn user_classifier_arguments_are_checked() {
     let error = missing.load(Device::Cpu).err().unwrap().to_string();
     assert!(error.contains("/nonexistent/model.pt"), "{error}");
 }
+
+#[test]
+fn the_encoder_can_start_from_vgg16_bn_weights() {
+    let vgg = nn::VarStore::new(Device::Cpu);
+    let _ =
+        Family::Vgg16Bn.build(&vgg.root(), Scale::Scaled { width_divisor: 8, image_size: 32 }, 10);
+    let path = scratch_file("vgg16_bn.safetensors");
+    weights::save(&[&vgg], &path).unwrap();
+    let mut ae = AutoEncoder::new(SegNetConfig::scaled(8, 5), Device::Cpu);
+    assert_eq!(ae.transplant_vgg16_bn(&path).unwrap(), 13 * 6, "13 convs (2 tensors) + BNs (4)");
+    let theirs = vgg.variables();
+    let ours = ae.encoder.variables();
+    for (mine, source) in [
+        ("encoder.conv11.weight", "features.0.weight"),
+        ("encoder.bn12.running_var", "features.4.running_var"),
+        ("encoder.conv21.bias", "features.7.bias"),
+        ("encoder.conv53.weight", "features.40.weight"),
+        ("encoder.bn53.bias", "features.41.bias"),
+    ] {
+        assert!(ours[mine].equal(&theirs[source]), "{mine} should be {source}");
+    }
+    let alexnet = nn::VarStore::new(Device::Cpu);
+    let _ = Family::Alexnet.build(&alexnet.root(), Scale::Paper, 1000);
+    weights::save(&[&alexnet], &path).unwrap();
+    let error = ae.transplant_vgg16_bn(&path).unwrap_err().to_string();
+    assert!(error.contains("vgg16_bn"), "{error}");
+}

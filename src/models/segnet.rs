@@ -232,3 +232,60 @@ impl AutoEncoder {
         super::weights::load(&mut [&mut self.encoder, &mut self.decoder], path, policy)
     }
 }
+
+impl AutoEncoder {
+    /// Initialises the encoder from a torchvision `vgg16_bn` weight file, as the authors'
+    /// `transplant_vgg16` does: the 13 convolutions (and, with BN, their batch norms) of
+    /// `features.*` in order become `encoder.conv11` … `encoder.conv53`. Paper scale only.
+    pub fn transplant_vgg16_bn(
+        &mut self,
+        vgg_file: &std::path::Path,
+    ) -> Result<usize, super::weights::WeightsError> {
+        use super::weights::WeightsError;
+        let format_error = |reason: String| WeightsError::Format { path: vgg_file.into(), reason };
+        if !vgg_file.is_file() {
+            return Err(WeightsError::NotFound { path: vgg_file.into() });
+        }
+        let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(vgg_file)
+            .map_err(|error| format_error(error.to_string()))?
+            .into_iter()
+            .collect();
+        let ours = self.encoder.variables();
+        let mut copied = 0;
+        let mut feature = 0;
+        tch::no_grad(|| {
+            for (stage, &convs) in STAGE_CONVS.iter().enumerate().take(self.net.config.stages) {
+                for conv in 1..=convs {
+                    let pairs = [
+                        ("conv", feature, ["weight", "bias"].as_slice()),
+                        ("bn", feature + 1, &["weight", "bias", "running_mean", "running_var"]),
+                    ];
+                    for (kind, index, fields) in pairs {
+                        for field in fields {
+                            let source = format!("features.{index}.{field}");
+                            let target = format!("encoder.{kind}{}{conv}.{field}", stage + 1);
+                            let found = tensors.get(&source).ok_or_else(|| {
+                                format_error(format!(
+                                    "no tensor {source}: is this a torchvision vgg16_bn export?"
+                                ))
+                            })?;
+                            let mut variable = ours[&target].shallow_clone();
+                            if found.size() != variable.size() {
+                                return Err(format_error(format!(
+                                    "{source} has shape {:?}, {target} needs {:?}",
+                                    found.size(),
+                                    variable.size()
+                                )));
+                            }
+                            variable.copy_(found);
+                            copied += 1;
+                        }
+                    }
+                    feature += 3;
+                }
+                feature += 1; // the max-pool
+            }
+            Ok(copied)
+        })
+    }
+}

@@ -70,6 +70,16 @@ enum WeightsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load a file into a paper-scale model (strictly by default) and say whether it fits
+    Check {
+        file: PathBuf,
+        /// segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50
+        #[arg(long)]
+        model: String,
+        /// Load what matches and list the rest instead of failing on any difference
+        #[arg(long)]
+        allow_partial: bool,
+    },
 }
 
 /// Where and how reproducibly to compute.
@@ -134,6 +144,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models { classifier, .. } => commands::models::check_scripted(&classifier),
         Command::Weights(WeightsCommand::Inspect { file, json }) => {
             commands::models::inspect(&file, json)
+        }
+        Command::Weights(WeightsCommand::Check { file, model, allow_partial }) => {
+            commands::models::check_file(&file, &model, allow_partial)
         }
     }
 }

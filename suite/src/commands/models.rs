@@ -138,3 +138,36 @@ pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyh
     }
     Ok(())
 }
+
+/// Loads `file` into the paper-scale `model` and reports what was loaded and ignored.
+pub fn check_file(file: &Path, model: &str, allow_partial: bool) -> anyhow::Result<()> {
+    use dnlts::models::weights::{load, LoadPolicy};
+    let policy = if allow_partial { LoadPolicy::AllowPartial } else { LoadPolicy::Strict };
+    let report = if model == "segnet" {
+        AutoEncoder::new(SegNetConfig::paper(), Device::Cpu).load(file, policy)?
+    } else {
+        let family = Family::parse(model).ok_or_else(|| {
+            anyhow::anyhow!("unknown model '{model}': use segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50")
+        })?;
+        let mut store = VarStore::new(Device::Cpu);
+        let _ = family.build(&store.root(), Scale::Paper, 1000);
+        load(&mut [&mut store], file, policy)?
+    };
+    println!("{}: {} tensors loaded into {model}", file.display(), report.loaded);
+    if !report.ignored.is_empty() {
+        println!(
+            "ignored {} tensor(s) dnlts does not use (BN num_batches_tracked, Inception AuxLogits)",
+            report.ignored.len()
+        );
+    }
+    let m = &report.mismatch;
+    for (label, names) in [("missing", &m.missing), ("unexpected", &m.unexpected)] {
+        if !names.is_empty() {
+            println!("{label}: {}", names.join(", "));
+        }
+    }
+    for (name, ours, theirs) in &m.wrong_shape {
+        println!("wrong shape: {name} (model {ours:?}, file {theirs:?})");
+    }
+    Ok(())
+}
