@@ -6,8 +6,10 @@
 
 pub mod atomic;
 pub mod device;
+pub mod eval;
 pub mod models;
 pub mod seed;
+pub mod train;
 
 /// The libtorch version this build links against, read from libtorch's own files at build time.
 pub const LIBTORCH_VERSION: &str = env!("DNLTS_LIBTORCH_VERSION");

@@ -1,0 +1,113 @@
+//! Evaluation: top-1/top-5 of classifiers on original images and on reconstructions of any
+//! number of AEs, optionally under additive uniform noise — Table 1, Table 2 and Figure 4 come
+//! out of one pass, in which each AE reconstructs each batch once and every classifier reads
+//! that reconstruction.
+
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::models::classifier::Classifier;
+use crate::models::segnet::{AeMode, AutoEncoder};
+use crate::train::source::{ImageSource, Split};
+
+/// How many rows of `logits` have their label among the top `k` scores.
+pub fn top_k_correct(logits: &Tensor, labels: &Tensor, k: i64) -> i64 {
+    let k = k.min(logits.size()[1]);
+    let (_, top) = logits.topk(k, 1, true, true);
+    top.eq_tensor(&labels.unsqueeze(1)).any_dim(1, false).sum(Kind::Int64).int64_value(&[])
+}
+
+/// What the classifiers read: the original images (`ae` None) or an AE's reconstructions.
+pub struct View<'a> {
+    pub name: String,
+    pub ae: Option<&'a AutoEncoder>,
+}
+
+/// Accuracies of every classifier on every view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyTable {
+    pub views: Vec<String>,
+    pub classifiers: Vec<String>,
+    /// top1[view][classifier]; NaN where the pair was not asked for.
+    pub top1: Vec<Vec<f64>>,
+    pub top5: Vec<Vec<f64>>,
+    pub images: u64,
+    /// Strength s of the additive noise U(-s, s) applied before everything else.
+    pub noise: f64,
+}
+
+/// Adds U(-s, s) noise to [0, 1] images and clamps, seeded per (seed, sample index, s) so each
+/// sample's noise is the same whatever batch it falls in.
+pub fn add_uniform_noise(images: &Tensor, indices: &[u64], strength: f64, seed: u64) -> Tensor {
+    if strength == 0.0 {
+        return images.shallow_clone();
+    }
+    let size = images.size();
+    let noise: Vec<Tensor> = indices
+        .iter()
+        .map(|&index| {
+            let stage = format!("noise/{index}/{}", strength.to_bits());
+            tch::manual_seed(crate::seed::derive(seed, "uniform-noise", &stage) as i64);
+            Tensor::rand([1, size[1], size[2], size[3]], (Kind::Float, tch::Device::Cpu))
+        })
+        .collect();
+    let noise = (Tensor::cat(&noise, 0).to_device(images.device()) * 2.0 - 1.0) * strength;
+    (images + noise).clamp(0.0, 1.0)
+}
+
+/// Evaluates `classifiers` on `views` of the first `images` images of `split`. `wanted(v, c)`
+/// picks the pairs to compute (an AE reconstructs a batch only if some classifier reads it).
+pub fn evaluate(
+    source: &dyn ImageSource,
+    split: Split,
+    images: u64,
+    batch_size: u64,
+    views: &[View],
+    classifiers: &[&Classifier],
+    noise: (f64, u64),
+    wanted: &dyn Fn(usize, usize) -> bool,
+) -> AccuracyTable {
+    let (strength, seed) = noise;
+    let images = images.min(source.len(split));
+    let mut correct = vec![vec![[0i64; 2]; classifiers.len()]; views.len()];
+    let device =
+        classifiers.first().and_then(|c| c.store()).map_or(tch::Device::Cpu, |s| s.device());
+    for start in (0..images).step_by(batch_size as usize) {
+        let indices: Vec<u64> = (start..(start + batch_size).min(images)).collect();
+        let (clean, labels) = source.labelled(split, &indices);
+        let input = add_uniform_noise(&clean, &indices, strength, seed).to_device(device);
+        let labels = labels.to_device(device);
+        for (v, view) in views.iter().enumerate() {
+            if !(0..classifiers.len()).any(|c| wanted(v, c)) {
+                continue;
+            }
+            let seen = match view.ae {
+                Some(ae) => tch::no_grad(|| ae.forward(&input, AeMode::Eval)),
+                None => input.shallow_clone(),
+            };
+            for (c, classifier) in classifiers.iter().enumerate().filter(|(c, _)| wanted(v, *c)) {
+                let logits = tch::no_grad(|| classifier.logits(&seen, false));
+                correct[v][c][0] += top_k_correct(&logits, &labels, 1);
+                correct[v][c][1] += top_k_correct(&logits, &labels, 5);
+            }
+        }
+    }
+    let rate = |v: usize, c: usize, k: usize| {
+        if wanted(v, c) {
+            correct[v][c][k] as f64 / images.max(1) as f64
+        } else {
+            f64::NAN
+        }
+    };
+    let matrix = |k| {
+        (0..views.len()).map(|v| (0..classifiers.len()).map(|c| rate(v, c, k)).collect()).collect()
+    };
+    AccuracyTable {
+        views: views.iter().map(|v| v.name.clone()).collect(),
+        classifiers: classifiers.iter().map(|c| c.name.clone()).collect(),
+        top1: matrix(0),
+        top5: matrix(1),
+        images,
+        noise: strength,
+    }
+}

@@ -1,0 +1,150 @@
+//! Decoder-only fine-tuning (paper §3.3): reconstruction → the classifier's normalisation →
+//! frozen classifier (eval mode) → cross-entropy. Gradients flow through the classifier into
+//! the decoder; the encoder runs in eval mode without a graph; only the decoder is updated.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use super::pretrain::{ae_tensors, trainable_named};
+use super::sgd::Sgd;
+use super::source::{range, ImageSource, Split};
+use super::{copy_named, Task};
+use crate::eval::top_k_correct;
+use crate::models::classifier::Classifier;
+use crate::models::segnet::{AeMode, AutoEncoder};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    pub images: u64,
+    pub batch_size: u64,
+    pub check_every: u64,
+    /// Validation images for the periodic accuracy check.
+    pub check_images: u64,
+    pub lr: f64,
+    pub momentum: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneCheck {
+    pub images: u64,
+    pub train_loss: f64,
+    /// Top-1 of classifier∘AE on the check images.
+    pub accuracy: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FinetuneState {
+    pub loss_sum: f64,
+    pub loss_steps: u64,
+    pub log: Vec<FinetuneCheck>,
+}
+
+pub struct Finetune<'a> {
+    ae: &'a AutoEncoder,
+    classifier: &'a Classifier,
+    source: &'a dyn ImageSource,
+    config: FinetuneConfig,
+    sgd: Sgd,
+    state: FinetuneState,
+}
+
+impl<'a> Finetune<'a> {
+    /// `classifier` must be frozen; `ae` is this classifier's own copy of the pre-trained AE.
+    pub fn new(
+        ae: &'a AutoEncoder,
+        classifier: &'a Classifier,
+        source: &'a dyn ImageSource,
+        config: FinetuneConfig,
+    ) -> Self {
+        let sgd = Sgd::new(trainable_named(ae, AeMode::Finetune), config.lr, config.momentum, 0.0);
+        Finetune { ae, classifier, source, config, sgd, state: FinetuneState::default() }
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.config.images / self.config.batch_size
+    }
+
+    pub fn log(&self) -> &[FinetuneCheck] {
+        &self.state.log
+    }
+
+    fn batch_indices(&self, step: u64) -> Vec<u64> {
+        let train = self.source.len(Split::Train);
+        let batch = self.config.batch_size;
+        (step * batch..(step + 1) * batch).map(|i| i % train).collect()
+    }
+}
+
+impl Task for Finetune<'_> {
+    type State = FinetuneState;
+
+    fn name(&self) -> String {
+        format!("finetune-{}", self.classifier.name)
+    }
+
+    fn state(&self) -> FinetuneState {
+        self.state.clone()
+    }
+
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        let mut tensors = ae_tensors(self.ae);
+        tensors.extend(self.sgd.state());
+        tensors
+    }
+
+    fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: FinetuneState,
+    ) -> Result<(), String> {
+        copy_named(&ae_tensors(self.ae), tensors)?;
+        self.sgd.restore(tensors);
+        self.state = state;
+        Ok(())
+    }
+
+    fn step(&mut self, step: u64) -> f64 {
+        let device = self.ae.encoder.device();
+        let (images, labels) = self.source.labelled(Split::Train, &self.batch_indices(step));
+        let reconstruction = self.ae.forward(&images.to_device(device), AeMode::Finetune);
+        let loss = self
+            .classifier
+            .logits(&reconstruction, false)
+            .cross_entropy_for_logits(&labels.to_device(device));
+        self.sgd.backward_step(&loss);
+        let loss = loss.double_value(&[]);
+        self.state.loss_sum += loss;
+        self.state.loss_steps += 1;
+        loss
+    }
+
+    fn check(&mut self, steps_done: u64) -> Option<f64> {
+        let device = self.ae.encoder.device();
+        let n = self.config.check_images.min(self.source.len(Split::Validation));
+        let mut correct = 0i64;
+        for start in (0..n).step_by(self.config.batch_size as usize) {
+            let end = (start + self.config.batch_size).min(n);
+            let (images, labels) = self.source.labelled(Split::Validation, &range(start, end));
+            let logits = tch::no_grad(|| {
+                self.classifier
+                    .logits(&self.ae.forward(&images.to_device(device), AeMode::Eval), false)
+            });
+            correct += top_k_correct(&logits, &labels.to_device(device), 1);
+        }
+        let accuracy = correct as f64 / n.max(1) as f64;
+        self.state.log.push(FinetuneCheck {
+            images: steps_done * self.config.batch_size,
+            train_loss: self.state.loss_sum / self.state.loss_steps.max(1) as f64,
+            accuracy,
+        });
+        self.state.loss_sum = 0.0;
+        self.state.loss_steps = 0;
+        Some(-accuracy)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.sgd.lr
+    }
+}

@@ -1,0 +1,217 @@
+//! AE pre-training (paper §3.2): MSE reconstruction on a stream of images never seen twice,
+//! SGD with momentum 0.9 from lr 0.01; every `check_every` images the loss on a fixed held-out
+//! set is measured and, after two consecutive checks without improvement, lr ← 0.2·lr.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tch::{Reduction, Tensor};
+
+use super::sgd::Sgd;
+use super::source::{ImageSource, Split};
+use super::{copy_named, Task};
+use crate::models::segnet::{AeMode, AutoEncoder};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PretrainConfig {
+    pub images: u64,
+    pub batch_size: u64,
+    pub check_every: u64,
+    /// Images of the validation split used as the fixed held-out set.
+    pub heldout_images: u64,
+    pub lr: f64,
+    pub momentum: f64,
+    /// Factor applied to lr after `patience` checks without improvement.
+    pub decay: f64,
+    pub patience: u32,
+}
+
+impl PretrainConfig {
+    /// The paper's optimiser and schedule for a given budget.
+    pub fn paper_recipe(
+        images: u64,
+        batch_size: u64,
+        check_every: u64,
+        heldout_images: u64,
+    ) -> Self {
+        PretrainConfig {
+            images,
+            batch_size,
+            check_every,
+            heldout_images,
+            lr: 0.01,
+            momentum: 0.9,
+            decay: 0.2,
+            patience: 2,
+        }
+    }
+}
+
+/// One held-out check: the data of Figure 2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub images: u64,
+    /// Mean training MSE since the previous check (an unbiased estimate: no image repeats).
+    pub train_loss: f64,
+    pub heldout_loss: f64,
+    pub lr: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PretrainState {
+    pub lr: f64,
+    pub best: Option<f64>,
+    pub checks_without_improvement: u32,
+    pub loss_sum: f64,
+    pub loss_steps: u64,
+    pub log: Vec<CheckRecord>,
+}
+
+pub struct Pretrain<'a> {
+    ae: &'a AutoEncoder,
+    source: &'a dyn ImageSource,
+    config: PretrainConfig,
+    sgd: Sgd,
+    state: PretrainState,
+}
+
+fn named(store: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut variables: Vec<_> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    variables
+}
+
+/// Every tensor of the AE (weights and BN statistics), sorted by name.
+pub fn ae_tensors(ae: &AutoEncoder) -> Vec<(String, Tensor)> {
+    let mut all = named(&ae.encoder);
+    all.extend(named(&ae.decoder));
+    all
+}
+
+/// The AE's trainable tensors for `mode`, by name, sorted: everything but BN statistics when
+/// pre-training, the decoder's alone when fine-tuning (see [`AutoEncoder::trainable`]).
+pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> {
+    let store_prefix = match mode {
+        AeMode::Pretrain => "",
+        AeMode::Finetune => "decoder.",
+        AeMode::Eval => return Vec::new(),
+    };
+    ae_tensors(ae)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(store_prefix))
+        .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+        .collect()
+}
+
+impl<'a> Pretrain<'a> {
+    pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
+        let sgd = Sgd::new(trainable_named(ae, AeMode::Pretrain), config.lr, config.momentum, 0.0);
+        let state = PretrainState { lr: config.lr, ..Default::default() };
+        Pretrain { ae, source, config, sgd, state }
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.config.images / self.config.batch_size
+    }
+
+    pub fn log(&self) -> &[CheckRecord] {
+        &self.state.log
+    }
+
+    /// Mean MSE over the held-out images, in evaluation mode.
+    pub fn heldout_loss(&self) -> f64 {
+        heldout_mse(self.ae, self.source, self.config.heldout_images, self.config.batch_size)
+    }
+}
+
+/// Mean reconstruction MSE of `ae` over the first `images` validation images.
+pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batch: u64) -> f64 {
+    let mut total = 0.0;
+    let mut start = 0;
+    while start < images {
+        let end = (start + batch).min(images);
+        let (x, _) = source.labelled(Split::Validation, &super::source::range(start, end));
+        let x = x.to_device(ae.encoder.device());
+        let loss = tch::no_grad(|| ae.forward(&x, AeMode::Eval).mse_loss(&x, Reduction::Sum));
+        total += loss.double_value(&[]);
+        start = end;
+    }
+    let per_image = (3 * source.image_size() * source.image_size()) as f64;
+    total / (images as f64 * per_image)
+}
+
+impl Task for Pretrain<'_> {
+    type State = PretrainState;
+
+    fn name(&self) -> String {
+        "pretrain".into()
+    }
+
+    fn state(&self) -> PretrainState {
+        self.state.clone()
+    }
+
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        let mut tensors = ae_tensors(self.ae);
+        tensors.extend(self.sgd.state());
+        tensors
+    }
+
+    fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: PretrainState,
+    ) -> Result<(), String> {
+        copy_named(&ae_tensors(self.ae), tensors)?;
+        self.sgd.restore(tensors);
+        self.sgd.lr = state.lr;
+        self.state = state;
+        Ok(())
+    }
+
+    fn step(&mut self, step: u64) -> f64 {
+        let batch = self.config.batch_size;
+        let images = self
+            .source
+            .stream(step * batch..(step + 1) * batch)
+            .to_device(self.ae.encoder.device());
+        let loss = self.ae.forward(&images, AeMode::Pretrain).mse_loss(&images, Reduction::Mean);
+        self.sgd.backward_step(&loss);
+        let loss = loss.double_value(&[]);
+        self.state.loss_sum += loss;
+        self.state.loss_steps += 1;
+        loss
+    }
+
+    fn check(&mut self, steps_done: u64) -> Option<f64> {
+        let heldout = self.heldout_loss();
+        let train_loss = self.state.loss_sum / self.state.loss_steps.max(1) as f64;
+        self.state.log.push(CheckRecord {
+            images: steps_done * self.config.batch_size,
+            train_loss,
+            heldout_loss: heldout,
+            lr: self.state.lr,
+        });
+        self.state.loss_sum = 0.0;
+        self.state.loss_steps = 0;
+        match self.state.best {
+            Some(best) if heldout >= best => {
+                self.state.checks_without_improvement += 1;
+                if self.state.checks_without_improvement >= self.config.patience {
+                    self.state.lr *= self.config.decay;
+                    self.sgd.lr = self.state.lr;
+                    self.state.checks_without_improvement = 0;
+                }
+            }
+            _ => {
+                self.state.best = Some(heldout);
+                self.state.checks_without_improvement = 0;
+            }
+        }
+        Some(heldout)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.state.lr
+    }
+}

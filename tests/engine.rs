@@ -1,0 +1,287 @@
+//! The training and evaluation engine on a tiny deterministic source: optimiser semantics,
+//! learning, checkpoints, bit-identical resuming, corrupt-checkpoint detection, evaluation.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, View};
+use dnlts::models::classifier::Classifier;
+use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
+use dnlts::models::{Family, Scale};
+use dnlts::train::checkpoint::Checkpoints;
+use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
+use dnlts::train::sgd::Sgd;
+use dnlts::train::source::{ImageSource, Split};
+use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// 16×16 images whose class (of 4) sets the mean colour; every pixel also carries a
+/// deterministic pseudo-random texture of its index.
+struct Toy;
+
+fn toy_image(index: u64, class: i64) -> Tensor {
+    let base =
+        Tensor::from_slice(&[0.2 + 0.2 * (class % 2) as f32, 0.3 + 0.15 * (class / 2) as f32, 0.5])
+            .view([3, 1, 1]);
+    let texture: Vec<f32> = (0..3 * 16 * 16u64)
+        .map(|i| ((i.wrapping_mul(2654435761) ^ index.wrapping_mul(40503)) % 1000) as f32 / 1000.0)
+        .collect();
+    (base + (Tensor::from_slice(&texture).view([3, 16, 16]) - 0.5) * 0.3).clamp(0.0, 1.0)
+}
+
+impl ImageSource for Toy {
+    fn image_size(&self) -> i64 {
+        16
+    }
+    fn classes(&self) -> i64 {
+        4
+    }
+    fn len(&self, split: Split) -> u64 {
+        match split {
+            Split::Train => 256,
+            _ => 64,
+        }
+    }
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        let offset = match split {
+            Split::Train => 0,
+            Split::Validation => 10_000,
+            Split::Test => 20_000,
+        };
+        let labels: Vec<i64> = indices.iter().map(|i| ((i + offset) % 4) as i64).collect();
+        let images: Vec<Tensor> =
+            indices.iter().zip(&labels).map(|(i, &c)| toy_image(i + offset, c)).collect();
+        (Tensor::stack(&images, 0), Tensor::from_slice(&labels))
+    }
+    fn stream(&self, indices: Range<u64>) -> Tensor {
+        Tensor::stack(
+            &indices.map(|i| toy_image(1_000_000 + i, (i * 7 % 4) as i64)).collect::<Vec<_>>(),
+            0,
+        )
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dnlts-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn small_ae() -> AutoEncoder {
+    AutoEncoder::new(SegNetConfig::scaled(16, 2), Device::Cpu)
+}
+
+fn pretrain_config() -> PretrainConfig {
+    PretrainConfig::paper_recipe(8 * 24, 8, 32, 16)
+}
+
+#[test]
+fn sgd_matches_libtorch_sgd_with_momentum_and_weight_decay() {
+    let store = nn::VarStore::new(Device::Cpu);
+    let w = store.root().randn("w", &[5, 3], 0.0, 1.0);
+    let reference_store = nn::VarStore::new(Device::Cpu);
+    let w_ref = reference_store.root().zeros("w", &[5, 3]);
+    tch::no_grad(|| w_ref.shallow_clone().copy_(&w));
+    let mut ours = Sgd::new(vec![("w".into(), w.shallow_clone())], 0.1, 0.9, 0.01);
+    let mut theirs = nn::Sgd { momentum: 0.9, wd: 0.01, ..Default::default() }
+        .build(&reference_store, 0.1)
+        .unwrap();
+    let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
+    for _ in 0..5 {
+        ours.backward_step(&x.matmul(&w).pow_tensor_scalar(2).sum(Kind::Float));
+        theirs.backward_step(&x.matmul(&w_ref).pow_tensor_scalar(2).sum(Kind::Float));
+    }
+    let gap = (&w - &w_ref).abs().max().double_value(&[]);
+    assert!(gap < 1e-5, "our SGD drifted {gap} from libtorch's");
+}
+
+#[test]
+fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
+    tch::manual_seed(0);
+    let ae = small_ae();
+    let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
+    let before = task.heldout_loss();
+    let schedule = Schedule { steps: task.steps(), check_every: 4, images_per_step: 8 };
+    drive(&mut task, schedule, None, 1).unwrap();
+    let log = task.log();
+    assert_eq!(log.len(), 6, "one check every 4 of 24 steps");
+    assert_eq!(log.last().unwrap().images, 24 * 8);
+    assert!(log.last().unwrap().heldout_loss < before, "{before} → {:?}", log.last());
+}
+
+/// Runs `inner` and asks the driver to stop once step `at` has been taken.
+struct StopAt<'a> {
+    inner: Pretrain<'a>,
+    at: u64,
+}
+
+impl Task for StopAt<'_> {
+    type State = <Pretrain<'static> as Task>::State;
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn state(&self) -> Self::State {
+        self.inner.state()
+    }
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        self.inner.tensors()
+    }
+    fn restore(
+        &mut self,
+        t: &std::collections::HashMap<String, Tensor>,
+        s: Self::State,
+    ) -> Result<(), String> {
+        self.inner.restore(t, s)
+    }
+    fn step(&mut self, step: u64) -> f64 {
+        if step + 1 == self.at {
+            dnlts::train::stop::request();
+        }
+        self.inner.step(step)
+    }
+    fn check(&mut self, done: u64) -> Option<f64> {
+        self.inner.check(done)
+    }
+    fn learning_rate(&self) -> f64 {
+        self.inner.learning_rate()
+    }
+}
+
+fn persistence(dir: &std::path::Path, resume: bool) -> Persistence {
+    Persistence { checkpoints: Checkpoints::new(dir, 2), dir: dir.to_path_buf(), resume }
+}
+
+fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
+    ae_tensors(ae)
+        .into_iter()
+        .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_bytes() {
+    let schedule = Schedule { steps: 24, check_every: 4, images_per_step: 8 };
+    tch::manual_seed(5);
+    let reference = small_ae();
+    let start = all_bytes(&reference);
+    let dir = scratch("reference");
+    drive(
+        &mut Pretrain::new(&reference, &Toy, pretrain_config()),
+        schedule,
+        Some(&persistence(&dir, false)),
+        9,
+    )
+    .unwrap();
+
+    for stop_at in [3, 10, 17] {
+        dnlts::train::stop::reset();
+        let dir = scratch(&format!("stop{stop_at}"));
+        let ae = small_ae();
+        tch::no_grad(|| {
+            for ((_, t), (_, v)) in ae_tensors(&ae).iter().zip(&start) {
+                t.shallow_clone().copy_(&Tensor::from_slice(v).view(&t.size()[..]));
+            }
+        });
+        let mut stopping =
+            StopAt { inner: Pretrain::new(&ae, &Toy, pretrain_config()), at: stop_at };
+        let error = drive(&mut stopping, schedule, Some(&persistence(&dir, false)), 9).unwrap_err();
+        assert!(
+            matches!(error, TrainError::Interrupted { step, .. } if step == stop_at),
+            "{error}"
+        );
+        assert!(error.to_string().contains("--resume"));
+        dnlts::train::stop::reset();
+        // A fresh process: new, differently initialised AE, everything from the checkpoint.
+        tch::manual_seed(99);
+        let resumed = small_ae();
+        drive(
+            &mut Pretrain::new(&resumed, &Toy, pretrain_config()),
+            schedule,
+            Some(&persistence(&dir, true)),
+            9,
+        )
+        .unwrap();
+        assert!(
+            all_bytes(&resumed) == all_bytes(&reference),
+            "stopped at {stop_at}: resumed run differs"
+        );
+    }
+}
+
+#[test]
+fn checkpoints_survive_half_writes_and_detect_corruption() {
+    let dir = scratch("corrupt");
+    let store = Checkpoints::new(&dir, 3);
+    let t = vec![("x".to_string(), Tensor::from_slice(&[1.0f32, 2.0]))];
+    store.save(1, &t, &"one", Some(1.0)).unwrap();
+    store.save(2, &t, &"two", Some(0.5)).unwrap();
+    // A crash while writing step 3: its tensor file landed, its JSON never did.
+    std::fs::write(dir.join("step-0000000003.safetensors.tmp"), b"partial").unwrap();
+    std::fs::copy(dir.join("step-0000000002.safetensors"), dir.join("step-0000000003.safetensors"))
+        .unwrap();
+    let latest = store.latest::<String>().unwrap().unwrap();
+    assert_eq!((latest.step, latest.state.as_str()), (2, "two"));
+    // A flipped byte in the newest complete checkpoint is reported, not loaded.
+    let path = dir.join("step-0000000002.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let error = store.latest::<String>().err().unwrap().to_string();
+    assert!(error.contains("corrupt") && error.contains("step-0000000002"), "{error}");
+}
+
+#[test]
+fn pruning_keeps_the_newest_and_the_best() {
+    let dir = scratch("prune");
+    let store = Checkpoints::new(&dir, 2);
+    let t = vec![("x".to_string(), Tensor::from_slice(&[0.0f32]))];
+    for (step, score) in [(1, 0.9), (2, 0.1), (3, 0.5), (4, 0.7), (5, 0.8)] {
+        store.save(step, &t, &(), Some(score)).unwrap();
+    }
+    assert_eq!(store.steps(), vec![2, 4, 5]);
+}
+
+#[test]
+fn top_k_counts_labels_among_the_highest_scores() {
+    let logits = Tensor::from_slice(&[0.1f32, 0.9, 0.0, 0.5, 0.2, 0.3]).view([2, 3]);
+    let labels = Tensor::from_slice(&[0i64, 0]);
+    assert_eq!(top_k_correct(&logits, &labels, 1), 1);
+    assert_eq!(top_k_correct(&logits, &labels, 2), 2);
+    assert_eq!(top_k_correct(&logits, &labels, 10), 2, "k larger than the classes counts all");
+}
+
+#[test]
+fn noise_depends_on_the_sample_not_the_batch() {
+    let (images, _) = Toy.labelled(Split::Validation, &[0, 1, 2, 3]);
+    let together = add_uniform_noise(&images, &[0, 1, 2, 3], 0.3, 7);
+    let alone = add_uniform_noise(&images.narrow(0, 2, 1), &[2], 0.3, 7);
+    assert!(together.narrow(0, 2, 1).equal(&alone));
+    let noise = (&together - &images).abs().max().double_value(&[]);
+    assert!(noise > 0.1 && noise <= 0.3 + 1e-6, "max |noise| = {noise}");
+    assert!(add_uniform_noise(&images, &[0, 1, 2, 3], 0.0, 7).equal(&images));
+    let (min, max) = (together.min().double_value(&[]), together.max().double_value(&[]));
+    assert!(min >= 0.0 && max <= 1.0);
+}
+
+#[test]
+fn one_evaluation_pass_matches_direct_computation() {
+    tch::manual_seed(2);
+    let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
+    let a = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
+    let r = Classifier::builtin(Family::Resnet50, scale, 4, Device::Cpu);
+    let ae = small_ae();
+    let views = [View { name: "x".into(), ae: None }, View { name: "A_S".into(), ae: Some(&ae) }];
+    let table = evaluate(&Toy, Split::Validation, 40, 16, &views, &[&a, &r], (0.0, 0), &|v, c| {
+        !(v == 1 && c == 0)
+    });
+    assert!(table.top1[1][0].is_nan(), "pairs not asked for are not computed");
+    let (images, labels) = Toy.labelled(Split::Validation, &(0..40).collect::<Vec<_>>());
+    let direct = |classifier: &Classifier, input: &Tensor| {
+        top_k_correct(&tch::no_grad(|| classifier.logits(input, false)), &labels, 1) as f64 / 40.0
+    };
+    assert_eq!(table.top1[0][0], direct(&a, &images));
+    let reconstructed = tch::no_grad(|| ae.forward(&images, AeMode::Eval));
+    assert!((table.top1[1][1] - direct(&r, &reconstructed)).abs() < 1e-12);
+    assert!(table.top5[0][1] >= table.top1[0][1]);
+}
