@@ -5,9 +5,12 @@
 //! classifier uses. One module per concern; the command-line suite lives in `suite/`.
 
 pub mod atomic;
+pub mod data;
 pub mod device;
 pub mod eval;
+pub mod metrics;
 pub mod models;
+pub mod report;
 pub mod seed;
 pub mod train;
 

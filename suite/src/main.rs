@@ -56,6 +56,28 @@ enum Command {
         #[arg(long, value_name = "NAME=FILE")]
         classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
     },
+    /// RRC (Figure 6), concept lattices and stable thresholds (Figure 7) of any cross-accuracy
+    /// table: rows = AEs, columns = classifiers (JSON or CSV, see fixtures/README.md)
+    Analyze {
+        table: PathBuf,
+        /// RRC thresholds t of the lattices
+        #[arg(long, value_delimiter = ',', default_values_t = dnlts::metrics::analysis::DEFAULT_THRESHOLDS)]
+        thresholds: Vec<f64>,
+        /// Write Figure 6 (SVG) and each lattice (SVG and Graphviz DOT) into this folder
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Normalized mutual information of two equally sized 8-bit images (PNG)
+    Nmi {
+        a: PathBuf,
+        b: PathBuf,
+        /// Equal-width bins over the 256 sub-pixel values
+        #[arg(long, default_value_t = 256)]
+        bins: usize,
+    },
     /// Work with weight files (safetensors)
     #[command(subcommand)]
     Weights(WeightsCommand),
@@ -121,6 +143,12 @@ fn default_threads() -> usize {
 }
 
 fn main() -> ExitCode {
+    // Die quietly when the reader of our output goes away (`dnlts analyze … | head`), as
+    // command-line tools do, instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -142,6 +170,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::models::list(json)
         }
         Command::Models { classifier, .. } => commands::models::check_scripted(&classifier),
+        Command::Analyze { table, thresholds, out, json } => {
+            commands::analyze::run(&table, &thresholds, out.as_deref(), json)
+        }
+        Command::Nmi { a, b, bins } => commands::analyze::nmi(&a, &b, bins),
         Command::Weights(WeightsCommand::Inspect { file, json }) => {
             commands::models::inspect(&file, json)
         }

@@ -41,6 +41,10 @@ pub struct Profile {
     pub pretrain_images: u64,
     /// Images between two held-out loss checks in pre-training (1 M in the paper).
     pub check_every: u64,
+    /// Labelled training images (synthetic: the first N of its training range).
+    pub train_images: u64,
+    /// Passes over them when training a classifier from scratch.
+    pub classifier_epochs: u64,
     /// Images used to fine-tune each AE through its classifier.
     pub finetune_images: u64,
     /// Images of the evaluation split behind Tables 1–2 and Figures 4 and 9.
@@ -63,6 +67,8 @@ impl Profile {
         let profile = match name {
             "ci" => Profile {
                 name: "ci".into(),
+                train_images: 4_096,
+                classifier_epochs: 3,
                 summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
                 data: DataSource::Synthetic,
                 models: scaled,
@@ -77,6 +83,8 @@ impl Profile {
             },
             "small" => Profile {
                 name: "small".into(),
+                train_images: 20_480,
+                classifier_epochs: 6,
                 summary: "embedded synthetic data, scaled-down models: the default".into(),
                 data: DataSource::Synthetic,
                 models: scaled,
@@ -91,6 +99,8 @@ impl Profile {
             },
             "fashion" => Profile {
                 name: "fashion".into(),
+                train_images: 60_000,
+                classifier_epochs: 8,
                 summary: "Fashion-MNIST (real images), scaled-down models".into(),
                 data: DataSource::FashionMnist,
                 models: scaled,
@@ -105,6 +115,8 @@ impl Profile {
             },
             "paper" => Profile {
                 name: "paper".into(),
+                train_images: 1_281_167,
+                classifier_epochs: 0,
                 summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
                 data: DataSource::ImagenetYfcc,
                 models: ModelScale::Paper,

@@ -1,0 +1,177 @@
+//! ImageNet in its usual folder layout, read with torchvision's evaluation transform.
+//!
+//! Accepted layouts under `root`:
+//! - `train/<wnid>/*.JPEG` and `val/<wnid>/*.JPEG` (torchvision `ImageFolder`);
+//! - a flat `val/*.JPEG` with `val_labels.txt` next to `val/`: one `<file name> <wnid>` per line
+//!   (a class index `0..999` is accepted in place of the wnid).
+//!
+//! Classes are the wnids sorted (as `ImageFolder` sorts them), taken from `synsets.txt` (one wnid
+//! per line) when present, else from the `train/` subfolders, else from the `val/` subfolders.
+//! Layout problems (missing folder, empty class, unknown label) are reported by [`open`] before
+//! any training starts.
+
+use super::batch::{Sample, SampleSource};
+use super::resize::EvalTransform;
+use super::{
+    decode_rgb, has_image_extension, io_err, read_capped, walk_files, DataError, Result, SkipReason,
+};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ImageNetSplit {
+    Train,
+    Val,
+}
+
+impl ImageNetSplit {
+    fn folder(self) -> &'static str {
+        match self {
+            ImageNetSplit::Train => "train",
+            ImageNetSplit::Val => "val",
+        }
+    }
+}
+
+/// An indexed ImageNet split: files in sorted order with their class indices.
+#[derive(Clone, Debug)]
+pub struct ImageNetFolder {
+    pub root: PathBuf,
+    pub classes: Vec<String>,
+    pub items: Vec<(PathBuf, u32)>,
+    pub transform: EvalTransform,
+}
+
+/// Indexes `root/<split>` and checks the layout.
+pub fn open(root: &Path, split: ImageNetSplit, transform: EvalTransform) -> Result<ImageNetFolder> {
+    let dir = root.join(split.folder());
+    if !dir.is_dir() {
+        return Err(DataError::MissingFolder(dir));
+    }
+    let classes = class_list(root)?;
+    let items = if subfolders(&dir)?.is_empty() {
+        flat_items(root, &dir, &classes)?
+    } else {
+        folder_items(&dir, &classes)?
+    };
+    Ok(ImageNetFolder { root: root.to_path_buf(), classes, items, transform })
+}
+
+fn subfolders(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.is_dir() {
+            names.push(path.file_name().unwrap_or_default().to_string_lossy().into());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn class_list(root: &Path) -> Result<Vec<String>> {
+    let synsets = root.join("synsets.txt");
+    if synsets.is_file() {
+        let text = std::fs::read_to_string(&synsets).map_err(io_err(&synsets))?;
+        let mut list: Vec<String> =
+            text.lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect();
+        list.sort();
+        return Ok(list);
+    }
+    for folder in ["train", "val"] {
+        let dir = root.join(folder);
+        if dir.is_dir() {
+            let list = subfolders(&dir)?;
+            if !list.is_empty() {
+                return Ok(list);
+            }
+        }
+    }
+    Err(DataError::MissingFolder(root.join("train")))
+}
+
+fn folder_items(dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
+    let mut items = Vec::new();
+    for name in subfolders(dir)? {
+        let class = classes.binary_search(&name).map_err(|_| DataError::UnknownLabel {
+            file: dir.join(&name),
+            line: 0,
+            label: name.clone(),
+            known: classes.len(),
+        })?;
+        let class_dir = dir.join(&name);
+        let files: Vec<PathBuf> =
+            walk_files(&class_dir)?.into_iter().filter(|p| has_image_extension(p)).collect();
+        if files.is_empty() {
+            return Err(DataError::EmptyClass(class_dir));
+        }
+        items.extend(files.into_iter().map(|p| (p, class as u32)));
+    }
+    Ok(items)
+}
+
+fn flat_items(root: &Path, dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
+    let labels = root.join("val_labels.txt");
+    let text = std::fs::read_to_string(&labels).map_err(io_err(&labels))?;
+    let mut items = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut fields = line.split_whitespace();
+        let (Some(file), Some(label)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let class = classes
+            .binary_search_by(|c| c.as_str().cmp(label))
+            .ok()
+            .or_else(|| label.parse::<usize>().ok().filter(|&i| i < classes.len()))
+            .ok_or_else(|| DataError::UnknownLabel {
+                file: labels.clone(),
+                line: n + 1,
+                label: label.to_string(),
+                known: classes.len(),
+            })?;
+        let path = dir.join(file);
+        if !path.is_file() {
+            return Err(DataError::BadFormat {
+                file: labels.clone(),
+                message: format!(
+                    "line {} lists {file}, which is not in {}; restore the file or remove the line",
+                    n + 1,
+                    dir.display()
+                ),
+            });
+        }
+        items.push((path, class as u32));
+    }
+    if items.is_empty() {
+        return Err(DataError::BadFormat {
+            file: labels,
+            message: "no `<file> <wnid>` lines; write one line per validation image".into(),
+        });
+    }
+    items.sort();
+    Ok(items)
+}
+
+/// Reads, decodes (with limits) and transforms one file.
+pub fn load_eval(
+    path: &Path,
+    transform: &EvalTransform,
+) -> std::result::Result<image::RgbImage, SkipReason> {
+    let bytes = read_capped(path)?;
+    let img = decode_rgb(&bytes)?;
+    transform.apply(&img, &path.display().to_string()).map_err(|_| SkipReason::Undecodable)
+}
+
+impl SampleSource for ImageNetFolder {
+    fn len(&self) -> u64 {
+        self.items.len() as u64
+    }
+
+    fn load(&self, index: u64) -> std::result::Result<Sample, SkipReason> {
+        let (path, class) = &self.items[index as usize];
+        Ok(Sample { image: load_eval(path, &self.transform)?, label: *class as i64 })
+    }
+
+    fn name(&self, index: u64) -> String {
+        self.items[index as usize].0.display().to_string()
+    }
+}

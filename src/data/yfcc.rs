@@ -1,0 +1,368 @@
+//! YFCC100m-style unlabeled images: a folder tree of JPEG/PNG files and zip shards of them,
+//! streamed once in a fixed (sorted) order, with the authors' filter (Section 3.2): placeholder
+//! images and non-photos are removed. Each rejection is counted by reason and listed.
+//!
+//! Filter, in this order (cheap checks first):
+//! 1. size < [`MIN_FILE_BYTES`] (2,600 bytes; also catches zero-byte files) → `SmallFile`;
+//! 2. size == [`PLACEHOLDER_BYTES`] (9,218 bytes, Flickr's "photo unavailable" PNG) → `Placeholder`;
+//! 3. not decodable (corrupt, truncated, not an image) → `Undecodable`; over the decode limits
+//!    (decompression bomb) → `TooLarge`;
+//! 4. the largest per-channel standard deviation below [`UNIFORM_STD_THRESHOLD`] (4 levels of
+//!    255) → `NearUniform` ("single colour" images; JPEG noise alone stays under ~2 levels).
+
+use super::augment::{augment, AugmentConfig};
+use super::batch::{loader_pool, spawn_producer, Batch, Prefetcher, NO_LABEL};
+use super::resize::EvalTransform;
+use super::{
+    decode_rgb, has_image_extension, io_err, read_capped, read_stream_capped, walk_files,
+    DataError, FailureBudget, Result, SkipReason, Skipped,
+};
+use image::RgbImage;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub const MIN_FILE_BYTES: usize = 2_600;
+pub const PLACEHOLDER_BYTES: usize = 9_218;
+pub const UNIFORM_STD_THRESHOLD: f64 = 4.0;
+
+/// Applies the filter to one file's bytes.
+pub fn filter(bytes: &[u8]) -> std::result::Result<RgbImage, SkipReason> {
+    if bytes.len() < MIN_FILE_BYTES {
+        return Err(SkipReason::SmallFile);
+    }
+    if bytes.len() == PLACEHOLDER_BYTES {
+        return Err(SkipReason::Placeholder);
+    }
+    let img = decode_rgb(bytes)?;
+    if max_channel_std(&img) < UNIFORM_STD_THRESHOLD {
+        return Err(SkipReason::NearUniform);
+    }
+    Ok(img)
+}
+
+/// Largest standard deviation of the three channels, in levels of 255.
+pub fn max_channel_std(img: &RgbImage) -> f64 {
+    let n = (img.width() as u64 * img.height() as u64).max(1) as f64;
+    let mut sum = [0u64; 3];
+    let mut sq = [0u64; 3];
+    for p in img.pixels() {
+        for c in 0..3 {
+            let v = p.0[c] as u64;
+            sum[c] += v;
+            sq[c] += v * v;
+        }
+    }
+    (0..3)
+        .map(|c| {
+            let mean = sum[c] as f64 / n;
+            (sq[c] as f64 / n - mean * mean).max(0.0).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Counts of a pass over the stream.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct FilterStats {
+    pub seen: u64,
+    pub accepted: u64,
+    pub rejected: BTreeMap<String, u64>,
+    /// Every rejected file with its reason, in stream order.
+    pub skipped: Vec<Skipped>,
+}
+
+impl FilterStats {
+    fn record(&mut self, name: String, outcome: &std::result::Result<RgbImage, SkipReason>) {
+        self.seen += 1;
+        match outcome {
+            Ok(_) => self.accepted += 1,
+            Err(reason) => {
+                *self.rejected.entry(format!("{reason:?}")).or_default() += 1;
+                self.skipped.push(Skipped { name, reason: *reason });
+            }
+        }
+    }
+}
+
+/// One accepted image: its place in the stream (entry number, counting rejected ones), its
+/// name (`path` or `shard.zip:member`) and pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamItem {
+    pub position: u64,
+    pub name: String,
+    pub image: RgbImage,
+}
+
+/// How [`YfccStream::into_batches`] prepares images for AE pre-training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamBatchConfig {
+    pub batch_size: usize,
+    /// Square output size: short side resized to `size` (Pillow bilinear), centre crop.
+    pub size: u32,
+    pub prefetch: usize,
+    pub threads: usize,
+    pub augment: AugmentConfig,
+    /// Augmentation key is `(augment_seed, position)`.
+    pub augment_seed: u64,
+}
+
+impl Default for StreamBatchConfig {
+    /// The paper's pre-training input: 256×256 with the common augmentation set.
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            size: 256,
+            prefetch: 4,
+            threads: 2,
+            augment: AugmentConfig::standard(),
+            augment_seed: super::synthetic::DEFAULT_SEED,
+        }
+    }
+}
+
+/// A file of the tree: a loose image, or a zip shard with its number of image members.
+#[derive(Clone, Debug)]
+enum Source {
+    File(PathBuf),
+    Shard { path: PathBuf, members: usize },
+}
+
+/// The shard being read: its archive and image members in name order.
+struct OpenShard {
+    path: PathBuf,
+    archive: zip::ZipArchive<File>,
+    members: Vec<(usize, String)>,
+    next: usize,
+}
+
+/// One pass over a folder of images and zip shards, each image used once. Memory grows with
+/// the number of loose files and shards, not with the images inside shards (member lists are
+/// read when a shard is reached), so a YFCC100m-sized set should be stored as shards.
+pub struct YfccStream {
+    sources: Vec<Source>,
+    next_source: usize,
+    shard: Option<OpenShard>,
+    total: usize,
+    position: usize,
+    stats: FilterStats,
+    budget: FailureBudget,
+}
+
+/// Lists the images (`*.jpg|jpeg|png`) and zip shards (`*.zip`) under `root`, sorted, and
+/// checks that every shard's directory is readable, so a broken shard is reported up front.
+pub fn open(root: &Path, budget: FailureBudget) -> Result<YfccStream> {
+    if !root.is_dir() {
+        return Err(DataError::MissingFolder(root.to_path_buf()));
+    }
+    let mut sources = Vec::new();
+    for path in walk_files(root)? {
+        let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        if is_zip {
+            let members = open_shard(&path)?.members.len();
+            sources.push(Source::Shard { path, members });
+        } else if has_image_extension(&path) {
+            sources.push(Source::File(path));
+        }
+    }
+    let total = sources
+        .iter()
+        .map(|s| match s {
+            Source::File(_) => 1,
+            Source::Shard { members, .. } => *members,
+        })
+        .sum();
+    Ok(YfccStream {
+        sources,
+        next_source: 0,
+        shard: None,
+        total,
+        position: 0,
+        stats: FilterStats::default(),
+        budget,
+    })
+}
+
+fn zip_error(path: &Path, e: impl std::fmt::Display) -> DataError {
+    DataError::Zip { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Opens a shard and lists its image members in name order.
+fn open_shard(path: &Path) -> Result<OpenShard> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let archive = zip::ZipArchive::new(file).map_err(|e| zip_error(path, e))?;
+    let mut members: Vec<(usize, String)> = (0..archive.len())
+        .filter_map(|i| archive.name_for_index(i).and_then(|n| n.ok()).map(|n| (i, n.to_string())))
+        .filter(|(_, n)| has_image_extension(Path::new(n)))
+        .collect();
+    members.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(OpenShard { path: path.to_path_buf(), archive, members, next: 0 })
+}
+
+/// One raw entry: name and bytes, or why the bytes cannot be used.
+type RawEntry = (String, std::result::Result<Vec<u8>, SkipReason>);
+
+impl YfccStream {
+    /// Total number of images in the stream (accepted or not).
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    pub fn stats(&self) -> &FilterStats {
+        &self.stats
+    }
+
+    /// The next entry in stream order, or `None` at the end. Only a shard that can no longer
+    /// be opened is an error; a bad member is a skipped file.
+    fn next_entry(&mut self) -> Result<Option<RawEntry>> {
+        loop {
+            if let Some(shard) = self.shard.as_mut() {
+                if let Some((index, member)) = shard.members.get(shard.next).cloned() {
+                    shard.next += 1;
+                    let name = format!("{}:{member}", shard.path.display());
+                    let bytes = match shard.archive.by_index(index) {
+                        Ok(reader) => read_stream_capped(reader),
+                        Err(_) => Err(SkipReason::Undecodable),
+                    };
+                    return Ok(Some((name, bytes)));
+                }
+                self.shard = None;
+            }
+            let Some(source) = self.sources.get(self.next_source).cloned() else {
+                return Ok(None);
+            };
+            self.next_source += 1;
+            match source {
+                Source::File(path) => {
+                    return Ok(Some((path.display().to_string(), read_capped(&path))));
+                }
+                Source::Shard { path, .. } => self.shard = Some(open_shard(&path)?),
+            }
+        }
+    }
+
+    /// Reads up to `count` entries in order, filters them in parallel (current rayon pool) and
+    /// returns the accepted images in stream order. Empty at the end.
+    pub fn next_chunk(&mut self, count: usize) -> Result<Vec<StreamItem>> {
+        let mut raw = Vec::with_capacity(count);
+        while raw.len() < count {
+            let Some((name, bytes)) = self.next_entry()? else {
+                // A shard that shrank since `open` must not leave the stream waiting forever.
+                self.total = self.position;
+                break;
+            };
+            raw.push((self.position as u64, name, bytes));
+            self.position += 1;
+        }
+        let outcomes: Vec<_> = raw
+            .into_par_iter()
+            .map(|(position, name, bytes)| (position, name, bytes.and_then(|b| filter(&b))))
+            .collect();
+        let mut accepted = Vec::new();
+        for (position, name, outcome) in outcomes {
+            self.stats.record(name.clone(), &outcome);
+            if let Ok(image) = outcome {
+                accepted.push(StreamItem { position, name, image });
+            }
+        }
+        if self.stats.seen >= 100 || self.position >= self.total {
+            self.budget.check(self.stats.seen, &self.stats.skipped)?;
+        }
+        Ok(accepted)
+    }
+}
+
+impl Iterator for YfccStream {
+    type Item = Result<StreamItem>;
+
+    /// One accepted image at a time, skipping (and counting) rejected ones.
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.position < self.total {
+            match self.next_chunk(1) {
+                Ok(mut chunk) => {
+                    if let Some(item) = chunk.pop() {
+                        return Some(Ok(item));
+                    }
+                }
+                Err(e) => {
+                    self.position = self.total;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl YfccStream {
+    /// Streams the rest of the images as fixed-size, augmented batches (labels `NO_LABEL`),
+    /// prefetched on a bounded channel. Rejected files are in the iterator's `skipped()`; a
+    /// breached failure budget ends the stream with an error.
+    pub fn into_batches(mut self, config: StreamBatchConfig) -> Result<Prefetcher> {
+        if config.batch_size == 0 || config.size == 0 {
+            return Err(DataError::InvalidValue {
+                name: "batch_size/size",
+                value: format!("{}/{}", config.batch_size, config.size),
+                fix: "both must be at least 1",
+            });
+        }
+        let pool = loader_pool(config.threads)?;
+        Ok(spawn_producer(config.prefetch, move |sender, log| {
+            let mut pending: Vec<StreamItem> = Vec::new();
+            let mut logged = 0;
+            loop {
+                let exhausted = self.position >= self.total;
+                if pending.len() >= config.batch_size || (exhausted && !pending.is_empty()) {
+                    let take = config.batch_size.min(pending.len());
+                    let items: Vec<StreamItem> = pending.drain(..take).collect();
+                    let batch = pool.install(|| stream_batch(items, &config));
+                    if sender.send(Ok(batch)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                if exhausted {
+                    return;
+                }
+                let chunk = pool.install(|| self.next_chunk(config.batch_size));
+                for s in &self.stats.skipped[logged..] {
+                    log.record(s.name.clone(), s.reason);
+                }
+                logged = self.stats.skipped.len();
+                match chunk {
+                    Ok(items) => pending.extend(items),
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// Resizes, crops and augments accepted images into one batch (in the current rayon pool).
+fn stream_batch(items: Vec<StreamItem>, config: &StreamBatchConfig) -> Batch {
+    let transform = EvalTransform { resize: config.size, crop: config.size };
+    let images: Vec<RgbImage> = items
+        .par_iter()
+        .map(|item| {
+            let resized = transform
+                .apply(&item.image, &item.name)
+                .expect("the short side is resized to the crop size");
+            augment(&resized, &config.augment, config.augment_seed, item.position)
+        })
+        .collect();
+    Batch {
+        indices: items.iter().map(|i| i.position).collect(),
+        height: config.size,
+        width: config.size,
+        pixels: images.iter().flat_map(|i| i.as_raw().iter().copied()).collect(),
+        labels: vec![NO_LABEL; items.len()],
+        skipped: Vec::new(),
+    }
+}

@@ -1,0 +1,584 @@
+//! The whole "analyse a cross table" pipeline of Section 3.4: RRC (Figure 6), formal concept
+//! lattices at chosen thresholds (Figure 7), the sweep of every distinct context over t, and
+//! notes comparing the computation with what the paper wrote.
+
+use super::fca::{self, Context, ThresholdInterval};
+use super::rrc::{grouped_by_classifier, sorted_rrc, ClassifierGroup, CrossTable, RrcEntry};
+use super::{MetricsError, Result};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Thresholds of Figure 7.
+pub const DEFAULT_THRESHOLDS: [f64; 4] = [0.1, 0.2, 0.8, 0.9];
+
+/// Everything the report needs about one cross table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Classifier names; the AE fine-tuned on classifier `x` is called `A_x`.
+    pub classifiers: Vec<String>,
+    /// `accuracy[i][j]` = acc(j∘A_i), as given.
+    pub accuracy: Vec<Vec<f64>>,
+    /// Every j∘A_i in ascending RRC (Figure 6 as one list).
+    pub rrc: Vec<RrcEntry>,
+    /// Figure 6 grouped by the evaluated classifier.
+    pub rrc_by_classifier: Vec<ClassifierGroup>,
+    /// One lattice per requested threshold, in the order requested.
+    pub lattices: Vec<Lattice>,
+    /// Every distinct context as t sweeps the real line, in increasing t.
+    pub stable_intervals: Vec<StableInterval>,
+    /// Gaps between consecutive distinct RRC values, widest first.
+    pub gaps: Vec<Gap>,
+    /// Where the computation agrees or differs with the paper's text (only for the paper's
+    /// classifiers L, A, V, I, R).
+    pub notes: Vec<Note>,
+}
+
+/// The concept lattice of K = (classifiers, AEs, {(j, A_i) : RRC(j∘A_i) ≥ t}).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lattice {
+    pub threshold: f64,
+    /// The sweep interval (above, up_to] holding this threshold.
+    pub interval: Interval,
+    /// Pairs in the relation, written `j∘A_i`, in table order.
+    pub relation: Vec<String>,
+    /// Concepts from the top (all classifiers) to the bottom.
+    pub concepts: Vec<ConceptNames>,
+    /// Covering pairs `[lower, upper]` as indices into `concepts`.
+    pub edges: Vec<[usize; 2]>,
+    pub is_chain: bool,
+}
+
+/// A half-open interval (above, up_to]; `None` is −∞ below and +∞ above.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Interval {
+    pub above: Option<f64>,
+    pub up_to: Option<f64>,
+}
+
+impl Interval {
+    pub fn contains(&self, t: f64) -> bool {
+        self.above.is_none_or(|a| t > a) && self.up_to.is_none_or(|u| t <= u)
+    }
+}
+
+/// A formal concept by names, with its reduced labels (each classifier labels only its own
+/// object concept, each AE only its attribute concept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConceptNames {
+    pub extent: Vec<String>,
+    pub intent: Vec<String>,
+    pub object_labels: Vec<String>,
+    pub attribute_labels: Vec<String>,
+}
+
+/// One distinct context of the threshold sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StableInterval {
+    pub interval: Interval,
+    pub relation_size: usize,
+    pub concept_count: usize,
+    pub is_chain: bool,
+    /// Pairs whose RRC equals `above`: they left the relation on entering this interval.
+    pub dropped_on_entry: Vec<String>,
+}
+
+/// A gap (lower, upper) between consecutive distinct RRC values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Gap {
+    pub lower: f64,
+    pub upper: f64,
+    pub width: f64,
+}
+
+/// One statement of the paper checked against the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    pub topic: String,
+    pub paper: String,
+    pub computed: String,
+    pub agrees: bool,
+}
+
+/// Runs the pipeline. Thresholds must be finite.
+pub fn analyze(table: &CrossTable, thresholds: &[f64]) -> Result<Analysis> {
+    if let Some(&value) = thresholds.iter().find(|t| !t.is_finite()) {
+        return Err(MetricsError::InvalidThreshold { value });
+    }
+    let values = rrc_by_object(table);
+    let sweep = fca::threshold_sweep(&values);
+    let lattices = thresholds.iter().map(|&t| lattice_at(table, &values, &sweep, t)).collect();
+    let stable_intervals = stable_intervals(table, &values, &sweep);
+    let mut analysis = Analysis {
+        classifiers: table.names().to_vec(),
+        accuracy: table.rows().to_vec(),
+        rrc: sorted_rrc(table),
+        rrc_by_classifier: grouped_by_classifier(table),
+        lattices,
+        stable_intervals,
+        gaps: gaps(&values),
+        notes: Vec::new(),
+    };
+    analysis.notes = paper_notes(table, &analysis);
+    Ok(analysis)
+}
+
+/// Context values with objects = classifiers: `values[j][i]` = RRC(j∘A_i).
+fn rrc_by_object(table: &CrossTable) -> Vec<Vec<f64>> {
+    (0..table.len()).map(|j| (0..table.len()).map(|i| table.rrc(i, j)).collect()).collect()
+}
+
+fn pair_name(table: &CrossTable, classifier: usize, autoencoder: usize) -> String {
+    format!("{}∘A_{}", table.names()[classifier], table.names()[autoencoder])
+}
+
+fn interval_of(sweep_item: &ThresholdInterval) -> Interval {
+    Interval { above: sweep_item.above, up_to: sweep_item.up_to }
+}
+
+fn lattice_at(
+    table: &CrossTable,
+    values: &[Vec<f64>],
+    sweep: &[ThresholdInterval],
+    t: f64,
+) -> Lattice {
+    let incidence = fca::threshold(values, t);
+    let interval = sweep
+        .iter()
+        .map(interval_of)
+        .find(|i| i.contains(t))
+        .expect("the sweep covers the real line");
+    let context = Context::from_matrix(&incidence);
+    let concepts = fca::concepts(&context);
+    let edges = fca::covering_edges(&context, &concepts);
+    Lattice {
+        threshold: t,
+        interval,
+        relation: relation_names(table, &incidence),
+        concepts: concept_names(table, &context, &concepts),
+        edges: edges.into_iter().map(|(l, u)| [l, u]).collect(),
+        is_chain: fca::is_chain(&concepts),
+    }
+}
+
+fn relation_names(table: &CrossTable, incidence: &[Vec<bool>]) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, j) in (0..table.len()).flat_map(|i| (0..table.len()).map(move |j| (i, j))) {
+        if incidence[j][i] {
+            names.push(pair_name(table, j, i));
+        }
+    }
+    names
+}
+
+fn concept_names(
+    table: &CrossTable,
+    context: &Context,
+    concepts: &[fca::Concept],
+) -> Vec<ConceptNames> {
+    let object = |g: usize| table.names()[g].clone();
+    let attribute = |m: usize| format!("A_{}", table.names()[m]);
+    let mut named: Vec<ConceptNames> = concepts
+        .iter()
+        .map(|c| ConceptNames {
+            extent: c.extent.iter().map(object).collect(),
+            intent: c.intent.iter().map(attribute).collect(),
+            object_labels: Vec::new(),
+            attribute_labels: Vec::new(),
+        })
+        .collect();
+    for g in 0..context.object_count() {
+        named[fca::object_concept(context, concepts, g)].object_labels.push(object(g));
+    }
+    for m in 0..context.attribute_count() {
+        named[fca::attribute_concept(context, concepts, m)].attribute_labels.push(attribute(m));
+    }
+    named
+}
+
+fn stable_intervals(
+    table: &CrossTable,
+    values: &[Vec<f64>],
+    sweep: &[ThresholdInterval],
+) -> Vec<StableInterval> {
+    sweep
+        .iter()
+        .map(|item| {
+            let context = Context::from_matrix(&item.incidence);
+            let concepts = fca::concepts(&context);
+            StableInterval {
+                interval: interval_of(item),
+                relation_size: item.incidence.iter().flatten().filter(|&&b| b).count(),
+                concept_count: concepts.len(),
+                is_chain: fca::is_chain(&concepts),
+                dropped_on_entry: item
+                    .above
+                    .map_or_else(Vec::new, |v| pairs_with_value(table, values, v)),
+            }
+        })
+        .collect()
+}
+
+fn pairs_with_value(table: &CrossTable, values: &[Vec<f64>], value: f64) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, j) in (0..table.len()).flat_map(|i| (0..table.len()).map(move |j| (i, j))) {
+        if values[j][i] == value {
+            names.push(pair_name(table, j, i));
+        }
+    }
+    names
+}
+
+fn distinct_sorted(values: &[Vec<f64>]) -> Vec<f64> {
+    let mut all: Vec<f64> = values.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    all
+}
+
+fn gaps(values: &[Vec<f64>]) -> Vec<Gap> {
+    let mut gaps: Vec<Gap> = distinct_sorted(values)
+        .windows(2)
+        .map(|w| Gap { lower: w[0], upper: w[1], width: w[1] - w[0] })
+        .collect();
+    gaps.sort_by(|a, b| b.width.total_cmp(&a.width).then(a.lower.total_cmp(&b.lower)));
+    gaps
+}
+
+fn fmt_bound(value: Option<f64>, infinite: &str) -> String {
+    value.map_or_else(|| infinite.to_string(), |v| format!("{v:.4}"))
+}
+
+impl Interval {
+    fn to_text(self) -> String {
+        format!("({}, {}]", fmt_bound(self.above, "-inf"), fmt_bound(self.up_to, "+inf"))
+    }
+}
+
+impl Analysis {
+    /// Human-readable report of the analysis (values to 4 decimals).
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write_rrc(&mut out);
+        self.lattices.iter().for_each(|l| write_lattice(&mut out, l));
+        self.write_intervals(&mut out);
+        self.write_notes(&mut out);
+        out
+    }
+
+    fn write_rrc(&self, out: &mut String) {
+        let _ = writeln!(out, "RRC(j∘A_i) = acc(j∘A_i) / min(acc(i∘A_i), acc(j∘A_j)), ascending:");
+        for e in &self.rrc {
+            let pair = format!("{}∘A_{}", e.classifier, e.autoencoder);
+            let _ = writeln!(out, "  {pair:<16} acc {:.4}  RRC {:.4}", e.accuracy, e.rrc);
+        }
+        let widest: Vec<String> =
+            self.gaps.iter().take(3).map(|g| format!("({:.4}, {:.4}]", g.lower, g.upper)).collect();
+        let _ = writeln!(out, "Widest gaps between RRC values: {}\n", widest.join(", "));
+    }
+
+    fn write_intervals(&self, out: &mut String) {
+        let _ = writeln!(out, "Every distinct context as t sweeps the line:");
+        for s in &self.stable_intervals {
+            let _ = writeln!(
+                out,
+                "  t in {:<18} |I| = {:>3}  concepts {:>4}  {}{}",
+                s.interval.to_text(),
+                s.relation_size,
+                s.concept_count,
+                if s.is_chain { "chain" } else { "not a chain" },
+                if s.dropped_on_entry.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (drops {})", s.dropped_on_entry.join(", "))
+                }
+            );
+        }
+        out.push('\n');
+    }
+
+    fn write_notes(&self, out: &mut String) {
+        if self.notes.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "Paper versus computation:");
+        for n in &self.notes {
+            let verdict = if n.agrees { "agrees" } else { "DIFFERS" };
+            let _ = writeln!(
+                out,
+                "  [{verdict}] {}\n    paper:    {}\n    computed: {}",
+                n.topic, n.paper, n.computed
+            );
+        }
+    }
+}
+
+fn write_lattice(out: &mut String, lattice: &Lattice) {
+    let _ = writeln!(
+        out,
+        "Lattice at t = {} (same context for t in {}): {} concepts, {}",
+        lattice.threshold,
+        lattice.interval.to_text(),
+        lattice.concepts.len(),
+        if lattice.is_chain { "a chain" } else { "not a chain" }
+    );
+    let _ = writeln!(out, "  relation: {}", lattice.relation.join(", "));
+    for (k, c) in lattice.concepts.iter().enumerate() {
+        let _ = writeln!(out, "  #{k}: {{{}}} × {{{}}}", c.extent.join(", "), c.intent.join(", "));
+    }
+    let edges: Vec<String> = lattice.edges.iter().map(|[l, u]| format!("#{l}<#{u}")).collect();
+    let _ = writeln!(out, "  covers: {}\n", edges.join(" "));
+}
+
+/// Indices of the paper's classifiers in the table, or `None` when the table is another one.
+fn paper_indices(table: &CrossTable) -> Option<[usize; 5]> {
+    if table.len() != 5 {
+        return None;
+    }
+    let index = |name: &str| table.names().iter().position(|n| n == name);
+    Some([index("L")?, index("A")?, index("V")?, index("I")?, index("R")?])
+}
+
+/// Smallest and largest two-decimal thresholds inside (above, up_to]: the way the paper
+/// writes a range such as "[0.17 - 0.52]".
+fn two_decimal_range(interval: Interval) -> (f64, f64) {
+    let above = interval.above.unwrap_or(f64::NEG_INFINITY);
+    let up_to = interval.up_to.unwrap_or(f64::INFINITY);
+    let lowest = ((above * 100.0 + 1e-9).floor() + 1.0) / 100.0;
+    let highest = (up_to * 100.0 + 1e-9).floor() / 100.0;
+    (lowest, highest)
+}
+
+fn note(topic: &str, paper: &str, computed: String, agrees: bool) -> Note {
+    Note { topic: topic.to_string(), paper: paper.to_string(), computed, agrees }
+}
+
+/// Checks the statements of Section 3.4 that follow from Table 2 alone.
+fn paper_notes(table: &CrossTable, analysis: &Analysis) -> Vec<Note> {
+    let Some([l, a, v, i, r]) = paper_indices(table) else {
+        return Vec::new();
+    };
+    let mut notes = vec![weak_signal_note(table, [l, v, r]), vgg_lifts_note(table, [v, i, r])];
+    notes.extend(inception_notes(table, i));
+    notes.extend(interval_notes(analysis));
+    notes.push(gap_note(analysis));
+    notes.push(chain_between_note(table, analysis, i));
+    notes.push(vgg_retains_note(table, [v, r]));
+    notes.push(nmi_order_note(table, [v, i, l, r, a]));
+    notes
+}
+
+/// RRC(classifier∘A_autoencoder).
+fn rrc_of(table: &CrossTable, classifier: usize, autoencoder: usize) -> f64 {
+    table.rrc(autoencoder, classifier)
+}
+
+/// RRC(j∘A_autoencoder) for every other classifier j, with j.
+fn others_on(table: &CrossTable, autoencoder: usize) -> Vec<(f64, usize)> {
+    (0..table.len())
+        .filter(|&j| j != autoencoder)
+        .map(|j| (rrc_of(table, j, autoencoder), j))
+        .collect()
+}
+
+fn weak_signal_note(table: &CrossTable, [l, v, r]: [usize; 3]) -> Note {
+    let (v_r, l_r) = (rrc_of(table, v, r), rrc_of(table, l, r));
+    note(
+        "Figure 7a, t = 0.1: A_R's signal and V, L",
+        "the signal from ResNet 50's AE is not enough to make VGG or LeNet go above 10%",
+        format!("RRC(V∘A_R) = {v_r:.4}, RRC(L∘A_R) = {l_r:.4}"),
+        v_r < 0.1 && l_r < 0.1,
+    )
+}
+
+fn vgg_lifts_note(table: &CrossTable, [v, i, r]: [usize; 3]) -> Note {
+    let (r_v, i_v) = (rrc_of(table, r, v), rrc_of(table, i, v));
+    note(
+        "Figure 6: VGG's signal lifts R and I above VGG",
+        "the input signal used by VGG is enough to make both ResNet 50 and Inception v3 perform better than VGG itself",
+        format!("RRC(R∘A_V) = {r_v:.4}, RRC(I∘A_V) = {i_v:.4}"),
+        r_v > 1.0 && i_v > 1.0,
+    )
+}
+
+fn inception_notes(table: &CrossTable, i: usize) -> [Note; 2] {
+    let on_i = others_on(table, i);
+    let (best, best_j) =
+        on_i.iter().copied().fold((f64::MIN, i), |m, x| if x.0 > m.0 { x } else { m });
+    let worst = on_i.iter().map(|x| x.0).fold(f64::MAX, f64::min);
+    [
+        note(
+            "Figure 6: A_I's signal and the other classifiers",
+            "none of the models in C \\ {I} performed well (below 0.65 of their original accuracy) using A_I",
+            format!("largest RRC(j∘A_I), j ≠ I: {best:.4} ({}∘A_I)", table.names()[best_j]),
+            best < 0.65,
+        ),
+        note(
+            "Section 3.4: Inception shares about half of the signal",
+            "Inception shares up to 50% of the signal that the other classifiers are picking up on",
+            format!("RRC(j∘A_I), j ≠ I, ranges over [{worst:.4}, {best:.4}]"),
+            worst >= 0.5,
+        ),
+    ]
+}
+
+fn vgg_retains_note(table: &CrossTable, [v, r]: [usize; 2]) -> Note {
+    let r_v = rrc_of(table, r, v);
+    let min_on_v = others_on(table, v).iter().map(|x| x.0).fold(f64::MAX, f64::min);
+    note(
+        "Figure 7d, t = 0.9 and Section 3.4: A_V's signal",
+        "VGG's signal makes ResNet 50 reach at least 90% of VGG; A_V lets all other classifiers retain at least 80% of their performance",
+        format!("RRC(R∘A_V) = {r_v:.4}; smallest RRC(j∘A_V), j ≠ V: {min_on_v:.4}"),
+        r_v >= 0.9 && min_on_v >= 0.8,
+    )
+}
+
+fn interval_notes(analysis: &Analysis) -> Vec<Note> {
+    [(0.2, "[0.17 - 0.52]", (0.17, 0.52)), (0.8, "[0.66 - 0.84]", (0.66, 0.84))]
+        .into_iter()
+        .map(|(t, written, expected)| {
+            let interval = analysis
+                .stable_intervals
+                .iter()
+                .find(|s| s.interval.contains(t))
+                .expect("the sweep covers the line")
+                .interval;
+            let (low, high) = two_decimal_range(interval);
+            let agrees = (low - expected.0).abs() < 1e-9 && (high - expected.1).abs() < 1e-9;
+            note(
+                &format!("Section 3.4: thresholds giving the same lattice as t = {t}"),
+                &format!("any t in {written} yields the same FC"),
+                format!(
+                    "exactly t in {}; two-decimal thresholds {low:.2} to {high:.2}",
+                    interval.to_text()
+                ),
+                agrees,
+            )
+        })
+        .collect()
+}
+
+fn gap_note(analysis: &Analysis) -> Note {
+    let describe = |gaps: &[&Gap]| -> String {
+        gaps.iter()
+            .map(|g| format!("({:.4}, {:.4}]", g.lower, g.upper))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let widest: Vec<&Gap> = analysis.gaps.iter().take(2).collect();
+    let widest_to_one: Vec<&Gap> =
+        analysis.gaps.iter().filter(|g| g.upper <= 1.0).take(2).collect();
+    let holds = |gaps: &[&Gap]| {
+        [0.2, 0.8].iter().all(|&t| gaps.iter().any(|g| g.lower < t && t <= g.upper))
+    };
+    note(
+        "Section 3.4: t = 0.2 and 0.8 lie in the largest gaps",
+        "FCs for t in {0.2, 0.8} lay in between the largest gaps",
+        format!(
+            "two widest gaps of all RRC values: {} (t = 0.2 and 0.8 inside: {}); two widest among RRC ≤ 1: {} (inside: {})",
+            describe(&widest),
+            holds(&widest),
+            describe(&widest_to_one),
+            holds(&widest_to_one)
+        ),
+        holds(&widest),
+    )
+}
+
+fn chain_between_note(table: &CrossTable, analysis: &Analysis, inception: usize) -> Note {
+    let between: Vec<&StableInterval> = analysis
+        .stable_intervals
+        .iter()
+        .filter(|s| {
+            s.interval.up_to.is_none_or(|u| u >= 0.2) && s.interval.above.is_none_or(|a| a < 0.8)
+        })
+        .collect();
+    let all_chains = between.iter().all(|s| s.is_chain);
+    let not_chains: Vec<String> =
+        between.iter().filter(|s| !s.is_chain).map(|s| s.interval.to_text()).collect();
+    let changes: Vec<&String> = between.iter().skip(1).flat_map(|s| &s.dropped_on_entry).collect();
+    let suffix = format!("∘A_{}", table.names()[inception]);
+    let only_inception = changes.iter().all(|c| c.ends_with(&suffix));
+    let lattice_chain = |t: f64| {
+        analysis
+            .stable_intervals
+            .iter()
+            .find(|s| s.interval.contains(t))
+            .is_some_and(|s| s.is_chain)
+    };
+    note(
+        "Section 3.4: lattices for 0.2 ≤ t ≤ 0.8 are chains",
+        "any FC for thresholds between 0.2 and 0.8 yields a totally ordered set; the only changing element is the AE fine-tuned on Inception",
+        format!(
+            "{} distinct contexts meet [0.2, 0.8], all chains: {all_chains}{}; pairs leaving inside: {}; chain at t = 0.1: {}, at t = 0.9: {}",
+            between.len(),
+            if not_chains.is_empty() { String::new() } else { format!(" (not chains for t in {})", not_chains.join(", ")) },
+            changes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            lattice_chain(0.1),
+            lattice_chain(0.9)
+        ),
+        all_chains && only_inception,
+    )
+}
+
+/// Figure 9's order of AEs against the attribute order of the t = 0.2 chain (more classifiers
+/// using an AE's signal = higher in the chain).
+fn nmi_order_note(table: &CrossTable, nmi_order: [usize; 5]) -> Note {
+    let values = rrc_by_object(table);
+    let users = |m: usize| values.iter().filter(|row| row[m] >= 0.2).count();
+    let counts: Vec<String> =
+        nmi_order.iter().map(|&m| format!("A_{}: {}", table.names()[m], users(m))).collect();
+    let consistent = nmi_order.windows(2).all(|w| users(w[0]) >= users(w[1]));
+    note(
+        "Section 3.5: Figure 9's order and the chain of Figure 7b",
+        "A_V > A_I > A_L > A_R > A_A (nMI) aligns closely to the attributes in the lattice of Figure 7b",
+        format!("classifiers using each AE's signal at t = 0.2 (RRC ≥ t): {}; non-increasing: {consistent}", counts.join(", ")),
+        consistent,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn small_table() -> CrossTable {
+        let names = vec!["x".to_string(), "y".to_string()];
+        CrossTable::new(names, vec![vec![0.8, 0.4], vec![0.2, 0.5]], Path::new("small.json"))
+            .unwrap()
+    }
+
+    #[test]
+    fn non_finite_thresholds_are_refused() {
+        let err = analyze(&small_table(), &[0.1, f64::NAN]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "threshold NaN is not a finite number; give thresholds such as 0.1 or 0.9"
+        );
+    }
+
+    #[test]
+    fn other_tables_get_no_paper_notes_but_full_sweeps() {
+        let analysis = analyze(&small_table(), &[0.5]).unwrap();
+        assert!(analysis.notes.is_empty());
+        // RRC values 0.4, 0.8 (y∘A_x = 0.4/0.5), 1, 1 → 4 intervals incl. (1, +inf).
+        let ends: Vec<(Option<f64>, Option<f64>)> = analysis
+            .stable_intervals
+            .iter()
+            .map(|s| (s.interval.above, s.interval.up_to))
+            .collect();
+        assert_eq!(ends.len(), 4);
+        assert_eq!(ends[3], (Some(1.0), None));
+        let lattice = &analysis.lattices[0];
+        assert_eq!(lattice.relation, vec!["x∘A_x", "y∘A_x", "y∘A_y"]);
+        assert!(lattice.is_chain);
+        assert!(lattice.interval.contains(0.5));
+    }
+
+    #[test]
+    fn two_decimal_range_rounds_inwards() {
+        let interval = Interval { above: Some(0.1648), up_to: Some(0.525) };
+        assert_eq!(two_decimal_range(interval), (0.17, 0.52));
+        let exact = Interval { above: Some(0.2), up_to: Some(0.3) };
+        assert_eq!(two_decimal_range(exact), (0.21, 0.3));
+    }
+}

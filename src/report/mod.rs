@@ -1,0 +1,35 @@
+//! Figures of the analysis half: Figure 6 (RRC bars), Figure 7 (lattices, SVG and DOT) and
+//! Figure 3's L*a*b* histograms. Same input ⇒ same bytes.
+
+pub mod fig6;
+pub mod lab_hist;
+pub mod lattice;
+pub mod plot;
+
+use crate::metrics::analysis::Analysis;
+use crate::metrics::{MetricsError, Result};
+use std::path::{Path, PathBuf};
+
+/// File stem of the lattice at threshold `t`, e.g. `fig7_lattice_t0.10`.
+pub fn lattice_stem(t: f64) -> String {
+    format!("fig7_lattice_t{t:.2}")
+}
+
+/// Writes `fig6_rrc.svg` and, per threshold, `fig7_lattice_t<t>.svg` and `.dot` into
+/// `out_dir` (created if missing); returns the paths in that order.
+pub fn write_figures(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|source| MetricsError::Io { path: out_dir.to_path_buf(), source })?;
+    let mut written = Vec::new();
+    let fig6 = out_dir.join("fig6_rrc.svg");
+    written.push(plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6)?)?);
+    for lattice in &analysis.lattices {
+        let stem = lattice_stem(lattice.threshold);
+        let svg_path = out_dir.join(format!("{stem}.svg"));
+        let svg = lattice::lattice_svg(lattice, &analysis.classifiers, &svg_path)?;
+        written.push(plot::write_atomically(&svg_path, &svg)?);
+        let dot_path = out_dir.join(format!("{stem}.dot"));
+        written.push(plot::write_atomically(&dot_path, &lattice::lattice_dot(lattice, &stem))?);
+    }
+    Ok(written)
+}

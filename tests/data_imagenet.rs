@@ -1,0 +1,131 @@
+//! ImageNet folder layouts, layout errors, eval transform, robust loading.
+
+mod common;
+
+use common::{jpeg_bytes, junk, png_bomb, temp_dir, textured, write};
+use dnlts::data::batch::{spawn, LoaderConfig, Order, SampleSource};
+use dnlts::data::imagenet::{open, ImageNetSplit};
+use dnlts::data::resize::EvalTransform;
+use dnlts::data::{DataError, FailureBudget, SkipReason};
+use std::path::Path;
+use std::sync::Arc;
+
+const SMALL: EvalTransform = EvalTransform { resize: 40, crop: 32 };
+
+/// train/<wnid>/ with 3 classes × 3 images of different aspect ratios.
+fn make_tree(root: &Path) {
+    for (c, wnid) in ["n01440764", "n01443537", "n01484850"].iter().enumerate() {
+        for i in 0..3u32 {
+            let img = textured(50 + 10 * i, 40 + 7 * c as u32, i + 3 * c as u32);
+            write(&root.join(format!("train/{wnid}/img_{i}.JPEG")), &jpeg_bytes(&img));
+        }
+    }
+}
+
+#[test]
+fn folder_layout_is_indexed_in_sorted_order() {
+    let root = temp_dir("imagenet-folder");
+    make_tree(&root);
+    let set = open(&root, ImageNetSplit::Train, SMALL).unwrap();
+    assert_eq!(set.classes, ["n01440764", "n01443537", "n01484850"]);
+    assert_eq!(set.len(), 9);
+    let labels: Vec<u32> = set.items.iter().map(|(_, c)| *c).collect();
+    assert_eq!(labels, [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+    let sample = set.load(4).unwrap();
+    assert_eq!(sample.image.dimensions(), (32, 32));
+    assert_eq!(sample.label, 1);
+}
+
+#[test]
+fn flat_val_folder_with_labels_file() {
+    let root = temp_dir("imagenet-flat");
+    make_tree(&root);
+    write(&root.join("val/ILSVRC2012_val_00000002.JPEG"), &jpeg_bytes(&textured(60, 45, 1)));
+    write(&root.join("val/ILSVRC2012_val_00000001.JPEG"), &jpeg_bytes(&textured(45, 60, 2)));
+    write(
+        &root.join("val_labels.txt"),
+        b"ILSVRC2012_val_00000002.JPEG n01484850\nILSVRC2012_val_00000001.JPEG 1\n",
+    );
+    let set = open(&root, ImageNetSplit::Val, SMALL).unwrap();
+    let names: Vec<(String, u32)> = set
+        .items
+        .iter()
+        .map(|(p, c)| (p.file_name().unwrap().to_string_lossy().into(), *c))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ILSVRC2012_val_00000001.JPEG".to_string(), 1),
+            ("ILSVRC2012_val_00000002.JPEG".to_string(), 2)
+        ]
+    );
+}
+
+#[test]
+fn layout_errors_are_reported_before_training() {
+    let root = temp_dir("imagenet-errors");
+    let err = open(&root, ImageNetSplit::Train, SMALL).unwrap_err();
+    assert!(matches!(err, DataError::MissingFolder(ref p) if p.ends_with("train")), "{err}");
+
+    make_tree(&root);
+    std::fs::create_dir_all(root.join("train/n09999999")).unwrap();
+    let err = open(&root, ImageNetSplit::Train, SMALL).unwrap_err();
+    assert!(err.to_string().contains("n09999999"), "{err}");
+    assert!(matches!(err, DataError::EmptyClass(_)));
+    std::fs::remove_dir(root.join("train/n09999999")).unwrap();
+
+    write(&root.join("val_labels.txt"), b"gone.JPEG n01440764\n");
+    std::fs::create_dir_all(root.join("val")).unwrap();
+    let err = open(&root, ImageNetSplit::Val, SMALL).unwrap_err().to_string();
+    assert!(err.contains("gone.JPEG") && err.contains("line 1"), "{err}");
+
+    write(&root.join("val/a.JPEG"), &jpeg_bytes(&textured(40, 40, 0)));
+    write(&root.join("val_labels.txt"), b"a.JPEG n00000000\n");
+    let err = open(&root, ImageNetSplit::Val, SMALL).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("n00000000") && text.contains("line/record 1"), "{text}");
+}
+
+#[test]
+fn broken_files_are_skipped_counted_and_listed() {
+    let root = temp_dir("imagenet-broken");
+    make_tree(&root);
+    let dir = root.join("train/n01443537");
+    let good = std::fs::read(dir.join("img_0.JPEG")).unwrap();
+    write(&dir.join("truncated.JPEG"), &good[..good.len() / 2]);
+    write(&dir.join("zero.JPEG"), b"");
+    write(&dir.join("text.JPEG"), &junk(3000));
+    write(&dir.join("bomb.png"), &png_bomb(100_000, 100_000));
+    let set = open(&root, ImageNetSplit::Train, SMALL).unwrap();
+    assert_eq!(set.len(), 13);
+    let reasons: Vec<(String, SkipReason)> = (0..set.len())
+        .filter_map(|i| set.load(i).err().map(|r| (set.name(i), r)))
+        .map(|(n, r)| (Path::new(&n).file_name().unwrap().to_string_lossy().into(), r))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("bomb.png".to_string(), SkipReason::TooLarge),
+            ("text.JPEG".to_string(), SkipReason::Undecodable),
+            ("truncated.JPEG".to_string(), SkipReason::Undecodable),
+            ("zero.JPEG".to_string(), SkipReason::Undecodable),
+        ]
+    );
+
+    // 4 of 13 failed: within a 50 % budget the loader delivers the 9 good images…
+    let set = Arc::new(set);
+    let cfg = LoaderConfig {
+        batch_size: 4,
+        budget: FailureBudget { max_fraction: 0.5 },
+        ..LoaderConfig::default()
+    };
+    let mut it = spawn(set.clone(), Order::Range { start: 0, end: 13 }, cfg.clone()).unwrap();
+    let delivered: usize = it.by_ref().map(|b| b.unwrap().len()).sum();
+    assert_eq!(delivered, 9);
+    assert_eq!(it.skipped().len(), 4);
+    // …and with the default 1 % it stops with an error naming examples.
+    let cfg = LoaderConfig { budget: FailureBudget::default(), ..cfg };
+    let last = spawn(set, Order::Range { start: 0, end: 13 }, cfg).unwrap().last().unwrap();
+    let err = last.unwrap_err().to_string();
+    assert!(err.contains("bomb.png") && err.contains("4 of 13"), "{err}");
+}
