@@ -134,3 +134,158 @@ fn a_users_torchscript_classifier_can_be_checked() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("gives 10 classes"));
 }
+
+/// Every file under `dir` with its bytes, except those that record wall time or paths.
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Stage weights and the numbers of every target: what must not depend on how a run went.
+fn numbers(dir: &Path) -> Vec<(String, String)> {
+    let mut numbers: Vec<(String, String)> = outputs(dir)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".safetensors") && name.starts_with("stages/"))
+        .map(|(name, bytes)| {
+            (
+                name,
+                format!("{:x}", bytes.len())
+                    + &String::from_utf8_lossy(&bytes[..64.min(bytes.len())]),
+            )
+        })
+        .collect();
+    for (name, bytes) in outputs(dir) {
+        if name.ends_with(".json")
+            && !name.contains('/')
+            && name != "run.json"
+            && name != "profile.json"
+        {
+            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            numbers.push((name, record["result"].to_string()));
+        }
+    }
+    numbers
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    outputs(dir)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("stages/") && name.ends_with(".safetensors"))
+        .collect()
+}
+
+#[test]
+fn the_whole_pipeline_is_deterministic() {
+    let dir = scratch("e2e");
+    for run in ["a", "b"] {
+        let out = dnlts(&["reproduce", "--profile", "tiny", "--out", run, "--threads", "1"], &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("done: 9 target(s) ran"), "{}", text(&out.stdout));
+    }
+    let (a, b) = (numbers(&dir.join("a")), numbers(&dir.join("b")));
+    assert!(
+        a.len() > 15,
+        "stages and targets were written: {:?}",
+        a.iter().map(|x| &x.0).collect::<Vec<_>>()
+    );
+    assert_eq!(a, b, "same seed, same machine: same numbers");
+    assert_eq!(weights(&dir.join("a")), weights(&dir.join("b")), "same weights, byte for byte");
+    let report = std::fs::read_to_string(dir.join("a/report.md")).unwrap();
+    assert!(report.contains("## Table 1") && report.contains("figures/fig6_rrc.svg"), "{report}");
+    // A different master seed gives different numbers.
+    let out = dnlts(
+        &[
+            "reproduce",
+            "--profile",
+            "tiny",
+            "--out",
+            "c",
+            "--threads",
+            "1",
+            "--seed",
+            "7",
+            "--include",
+            "table1",
+        ],
+        &dir,
+    );
+    assert!(out.status.success());
+    let table1 = |run: &str| {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(run).join("table1.json")).unwrap())
+                .unwrap();
+        record["result"]["rows"].to_string()
+    };
+    assert_ne!(table1("a"), table1("c"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn killed_runs_resume_to_the_same_weights() {
+    let dir = scratch("kill");
+    let args = |out: &'static str| {
+        [
+            "reproduce",
+            "--profile",
+            "tiny",
+            "--include",
+            "table1",
+            "--out",
+            out,
+            "--threads",
+            "1",
+            "--resume",
+        ]
+    };
+    let reference = dnlts(&args("reference"), &dir);
+    assert!(reference.status.success(), "{}", text(&reference.stderr));
+    // kill -9 at pseudo-random moments (fixed here so the test is repeatable), then resume
+    // until a run completes.
+    let mut delays = [700u64, 1900, 1100, 2600, 400].into_iter().cycle();
+    let mut kills = 0;
+    loop {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+            .args(args("killed"))
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delays.next().unwrap()));
+        match child.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success());
+                break;
+            }
+            None if kills < 6 => {
+                child.kill().unwrap(); // SIGKILL: no chance to checkpoint
+                child.wait().unwrap();
+                kills += 1;
+            }
+            None => {
+                assert!(child.wait().unwrap().success());
+                break;
+            }
+        }
+    }
+    assert!(kills >= 2, "the run was interrupted at least twice ({kills})");
+    assert_eq!(
+        weights(&dir.join("reference")),
+        weights(&dir.join("killed")),
+        "after {kills} kills"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,14 +4,14 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, View};
+use dnlts::data::source::{ImageSource, Split};
+use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
 use dnlts::train::sgd::Sgd;
-use dnlts::train::source::{ImageSource, Split};
 use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -272,9 +272,14 @@ fn one_evaluation_pass_matches_direct_computation() {
     let r = Classifier::builtin(Family::Resnet50, scale, 4, Device::Cpu);
     let ae = small_ae();
     let views = [View { name: "x".into(), ae: None }, View { name: "A_S".into(), ae: Some(&ae) }];
-    let table = evaluate(&Toy, Split::Validation, 40, 16, &views, &[&a, &r], (0.0, 0), &|v, c| {
-        !(v == 1 && c == 0)
-    });
+    let plan = EvalPlan {
+        split: Split::Validation,
+        images: 40,
+        batch_size: 16,
+        noise: 0.0,
+        noise_seed: 0,
+    };
+    let table = evaluate(&Toy, &plan, &views, &[&a, &r], &|v, c| !(v == 1 && c == 0));
     assert!(table.top1[1][0].is_nan(), "pairs not asked for are not computed");
     let (images, labels) = Toy.labelled(Split::Validation, &(0..40).collect::<Vec<_>>());
     let direct = |classifier: &Classifier, input: &Tensor| {

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod noise;
 pub mod preview;
 pub mod resize;
+pub mod source;
 pub mod synthetic;
 pub mod yfcc;
 

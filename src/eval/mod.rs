@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use crate::data::source::{ImageSource, Split};
 use crate::models::classifier::Classifier;
 use crate::models::segnet::{AeMode, AutoEncoder};
-use crate::train::source::{ImageSource, Split};
 
 /// How many rows of `logits` have their label among the top `k` scores.
 pub fn top_k_correct(logits: &Tensor, labels: &Tensor, k: i64) -> i64 {
@@ -55,20 +55,30 @@ pub fn add_uniform_noise(images: &Tensor, indices: &[u64], strength: f64, seed: 
     (images + noise).clamp(0.0, 1.0)
 }
 
-/// Evaluates `classifiers` on `views` of the first `images` images of `split`. `wanted(v, c)`
-/// picks the pairs to compute (an AE reconstructs a batch only if some classifier reads it).
+/// Which images an evaluation reads, and the noise put on them.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalPlan {
+    pub split: Split,
+    /// The first `images` images of the split.
+    pub images: u64,
+    pub batch_size: u64,
+    /// Strength s of U(-s, s).
+    pub noise: f64,
+    pub noise_seed: u64,
+}
+
+/// Evaluates `classifiers` on `views` of the images of `plan`. `wanted(v, c)` picks the pairs
+/// to compute (an AE reconstructs a batch only if some classifier reads it).
 pub fn evaluate(
     source: &dyn ImageSource,
-    split: Split,
-    images: u64,
-    batch_size: u64,
+    plan: &EvalPlan,
     views: &[View],
     classifiers: &[&Classifier],
-    noise: (f64, u64),
     wanted: &dyn Fn(usize, usize) -> bool,
 ) -> AccuracyTable {
-    let (strength, seed) = noise;
-    let images = images.min(source.len(split));
+    let (split, batch_size, strength, seed) =
+        (plan.split, plan.batch_size, plan.noise, plan.noise_seed);
+    let images = plan.images.min(source.len(split));
     let mut correct = vec![vec![[0i64; 2]; classifiers.len()]; views.len()];
     let device =
         classifiers.first().and_then(|c| c.store()).map_or(tch::Device::Cpu, |s| s.device());

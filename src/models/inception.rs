@@ -13,7 +13,7 @@ const BN_EPS: f64 = 0.001;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct InceptionConfig {
     pub width_divisor: i64,
-    /// torchvision's stem (299×299 → 35×35) or a stride-1 stem without pools for 32×32 inputs.
+    /// torchvision's stem (299×299 → 35×35) or, for 32×32 inputs, one stride-2 conv and no pools.
     pub imagenet_stem: bool,
     /// Build the auxiliary classifier (`AuxLogits`); it only contributes to training losses.
     pub aux_logits: bool,
@@ -238,7 +238,9 @@ pub fn inception_v3(path: &nn::Path, config: &InceptionConfig, classes: i64) -> 
             .add(square(&(path / "Conv2d_4a_3x3"), w.of(80), w.of(192), 3, 1, 0))
             .add_fn(max_pool_3x3_s2)
     } else {
-        net.add(square(&(path / "Conv2d_1a_3x3"), 3, w.of(32), 3, 1, 1))
+        // One stride-2 conv instead of the stem's 8× reduction: 32×32 inputs reach the
+        // inception modules at 16×16.
+        net.add(square(&(path / "Conv2d_1a_3x3"), 3, w.of(32), 3, 2, 1))
             .add(square(&(path / "Conv2d_2a_3x3"), w.of(32), w.of(32), 3, 1, 1))
             .add(square(&(path / "Conv2d_2b_3x3"), w.of(32), w.of(64), 3, 1, 1))
             .add(square(&(path / "Conv2d_3b_1x1"), w.of(64), w.of(80), 1, 1, 0))

@@ -1,6 +1,7 @@
 //! Figures of the analysis half: Figure 6 (RRC bars), Figure 7 (lattices, SVG and DOT) and
 //! Figure 3's L*a*b* histograms. Same input ⇒ same bytes.
 
+pub mod curves;
 pub mod fig6;
 pub mod lab_hist;
 pub mod lattice;
@@ -18,11 +19,27 @@ pub fn lattice_stem(t: f64) -> String {
 /// Writes `fig6_rrc.svg` and, per threshold, `fig7_lattice_t<t>.svg` and `.dot` into
 /// `out_dir` (created if missing); returns the paths in that order.
 pub fn write_figures(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|source| MetricsError::Io { path: out_dir.to_path_buf(), source })?;
-    let mut written = Vec::new();
+    let mut written = vec![write_fig6(analysis, out_dir)?];
+    written.extend(write_fig7(analysis, out_dir)?);
+    Ok(written)
+}
+
+/// Writes `fig6_rrc.svg` into `out_dir` (created if missing).
+pub fn write_fig6(analysis: &Analysis, out_dir: &Path) -> Result<PathBuf> {
+    create_dir(out_dir)?;
     let fig6 = out_dir.join("fig6_rrc.svg");
-    written.push(plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6)?)?);
+    plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6)?)
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| MetricsError::Io { path: dir.to_path_buf(), source })
+}
+
+/// Writes each lattice as `fig7_lattice_t<t>.svg` and `.dot` into `out_dir`.
+pub fn write_fig7(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    create_dir(out_dir)?;
+    let mut written = Vec::new();
     for lattice in &analysis.lattices {
         let stem = lattice_stem(lattice.threshold);
         let svg_path = out_dir.join(format!("{stem}.svg"));

@@ -97,11 +97,8 @@ pub fn plot_err<E: std::fmt::Display>(e: E) -> String {
 /// Writes `contents` to a temporary file beside `path`, then renames it over `path`, so a
 /// reader never sees half a figure.
 pub fn write_atomically(path: &Path, contents: &str) -> Result<PathBuf> {
-    let io = |source| MetricsError::Io { path: path.to_path_buf(), source };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.tmp"));
-    std::fs::write(&temporary, contents).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)?;
+    crate::atomic::write_atomic(path, contents.as_bytes())
+        .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?;
     Ok(path.to_path_buf())
 }
 
@@ -135,9 +132,13 @@ mod tests {
         write_atomically(&target, "<svg/>").unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "<svg/>");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        let missing = dir.join("no/such/dir.svg");
-        let err = write_atomically(&missing, "x").unwrap_err().to_string();
-        assert!(err.starts_with(&format!("cannot read or write `{}`", missing.display())), "{err}");
+        // Under a regular file no folder can be made.
+        let impossible = target.join("dir.svg");
+        let err = write_atomically(&impossible, "x").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot read or write `{}`", impossible.display())),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

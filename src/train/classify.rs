@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::sgd::Sgd;
-use super::source::{range, ImageSource, Split};
 use super::{copy_named, Task};
+use crate::data::batch::epoch_order;
+use crate::data::source::{range, ImageSource, Split};
 use crate::eval::top_k_correct;
 use crate::models::classifier::Classifier;
 
@@ -53,24 +54,6 @@ fn named(classifier: &Classifier) -> Vec<(String, Tensor)> {
     let mut all: Vec<_> = store.variables().into_iter().collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
-}
-
-/// A permutation of 0..n that depends only on (seed, epoch): Fisher–Yates driven by SplitMix64.
-pub fn epoch_order(n: u64, seed: u64, epoch: u64) -> Vec<u64> {
-    let mut state = seed ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let mut order: Vec<u64> = (0..n).collect();
-    for i in (1..order.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
 }
 
 impl<'a> TrainClassifier<'a> {

@@ -9,8 +9,8 @@ use tch::Tensor;
 
 use super::pretrain::{ae_tensors, trainable_named};
 use super::sgd::Sgd;
-use super::source::{range, ImageSource, Split};
 use super::{copy_named, Task};
+use crate::data::source::{range, ImageSource, Split};
 use crate::eval::top_k_correct;
 use crate::models::classifier::Classifier;
 use crate::models::segnet::{AeMode, AutoEncoder};

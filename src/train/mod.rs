@@ -10,7 +10,6 @@ pub mod finetune;
 pub mod pretrain;
 pub mod progress;
 pub mod sgd;
-pub mod source;
 pub mod stop;
 
 use std::collections::HashMap;

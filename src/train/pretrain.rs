@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 use super::sgd::Sgd;
-use super::source::{ImageSource, Split};
 use super::{copy_named, Task};
+use crate::data::source::{ImageSource, Split};
 use crate::models::segnet::{AeMode, AutoEncoder};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,7 +130,7 @@ pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batc
     let mut start = 0;
     while start < images {
         let end = (start + batch).min(images);
-        let (x, _) = source.labelled(Split::Validation, &super::source::range(start, end));
+        let (x, _) = source.labelled(Split::Validation, &crate::data::source::range(start, end));
         let x = x.to_device(ae.encoder.device());
         let loss = tch::no_grad(|| ae.forward(&x, AeMode::Eval).mse_loss(&x, Reduction::Sum));
         total += loss.double_value(&[]);

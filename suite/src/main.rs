@@ -2,6 +2,7 @@
 //! ask the same question of your own networks.
 
 mod commands;
+mod pipeline;
 mod profile;
 mod provenance;
 mod runner;
@@ -46,6 +47,26 @@ enum Command {
     },
     /// Run targets of a profile and write their results under results/<profile>/
     Reproduce(ReproduceArgs),
+    /// Stage: pre-train the SegNet on the unlabelled stream (A_S); cached in <out>/stages/
+    Pretrain(StageArgs),
+    /// Stage: train a classifier from scratch on the profile's labelled data
+    TrainClassifier {
+        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
+        #[arg(long)]
+        classifier: String,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
+    /// Stage: fine-tune a copy of A_S, decoder only, through a frozen classifier
+    Finetune {
+        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
+        #[arg(long)]
+        classifier: String,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
+    /// Stage: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
+    Evaluate(StageArgs),
     /// List the built-in models (paper scale and scaled) with parameter counts and input specs
     Models {
         /// Print one JSON document instead of a table
@@ -134,6 +155,25 @@ struct ReproduceArgs {
     /// Output folder (default: results/<profile>)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Continue training stages interrupted earlier (Ctrl-C, a crash) from their checkpoints
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    machine: MachineArgs,
+}
+
+/// Options shared by the stage commands.
+#[derive(Args)]
+struct StageArgs {
+    /// tiny, ci, small (default), fashion or paper
+    #[arg(long, default_value = profile::DEFAULT)]
+    profile: String,
+    /// Output folder (default: results/<profile>)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue from the stage's checkpoints after an interruption
+    #[arg(long)]
+    resume: bool,
     #[command(flatten)]
     machine: MachineArgs,
 }
@@ -149,12 +189,30 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    install_stop_handler();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM: training finishes its step, checkpoints and exits with a message on how
+/// to resume; a second Ctrl-C exits at once.
+fn install_stop_handler() {
+    let handler = || {
+        if dnlts::train::stop::requested() {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the current step (Ctrl-C again to quit at once)…");
+        dnlts::train::stop::request();
+    };
+    if let Err(error) = ctrlc::set_handler(handler) {
+        eprintln!(
+            "warning: no Ctrl-C handler ({error}); an interrupted run resumes from its last check"
+        );
     }
 }
 
@@ -166,6 +224,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reproduce(args) => reproduce(args),
+        Command::Pretrain(stage) => run_stage(stage, |p| p.pretrained().map(|_| ())),
+        Command::TrainClassifier { classifier, stage } => {
+            let family = parse_family(&classifier)?;
+            run_stage(stage, |p| p.classifier(family).map(|_| ()))
+        }
+        Command::Finetune { classifier, stage } => {
+            let family = parse_family(&classifier)?;
+            run_stage(stage, |p| p.finetuned(family).map(|_| ()))
+        }
+        Command::Evaluate(stage) => reproduce(ReproduceArgs {
+            profile: stage.profile,
+            include: ["table1", "table2", "fig4", "fig9"].map(String::from).to_vec(),
+            exclude: Vec::new(),
+            out: stage.out,
+            resume: stage.resume,
+            machine: stage.machine,
+        }),
         Command::Models { json, classifier } if classifier.is_empty() => {
             commands::models::list(json)
         }
@@ -200,6 +275,31 @@ fn list(profiles: bool) {
     }
 }
 
+fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
+    dnlts::models::Family::parse(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown classifier '{name}': use L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50"
+        )
+    })
+}
+
+/// Runs one stage of the pipeline (and what it depends on), caching it like `reproduce` does.
+fn run_stage(
+    args: StageArgs,
+    stage: impl FnOnce(&pipeline::Pipeline) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let profile = profile::Profile::preset(&args.profile)?;
+    let device = args.machine.device.resolve()?;
+    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+    let seed = dnlts::seed::derive(args.machine.seed, "stage-command", "");
+    dnlts::seed::Determinism::new(seed, args.machine.threads).apply();
+    let pipeline =
+        pipeline::Pipeline::new(profile, args.machine.seed, device, &out_dir, args.resume)?;
+    stage(&pipeline)?;
+    println!("done; stages cached in {}", out_dir.join("stages").display());
+    Ok(())
+}
+
 fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
     let profile = profile::Profile::preset(&args.profile)?;
     let device = args.machine.device.resolve()?;
@@ -207,6 +307,7 @@ fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
     let request = runner::RunRequest {
         targets: targets::select(&args.include, &args.exclude)?,
         profile,
+        resume: args.resume,
         master_seed: args.machine.seed,
         threads: args.machine.threads,
         device,

@@ -55,7 +55,7 @@ pub struct Profile {
 }
 
 /// The names of the presets, in the order `--help` shows them.
-pub const PRESETS: [&str; 4] = ["ci", "small", "fashion", "paper"];
+pub const PRESETS: [&str; 5] = ["tiny", "ci", "small", "fashion", "paper"];
 
 /// The default profile of `dnlts reproduce` and `make reproduce`.
 pub const DEFAULT: &str = "small";
@@ -65,19 +65,36 @@ impl Profile {
     pub fn preset(name: &str) -> anyhow::Result<Profile> {
         let scaled = ModelScale::Scaled { width_divisor: 8 };
         let profile = match name {
+            "tiny" => Profile {
+                name: "tiny".into(),
+                summary: "a few hundred synthetic images: exercises every stage in seconds (tests)"
+                    .into(),
+                data: DataSource::Synthetic,
+                models: ModelScale::Scaled { width_divisor: 16 },
+                image_size: 32,
+                classes: 10,
+                pretrain_images: 512,
+                check_every: 256,
+                train_images: 256,
+                classifier_epochs: 1,
+                finetune_images: 256,
+                eval_images: 64,
+                batch_size: 32,
+                budget: "seconds".into(),
+            },
             "ci" => Profile {
                 name: "ci".into(),
                 train_images: 4_096,
                 classifier_epochs: 3,
                 summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
                 data: DataSource::Synthetic,
-                models: scaled,
+                models: ModelScale::Scaled { width_divisor: 16 },
                 image_size: 32,
                 classes: 10,
-                pretrain_images: 20_000,
-                check_every: 4_000,
+                pretrain_images: 40_000,
+                check_every: 8_000,
                 finetune_images: 4_000,
-                eval_images: 1_000,
+                eval_images: 500,
                 batch_size: 64,
                 budget: "≤ 3 min on 2 CPU cores".into(),
             },
@@ -153,7 +170,7 @@ mod tests {
     #[test]
     fn unknown_profile_error_lists_the_choices() {
         let message = Profile::preset("huge").unwrap_err().to_string();
-        assert!(message.contains("'huge'") && message.contains("ci, small, fashion, paper"));
+        assert!(message.contains("'huge'") && message.contains("tiny, ci, small, fashion, paper"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::pipeline::Pipeline;
 use crate::profile::Profile;
 use crate::provenance::Provenance;
 use crate::targets::{self, Context, Status, Target};
@@ -13,6 +14,8 @@ use crate::targets::{self, Context, Status, Target};
 /// What `dnlts reproduce` was asked to do.
 pub struct RunRequest {
     pub profile: Profile,
+    /// Continue interrupted training stages from their checkpoints.
+    pub resume: bool,
     pub master_seed: u64,
     pub threads: usize,
     pub device: tch::Device,
@@ -44,6 +47,13 @@ pub struct RunSummary {
 pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     let out = &request.out_dir;
     write_json(&out.join("profile.json"), &request.profile)?;
+    let pipeline = Pipeline::new(
+        request.profile.clone(),
+        request.master_seed,
+        request.device,
+        out,
+        request.resume,
+    )?;
     let mut summary = RunSummary::default();
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {
@@ -54,29 +64,26 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
                 summary.pending.push(target.name.to_string());
             }
             Status::Ready(run_target) => {
-                let (record_summary, seconds) = run_one(request, target, run_target)?;
+                let (record_summary, seconds) = run_one(request, &pipeline, target, run_target)?;
                 println!("{label}: {record_summary} ({seconds:.1} s)");
                 summary.ran.push(target.name.to_string());
             }
         }
     }
     write_json(&out.join("run.json"), &summary)?;
+    write_report(request, &summary)?;
     Ok(summary)
 }
 
 fn run_one(
     request: &RunRequest,
+    pipeline: &Pipeline,
     target: &Target,
     run_target: targets::RunFn,
 ) -> anyhow::Result<(String, f64)> {
     let seed = dnlts::seed::derive(request.master_seed, target.name, "target");
     dnlts::seed::Determinism::new(seed, request.threads).apply();
-    let context = Context {
-        profile: &request.profile,
-        seed,
-        out_dir: &request.out_dir,
-        device: request.device,
-    };
+    let context = Context { profile: &request.profile, out_dir: &request.out_dir, pipeline };
     let started = Instant::now();
     let outcome = run_target(&context).with_context(|| format!("target {} failed", target.name))?;
     let wall_seconds = started.elapsed().as_secs_f64();
@@ -106,4 +113,44 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     text.push('\n');
     dnlts::atomic::write_atomic(path, text.as_bytes())
         .with_context(|| format!("could not write {}", path.display()))
+}
+
+/// `report.md`: every markdown fragment and figure of the targets that ran, in target order,
+/// with the provenance of the run — ready to paste into a paper or a lab notebook.
+fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()> {
+    let out = &request.out_dir;
+    let provenance = Provenance::collect(request.device, request.threads);
+    let mut report = format!(
+        "# dnlts report — profile `{}`\n\n{}\n\nseed {}, dnlts {} (commit {}), tch {}, libtorch {}, device {}, {} thread(s)\n",
+        request.profile.name,
+        request.profile.summary,
+        request.master_seed,
+        provenance.dnlts_version,
+        provenance.git_commit,
+        provenance.tch_version,
+        provenance.libtorch_version,
+        provenance.device,
+        provenance.threads
+    );
+    for name in &summary.ran {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json")))?)?;
+        report += &format!(
+            "\n---\n\n### `{name}` ({:.1} s)\n\n",
+            record["wall_seconds"].as_f64().unwrap_or(0.0)
+        );
+        for file in record["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+            if file.ends_with(".md") {
+                report += &std::fs::read_to_string(out.join(file))?;
+                report += "\n";
+            } else if file.ends_with(".svg") {
+                report += &format!("![{file}]({file})\n\n");
+            }
+        }
+    }
+    if !summary.pending.is_empty() {
+        report += &format!("\n---\n\nNot in this build yet: {}\n", summary.pending.join(", "));
+    }
+    dnlts::atomic::write_atomic(&out.join("report.md"), report.as_bytes())?;
+    Ok(())
 }

@@ -5,18 +5,32 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::pipeline::Pipeline;
 use crate::profile::Profile;
 
+mod claims;
+mod fig2;
+mod fig4;
+mod fig67;
+mod fig9;
 mod published;
+mod table1;
+mod table2;
 
 /// What a target needs to run.
 pub struct Context<'a> {
     pub profile: &'a Profile,
-    /// This target's own seed, derived from the master seed.
-    pub seed: u64,
     /// Folder for the target's files (figures, tables); its JSON is written by the runner.
     pub out_dir: &'a Path,
-    pub device: tch::Device,
+    /// The stages (trained models, evaluation passes), made on first use and shared.
+    pub pipeline: &'a Pipeline,
+}
+
+/// Writes a markdown fragment of a target (collected into report.md) and returns its path.
+pub fn write_markdown(context: &Context, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+    let path = context.out_dir.join(name);
+    dnlts::atomic::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
 }
 
 /// What a target produced.
@@ -48,7 +62,7 @@ pub struct Target {
     pub status: Status,
 }
 
-const ENGINE: &str = "the training and evaluation engine (issue 6)";
+const GRIDS: &str = "picture grids of reconstructions (not built yet)";
 
 /// Every target, sorted by name.
 pub fn all() -> &'static [Target] {
@@ -58,49 +72,49 @@ pub fn all() -> &'static [Target] {
             name: "claims",
             artefact: "Sections 3.3–3.5",
             summary: "which of the paper's statements hold on our numbers",
-            status: Pending { needs: ENGINE },
+            status: Ready(claims::run),
         },
         Target {
             name: "fig2",
             artefact: "Figure 2",
             summary: "AE pre-training: train and held-out reconstruction error",
-            status: Pending { needs: ENGINE },
+            status: Ready(fig2::run),
         },
         Target {
             name: "fig3",
             artefact: "Figure 3",
             summary: "reconstructions of each fine-tuned AE with L*a*b* histograms",
-            status: Pending { needs: ENGINE },
+            status: Pending { needs: GRIDS },
         },
         Target {
             name: "fig4",
             artefact: "Figure 4",
             summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
-            status: Pending { needs: ENGINE },
+            status: Ready(fig4::run),
         },
         Target {
             name: "fig5",
             artefact: "Figure 5",
             summary: "noisy inputs and their reconstructions by A_S and A_V",
-            status: Pending { needs: ENGINE },
+            status: Pending { needs: GRIDS },
         },
         Target {
             name: "fig6",
             artefact: "Figure 6",
             summary: "relative rate of change of every j∘A_i, sorted",
-            status: Pending { needs: ENGINE },
+            status: Ready(fig67::run_fig6),
         },
         Target {
             name: "fig7",
             artefact: "Figure 7",
             summary: "formal-concept lattices of the thresholded RRC context",
-            status: Pending { needs: ENGINE },
+            status: Ready(fig67::run_fig7),
         },
         Target {
             name: "fig9",
             artefact: "Figure 9",
             summary: "intra- and inter-sample normalized mutual information per AE",
-            status: Pending { needs: ENGINE },
+            status: Ready(fig9::run),
         },
         Target {
             name: "published",
@@ -112,13 +126,13 @@ pub fn all() -> &'static [Target] {
             name: "table1",
             artefact: "Table 1",
             summary: "top-1/top-5 of C, C∘A_S and C∘A_C",
-            status: Pending { needs: ENGINE },
+            status: Ready(table1::run),
         },
         Target {
             name: "table2",
             artefact: "Table 2",
             summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
-            status: Pending { needs: ENGINE },
+            status: Ready(table2::run),
         },
     ];
     TARGETS

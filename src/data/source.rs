@@ -1,0 +1,100 @@
+//! What training and evaluation read: images as [0, 1] float tensors, addressed by index so
+//! that any batch can be rebuilt exactly (resuming, reruns, parallel workers).
+
+use std::ops::Range;
+
+use image::RgbImage;
+use rayon::prelude::*;
+use tch::Tensor;
+
+pub use super::synthetic::Split;
+use super::synthetic::{self, SyntheticConfig};
+
+pub trait ImageSource: Sync {
+    /// Side of the square images.
+    fn image_size(&self) -> i64;
+    fn classes(&self) -> i64;
+    /// How many labelled images `split` has.
+    fn len(&self, split: Split) -> u64;
+    /// Images N×3×H×W in [0, 1] and labels N (int64) for `indices` of `split`.
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor);
+    /// Images of the unlabelled stream (AE pre-training); each index is one image, never the
+    /// same image as another index, and none of them in a labelled split.
+    fn stream(&self, indices: Range<u64>) -> Tensor;
+}
+
+/// A labelled range as an index list.
+pub fn range(start: u64, end: u64) -> Vec<u64> {
+    (start..end).collect()
+}
+
+/// RGB images of one size as an N×3×H×W float tensor in [0, 1].
+pub fn images_to_tensor(images: &[RgbImage]) -> Tensor {
+    let (width, height) = images.first().map_or((0, 0), |image| image.dimensions());
+    let pixels: Vec<u8> = images.iter().flat_map(|image| image.as_raw().iter().copied()).collect();
+    Tensor::from_slice(&pixels)
+        .view([images.len() as i64, height as i64, width as i64, 3])
+        .permute([0, 3, 1, 2])
+        .to_kind(tch::Kind::Float)
+        / 255.0
+}
+
+/// [0, 1] images N×3×H×W back to 8-bit RGB (rounded), for nMI, histograms and picture grids.
+pub fn tensor_to_images(images: &Tensor) -> Vec<RgbImage> {
+    let size = images.size();
+    let (n, height, width) = (size[0], size[2] as u32, size[3] as u32);
+    let bytes = (images.detach().to_device(tch::Device::Cpu).clamp(0.0, 1.0) * 255.0)
+        .round()
+        .to_kind(tch::Kind::Uint8)
+        .permute([0, 2, 3, 1])
+        .contiguous();
+    let bytes: Vec<u8> = Vec::try_from(bytes.flatten(0, -1)).expect("uint8 tensor");
+    let per_image = (height * width * 3) as usize;
+    (0..n as usize)
+        .map(|i| {
+            let pixels = bytes[i * per_image..(i + 1) * per_image].to_vec();
+            RgbImage::from_raw(width, height, pixels).expect("sizes match")
+        })
+        .collect()
+}
+
+/// The embedded synthetic world as an [`ImageSource`]: the first `train_images` images of the
+/// generator's training range, `eval_images` of validation and test, and the unlabelled
+/// stream. Images are generated in parallel on demand; the bytes never depend on threads.
+pub struct SyntheticImages {
+    pub config: SyntheticConfig,
+    pub train_images: u64,
+    pub eval_images: u64,
+}
+
+impl ImageSource for SyntheticImages {
+    fn image_size(&self) -> i64 {
+        self.config.size as i64
+    }
+
+    fn classes(&self) -> i64 {
+        self.config.classes as i64
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        match split {
+            Split::Train => self.train_images,
+            Split::Validation | Split::Test => self.eval_images,
+        }
+    }
+
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        let start = split.range().start;
+        let samples: Vec<(RgbImage, u32)> =
+            indices.par_iter().map(|&i| synthetic::labelled(&self.config, start + i)).collect();
+        let labels: Vec<i64> = samples.iter().map(|(_, label)| *label as i64).collect();
+        let images: Vec<RgbImage> = samples.into_iter().map(|(image, _)| image).collect();
+        (images_to_tensor(&images), Tensor::from_slice(&labels))
+    }
+
+    fn stream(&self, indices: Range<u64>) -> Tensor {
+        let images: Vec<RgbImage> =
+            indices.into_par_iter().map(|i| synthetic::unlabeled(&self.config, i)).collect();
+        images_to_tensor(&images)
+    }
+}

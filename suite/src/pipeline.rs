@@ -1,0 +1,348 @@
+//! The stages behind the targets — AE pre-training, classifier training, fine-tuning, the
+//! evaluation pass — each computed once per run and cached on disk under
+//! `<out>/stages/`, keyed by everything that determines it (profile, seed, dnlts version).
+//! A target asks for what it needs; whatever was already made is loaded, the rest is trained.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use anyhow::Context as _;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::Device;
+
+use dnlts::data::source::{ImageSource, Split, SyntheticImages};
+use dnlts::data::synthetic::SyntheticConfig;
+use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, View};
+use dnlts::models::classifier::Classifier;
+use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
+use dnlts::models::{Family, Scale};
+use dnlts::train::checkpoint::Checkpoints;
+use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
+use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
+use dnlts::train::{drive, Persistence, Schedule};
+
+use crate::profile::{DataSource, ModelScale, Profile};
+
+/// Record written beside each stage's weights.
+#[derive(Serialize, Deserialize)]
+struct StageRecord<L> {
+    key: String,
+    seconds: f64,
+    log: L,
+}
+
+pub struct Pipeline {
+    pub profile: Profile,
+    pub master_seed: u64,
+    pub device: Device,
+    pub resume: bool,
+    stages: PathBuf,
+    source: Box<dyn ImageSource>,
+    pretrained: RefCell<Option<Rc<AutoEncoder>>>,
+    classifiers: RefCell<BTreeMap<Family, Rc<Classifier>>>,
+    finetuned: RefCell<BTreeMap<Family, Rc<AutoEncoder>>>,
+    evaluations: RefCell<BTreeMap<String, AccuracyTable>>,
+}
+
+fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
+    let config = SyntheticConfig {
+        seed,
+        size: profile.image_size,
+        classes: profile.classes,
+        ..SyntheticConfig::default()
+    };
+    SyntheticImages { config, train_images: profile.train_images, eval_images: profile.eval_images }
+}
+
+/// SegNet stages for small images: the paper's 224×224 inputs reach a 7×7 bottleneck after
+/// five stages; a 32×32 image keeps a comparable 4×4 one with three.
+fn segnet_stages(image_size: i64) -> usize {
+    let mut stages = 0;
+    while stages < 5 && image_size >> (stages + 1) >= 4 {
+        stages += 1;
+    }
+    stages.max(1)
+}
+
+impl Pipeline {
+    pub fn new(
+        profile: Profile,
+        master_seed: u64,
+        device: Device,
+        out_dir: &std::path::Path,
+        resume: bool,
+    ) -> anyhow::Result<Self> {
+        let source: Box<dyn ImageSource> = match profile.data {
+            DataSource::Synthetic => Box::new(synthetic_source(
+                &profile,
+                dnlts::seed::derive(master_seed, "data", "synthetic"),
+            )),
+            other => anyhow::bail!(
+                "profile '{}' reads {other:?} data, which the training pipeline cannot read yet; \
+                 use --profile ci or small (embedded synthetic data)",
+                profile.name
+            ),
+        };
+        Ok(Pipeline {
+            profile,
+            master_seed,
+            device,
+            resume,
+            stages: out_dir.join("stages"),
+            source,
+            pretrained: RefCell::new(None),
+            classifiers: RefCell::new(BTreeMap::new()),
+            finetuned: RefCell::new(BTreeMap::new()),
+            evaluations: RefCell::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn source(&self) -> &dyn ImageSource {
+        self.source.as_ref()
+    }
+
+    fn scale(&self) -> (Scale, SegNetConfig) {
+        match self.profile.models {
+            ModelScale::Scaled { width_divisor } => {
+                let (d, size) = (width_divisor as i64, self.profile.image_size as i64);
+                (
+                    Scale::Scaled { width_divisor: d, image_size: size },
+                    SegNetConfig::scaled(d, segnet_stages(size)),
+                )
+            }
+            ModelScale::Paper => (Scale::Paper, SegNetConfig::paper()),
+        }
+    }
+
+    fn seed(&self, stage: &str) -> u64 {
+        dnlts::seed::derive(self.master_seed, "stage", stage)
+    }
+
+    /// A stage's cache key: what determines its result.
+    fn key(&self, stage: &str, config: &impl Serialize) -> String {
+        let text = serde_json::to_string(&(
+            stage,
+            &self.profile,
+            self.master_seed,
+            config,
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .expect("serialisable");
+        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn record_path(&self, stage: &str) -> PathBuf {
+        self.stages.join(format!("{stage}.json"))
+    }
+
+    fn weights_path(&self, stage: &str) -> PathBuf {
+        self.stages.join(format!("{stage}.safetensors"))
+    }
+
+    /// The stage's log if it is cached under `key`.
+    fn cached<L: DeserializeOwned>(&self, stage: &str, key: &str) -> Option<StageRecord<L>> {
+        let text = std::fs::read(self.record_path(stage)).ok()?;
+        let record: StageRecord<L> = serde_json::from_slice(&text).ok()?;
+        (record.key == key && self.weights_path(stage).is_file()).then_some(record)
+    }
+
+    fn persistence(&self, stage: &str) -> Persistence {
+        let dir = self.stages.join(format!("{stage}.checkpoints"));
+        Persistence { checkpoints: Checkpoints::new(&dir, 2), dir, resume: self.resume }
+    }
+
+    fn finish_stage<L: Serialize>(
+        &self,
+        stage: &str,
+        key: String,
+        started: std::time::Instant,
+        log: L,
+    ) -> anyhow::Result<()> {
+        let record = StageRecord { key, seconds: started.elapsed().as_secs_f64(), log };
+        crate::runner::write_json(&self.record_path(stage), &record)?;
+        let _ = std::fs::remove_dir_all(self.stages.join(format!("{stage}.checkpoints")));
+        Ok(())
+    }
+
+    fn pretrain_config(&self) -> PretrainConfig {
+        let p = &self.profile;
+        PretrainConfig::paper_recipe(
+            p.pretrain_images,
+            p.batch_size as u64,
+            p.check_every,
+            p.eval_images.min(512),
+        )
+    }
+
+    /// A_S: the AE pre-trained on the unlabelled stream.
+    pub fn pretrained(&self) -> anyhow::Result<Rc<AutoEncoder>> {
+        if let Some(ae) = self.pretrained.borrow().as_ref() {
+            return Ok(ae.clone());
+        }
+        let (_, segnet) = self.scale();
+        let config = self.pretrain_config();
+        let key = self.key("pretrain", &config);
+        let seed = self.seed("pretrain");
+        tch::manual_seed(seed as i64);
+        let mut ae = AutoEncoder::new(segnet, self.device);
+        if self.cached::<Vec<CheckRecord>>("pretrain", &key).is_some() {
+            ae.load(&self.weights_path("pretrain"), dnlts::models::weights::LoadPolicy::Strict)?;
+        } else {
+            let started = std::time::Instant::now();
+            let mut task = Pretrain::new(&ae, self.source(), config.clone());
+            let schedule = Schedule {
+                steps: task.steps(),
+                check_every: (config.check_every / config.batch_size).max(1),
+                images_per_step: config.batch_size,
+            };
+            drive(&mut task, schedule, Some(&self.persistence("pretrain")), seed)?;
+            let log = task.log().to_vec();
+            ae.save(&self.weights_path("pretrain"))?;
+            self.finish_stage("pretrain", key, started, log)?;
+        }
+        let ae = Rc::new(ae);
+        *self.pretrained.borrow_mut() = Some(ae.clone());
+        Ok(ae)
+    }
+
+    /// The pre-training log: Figure 2's data.
+    pub fn pretrain_log(&self) -> anyhow::Result<Vec<CheckRecord>> {
+        self.pretrained()?;
+        let key = self.key("pretrain", &self.pretrain_config());
+        Ok(self
+            .cached::<Vec<CheckRecord>>("pretrain", &key)
+            .context("pre-training record missing")?
+            .log)
+    }
+
+    /// Classifier `family`, trained from scratch on the profile's data, frozen.
+    pub fn classifier(&self, family: Family) -> anyhow::Result<Rc<Classifier>> {
+        if let Some(c) = self.classifiers.borrow().get(&family) {
+            return Ok(c.clone());
+        }
+        let (scale, _) = self.scale();
+        let stage = format!("classifier-{}", family.name());
+        let seed = self.seed(&stage);
+        let p = &self.profile;
+        let config = ClassifyConfig {
+            epochs: p.classifier_epochs,
+            batch_size: p.batch_size as u64,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            check_images: p.eval_images.min(1000),
+            seed,
+        };
+        let key = self.key(&stage, &config);
+        tch::manual_seed(seed as i64);
+        let mut classifier = Classifier::builtin(family, scale, p.classes as i64, self.device);
+        if self.cached::<serde_json::Value>(&stage, &key).is_some() {
+            let store = classifier.store_mut().expect("built-in");
+            dnlts::models::weights::load(
+                &mut [store],
+                &self.weights_path(&stage),
+                dnlts::models::weights::LoadPolicy::Strict,
+            )?;
+        } else {
+            let started = std::time::Instant::now();
+            let mut task = TrainClassifier::new(&classifier, self.source(), config.clone());
+            let per_epoch = task.steps_per_epoch();
+            let schedule = Schedule {
+                steps: task.steps(),
+                check_every: per_epoch,
+                images_per_step: config.batch_size,
+            };
+            drive(&mut task, schedule, Some(&self.persistence(&stage)), seed)?;
+            let log = task.log().to_vec();
+            dnlts::models::weights::save(
+                &[classifier.store().expect("built-in")],
+                &self.weights_path(&stage),
+            )?;
+            self.finish_stage(&stage, key, started, log)?;
+        }
+        classifier.freeze();
+        let classifier = Rc::new(classifier);
+        self.classifiers.borrow_mut().insert(family, classifier.clone());
+        Ok(classifier)
+    }
+
+    /// A_family: a copy of A_S with its decoder fine-tuned through the frozen classifier.
+    pub fn finetuned(&self, family: Family) -> anyhow::Result<Rc<AutoEncoder>> {
+        if let Some(ae) = self.finetuned.borrow().get(&family) {
+            return Ok(ae.clone());
+        }
+        let stage = format!("finetune-{}", family.name());
+        let p = &self.profile;
+        let config = FinetuneConfig {
+            images: p.finetune_images,
+            batch_size: p.batch_size as u64,
+            check_every: (p.finetune_images / 4).max(p.batch_size as u64),
+            check_images: p.eval_images.min(1000),
+            lr: 0.01,
+            momentum: 0.9,
+        };
+        let key = self.key(&stage, &config);
+        let pretrained = self.pretrained()?;
+        let classifier = self.classifier(family)?;
+        let mut ae = pretrained.duplicate()?;
+        if self.cached::<Vec<FinetuneCheck>>(&stage, &key).is_some() {
+            ae.load(&self.weights_path(&stage), dnlts::models::weights::LoadPolicy::Strict)?;
+        } else {
+            let started = std::time::Instant::now();
+            let seed = self.seed(&stage);
+            let mut task = Finetune::new(&ae, &classifier, self.source(), config.clone());
+            let schedule = Schedule {
+                steps: task.steps(),
+                check_every: (config.check_every / config.batch_size).max(1),
+                images_per_step: config.batch_size,
+            };
+            drive(&mut task, schedule, Some(&self.persistence(&stage)), seed)?;
+            let log = task.log().to_vec();
+            ae.save(&self.weights_path(&stage))?;
+            self.finish_stage(&stage, key, started, log)?;
+        }
+        let ae = Rc::new(ae);
+        self.finetuned.borrow_mut().insert(family, ae.clone());
+        Ok(ae)
+    }
+
+    /// Every classifier on the original test images, on A_S's reconstructions and on every
+    /// fine-tuned AE's, under noise of strength `noise` — the one pass behind Tables 1 and 2.
+    /// Views are x, A_S, A_L, A_A, A_V, A_I, A_R; `full` computes every pair (Table 2), else
+    /// only what Table 1 and Figure 4 read (C on x, on A_S, on its own A_C).
+    pub fn evaluation(&self, noise: f64, full: bool) -> anyhow::Result<AccuracyTable> {
+        let cache_key = format!("{noise:.3}-{full}");
+        if let Some(table) = self.evaluations.borrow().get(&cache_key) {
+            return Ok(table.clone());
+        }
+        let classifiers: Vec<Rc<Classifier>> =
+            Family::ALL.iter().map(|&f| self.classifier(f)).collect::<Result<_, _>>()?;
+        let pretrained = self.pretrained()?;
+        let finetuned: Vec<Rc<AutoEncoder>> =
+            Family::ALL.iter().map(|&f| self.finetuned(f)).collect::<Result<_, _>>()?;
+        let mut views = vec![
+            View { name: "x".into(), ae: None },
+            View { name: "A_S".into(), ae: Some(pretrained.as_ref()) },
+        ];
+        for (family, ae) in Family::ALL.iter().zip(&finetuned) {
+            views.push(View { name: format!("A_{}", family.letter()), ae: Some(ae.as_ref()) });
+        }
+        let refs: Vec<&Classifier> = classifiers.iter().map(|c| c.as_ref()).collect();
+        let wanted = |v: usize, c: usize| full || v < 2 || v == c + 2;
+        let seed = self.seed("noise");
+        let plan = EvalPlan {
+            split: Split::Test,
+            images: self.profile.eval_images,
+            batch_size: self.profile.batch_size as u64,
+            noise,
+            noise_seed: seed,
+        };
+        let table = evaluate(self.source(), &plan, &views, &refs, &wanted);
+        self.evaluations.borrow_mut().insert(cache_key, table.clone());
+        Ok(table)
+    }
+}
