@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::sgd::Sgd;
-use super::{copy_named, Task};
+use super::{copy_named, LossMeter, Task};
 use crate::data::batch::epoch_order;
-use crate::data::source::{range, ImageSource, Split};
-use crate::eval::top_k_correct;
+use crate::data::source::{ImageSource, Split};
+use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,8 +34,7 @@ pub struct ClassifyCheck {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClassifyState {
-    pub loss_sum: f64,
-    pub loss_steps: u64,
+    pub loss: LossMeter,
     pub log: Vec<ClassifyCheck>,
 }
 
@@ -141,29 +140,21 @@ impl Task for TrainClassifier<'_> {
             .cross_entropy_for_logits(&labels.to_device(device));
         self.sgd.backward_step(&loss);
         let loss = loss.double_value(&[]);
-        self.state.loss_sum += loss;
-        self.state.loss_steps += 1;
+        self.state.loss.add(loss);
         loss
     }
 
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.classifier.store().expect("built-in").device();
-        let n = self.config.check_images.min(self.source.len(Split::Validation));
-        let mut correct = 0;
-        for start in (0..n).step_by(self.config.batch_size as usize) {
-            let end = (start + self.config.batch_size).min(n);
-            let (images, labels) = self.source.labelled(Split::Validation, &range(start, end));
-            let logits = tch::no_grad(|| self.classifier.logits(&images.to_device(device), false));
-            correct += top_k_correct(&logits, &labels.to_device(device), 1);
-        }
-        let accuracy = correct as f64 / n.max(1) as f64;
+        let (images, batch) = (self.config.check_images, self.config.batch_size);
+        let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
+            self.classifier.logits(x, false)
+        });
         self.state.log.push(ClassifyCheck {
             epoch: steps_done as f64 / self.steps_per_epoch() as f64,
-            train_loss: self.state.loss_sum / self.state.loss_steps.max(1) as f64,
+            train_loss: self.state.loss.take_mean(),
             accuracy,
         });
-        self.state.loss_sum = 0.0;
-        self.state.loss_steps = 0;
         Some(-accuracy)
     }
 

@@ -9,9 +9,9 @@ use tch::Tensor;
 
 use super::pretrain::{ae_tensors, trainable_named};
 use super::sgd::Sgd;
-use super::{copy_named, Task};
-use crate::data::source::{range, ImageSource, Split};
-use crate::eval::top_k_correct;
+use super::{copy_named, LossMeter, Task};
+use crate::data::source::{ImageSource, Split};
+use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
 use crate::models::segnet::{AeMode, AutoEncoder};
 
@@ -36,8 +36,7 @@ pub struct FinetuneCheck {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FinetuneState {
-    pub loss_sum: f64,
-    pub loss_steps: u64,
+    pub loss: LossMeter,
     pub log: Vec<FinetuneCheck>,
 }
 
@@ -115,32 +114,21 @@ impl Task for Finetune<'_> {
             .cross_entropy_for_logits(&labels.to_device(device));
         self.sgd.backward_step(&loss);
         let loss = loss.double_value(&[]);
-        self.state.loss_sum += loss;
-        self.state.loss_steps += 1;
+        self.state.loss.add(loss);
         loss
     }
 
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.ae.encoder.device();
-        let n = self.config.check_images.min(self.source.len(Split::Validation));
-        let mut correct = 0i64;
-        for start in (0..n).step_by(self.config.batch_size as usize) {
-            let end = (start + self.config.batch_size).min(n);
-            let (images, labels) = self.source.labelled(Split::Validation, &range(start, end));
-            let logits = tch::no_grad(|| {
-                self.classifier
-                    .logits(&self.ae.forward(&images.to_device(device), AeMode::Eval), false)
-            });
-            correct += top_k_correct(&logits, &labels.to_device(device), 1);
-        }
-        let accuracy = correct as f64 / n.max(1) as f64;
+        let (images, batch) = (self.config.check_images, self.config.batch_size);
+        let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
+            self.classifier.logits(&self.ae.forward(x, AeMode::Eval), false)
+        });
         self.state.log.push(FinetuneCheck {
             images: steps_done * self.config.batch_size,
-            train_loss: self.state.loss_sum / self.state.loss_steps.max(1) as f64,
+            train_loss: self.state.loss.take_mean(),
             accuracy,
         });
-        self.state.loss_sum = 0.0;
-        self.state.loss_steps = 0;
         Some(-accuracy)
     }
 

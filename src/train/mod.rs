@@ -77,6 +77,27 @@ pub struct Persistence {
     pub resume: bool,
 }
 
+/// Running mean of the training loss between two checks; part of every loop's checkpoint.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct LossMeter {
+    sum: f64,
+    steps: u64,
+}
+
+impl LossMeter {
+    pub fn add(&mut self, loss: f64) {
+        self.sum += loss;
+        self.steps += 1;
+    }
+
+    /// The mean since the last call, and a fresh start.
+    pub fn take_mean(&mut self) -> f64 {
+        let mean = self.sum / self.steps.max(1) as f64;
+        *self = LossMeter::default();
+        mean
+    }
+}
+
 /// Copies `source` into the tensors of `targets` by name, without recording gradients.
 pub fn copy_named(
     targets: &[(String, Tensor)],

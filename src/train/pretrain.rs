@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 use super::sgd::Sgd;
-use super::{copy_named, Task};
+use super::{copy_named, LossMeter, Task};
 use crate::data::source::{ImageSource, Split};
 use crate::models::segnet::{AeMode, AutoEncoder};
 
@@ -62,8 +62,7 @@ pub struct PretrainState {
     pub lr: f64,
     pub best: Option<f64>,
     pub checks_without_improvement: u32,
-    pub loss_sum: f64,
-    pub loss_steps: u64,
+    pub loss: LossMeter,
     pub log: Vec<CheckRecord>,
 }
 
@@ -178,22 +177,19 @@ impl Task for Pretrain<'_> {
         let loss = self.ae.forward(&images, AeMode::Pretrain).mse_loss(&images, Reduction::Mean);
         self.sgd.backward_step(&loss);
         let loss = loss.double_value(&[]);
-        self.state.loss_sum += loss;
-        self.state.loss_steps += 1;
+        self.state.loss.add(loss);
         loss
     }
 
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let heldout = self.heldout_loss();
-        let train_loss = self.state.loss_sum / self.state.loss_steps.max(1) as f64;
+        let train_loss = self.state.loss.take_mean();
         self.state.log.push(CheckRecord {
             images: steps_done * self.config.batch_size,
             train_loss,
             heldout_loss: heldout,
             lr: self.state.lr,
         });
-        self.state.loss_sum = 0.0;
-        self.state.loss_steps = 0;
         match self.state.best {
             Some(best) if heldout >= best => {
                 self.state.checks_without_improvement += 1;
