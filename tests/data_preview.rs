@@ -46,12 +46,14 @@ fn unlabeled_sources_get_no_label_ink() {
 }
 
 #[test]
-fn saving_into_a_missing_folder_names_the_path() {
+fn saving_where_no_folder_can_be_made_names_the_path() {
     let cfg = SyntheticConfig::default();
-    let path = std::env::temp_dir().join("dnlts-no-such-dir/x/grid.png");
-    let err = dnlts::data::preview::save_grid(&cfg, 2, &path).unwrap_err().to_string();
-    assert!(err.contains("dnlts-no-such-dir"), "{err}");
     let ok = std::env::temp_dir().join(format!("dnlts-grid-{}.png", std::process::id()));
+    // Missing folders are created; under a regular file none can be.
+    std::fs::write(&ok, b"a file").unwrap();
+    let path = ok.join("x/grid.png");
+    let err = dnlts::data::preview::save_grid(&cfg, 2, &path).unwrap_err().to_string();
+    assert!(err.contains(&ok.display().to_string()), "{err}");
     dnlts::data::preview::save_grid(&cfg, 2, &ok).unwrap();
     assert_eq!(std::fs::read(&ok).unwrap(), grid_png(&cfg, 2).unwrap());
     std::fs::remove_file(ok).unwrap();

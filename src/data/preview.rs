@@ -83,7 +83,7 @@ pub fn save_grid(config: &SyntheticConfig, n: usize, path: &Path) -> Result<()> 
 /// Writes any image (e.g. a [`grid_of`] grid) as PNG to `path`.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let bytes = encode_png(img)?;
-    std::fs::write(path, bytes).map_err(super::io_err(path))
+    crate::atomic::write_atomic(path, &bytes).map_err(super::io_err(path))
 }
 
 fn draw_number(canvas: &mut RgbImage, value: u64, x: u32, y: u32) {

@@ -3,6 +3,7 @@
 
 pub mod curves;
 pub mod fig6;
+pub mod grid;
 pub mod lab_hist;
 pub mod lattice;
 pub mod plot;

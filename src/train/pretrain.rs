@@ -123,7 +123,21 @@ impl<'a> Pretrain<'a> {
     }
 }
 
-/// Mean reconstruction MSE of `ae` over the first `images` validation images.
+/// MSE between reconstruction and input in the AE's normalised space (ImageNet mean/std), as
+/// the authors train it: in [0, 1] RGB the same loss is ~20× smaller and so are its gradients,
+/// which the paper's learning rate of 0.01 is not meant for.
+pub fn normalized_mse(
+    ae: &AutoEncoder,
+    reconstruction: &Tensor,
+    images: &Tensor,
+    reduction: Reduction,
+) -> Tensor {
+    let normalization = ae.net.config().normalization;
+    normalization.apply(reconstruction).mse_loss(&normalization.apply(images), reduction)
+}
+
+/// Mean reconstruction MSE (normalised space) of `ae` over the first `images` validation
+/// images.
 pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batch: u64) -> f64 {
     let mut total = 0.0;
     let mut start = 0;
@@ -131,7 +145,8 @@ pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batc
         let end = (start + batch).min(images);
         let (x, _) = source.labelled(Split::Validation, &crate::data::source::range(start, end));
         let x = x.to_device(ae.encoder.device());
-        let loss = tch::no_grad(|| ae.forward(&x, AeMode::Eval).mse_loss(&x, Reduction::Sum));
+        let loss =
+            tch::no_grad(|| normalized_mse(ae, &ae.forward(&x, AeMode::Eval), &x, Reduction::Sum));
         total += loss.double_value(&[]);
         start = end;
     }
@@ -174,7 +189,12 @@ impl Task for Pretrain<'_> {
             .source
             .stream(step * batch..(step + 1) * batch)
             .to_device(self.ae.encoder.device());
-        let loss = self.ae.forward(&images, AeMode::Pretrain).mse_loss(&images, Reduction::Mean);
+        let loss = normalized_mse(
+            self.ae,
+            &self.ae.forward(&images, AeMode::Pretrain),
+            &images,
+            Reduction::Mean,
+        );
         self.sgd.backward_step(&loss);
         let loss = loss.double_value(&[]);
         self.state.loss.add(loss);

@@ -99,9 +99,38 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         bins: usize,
     },
+    /// Look at and check datasets
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Work with weight files (safetensors)
     #[command(subcommand)]
     Weights(WeightsCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Write a labelled picture grid of a profile's synthetic images (the same bytes whatever
+    /// the thread count)
+    Preview {
+        /// tiny, ci or small (the synthetic profiles)
+        #[arg(long, default_value = profile::DEFAULT)]
+        profile: String,
+        /// Number of images
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Master seed (the data seed derives from it, as in `reproduce`)
+        #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a dataset folder against its sha256 manifest (MANIFEST.sha256), or write one
+    Verify {
+        dir: PathBuf,
+        /// Write (or replace) the manifest instead of checking it
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +278,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::analyze::run(&table, &thresholds, out.as_deref(), json)
         }
         Command::Nmi { a, b, bins } => commands::analyze::nmi(&a, &b, bins),
+        Command::Data(DataCommand::Preview { profile, n, seed, out }) => {
+            let profile = profile::Profile::preset(&profile)?;
+            anyhow::ensure!(
+                profile.data == profile::DataSource::Synthetic,
+                "profile '{}' has no synthetic data to preview; use tiny, ci or small",
+                profile.name
+            );
+            let source = pipeline::synthetic_source(&profile, pipeline::data_seed(seed));
+            let grid = dnlts::data::preview::grid(&source.config, n);
+            dnlts::data::preview::save_png(&grid, &out)?;
+            println!("wrote {} ({n} images of profile {})", out.display(), profile.name);
+            Ok(())
+        }
+        Command::Data(DataCommand::Verify { dir, write }) => {
+            if write {
+                let files = dnlts::data::manifest::write(&dir)?;
+                println!("wrote {}/MANIFEST.sha256 ({files} files)", dir.display());
+                return Ok(());
+            }
+            let report = dnlts::data::manifest::verify(&dir)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.missing.is_empty() && report.changed.is_empty() && report.extra.is_empty(),
+                "{} does not match its manifest: {} missing, {} changed, {} extra",
+                dir.display(),
+                report.missing.len(),
+                report.changed.len(),
+                report.extra.len()
+            );
+            Ok(())
+        }
         Command::Weights(WeightsCommand::Inspect { file, json }) => {
             commands::models::inspect(&file, json)
         }
@@ -267,11 +327,7 @@ fn list(profiles: bool) {
         return;
     }
     for target in targets::all() {
-        let state = match target.status {
-            targets::Status::Ready(_) => "ready".to_string(),
-            targets::Status::Pending { needs } => format!("pending: needs {needs}"),
-        };
-        println!("{:<8} {:<18} {} ({state})", target.name, target.artefact, target.summary);
+        println!("{:<9} {:<26} {}", target.name, target.artefact, target.summary);
     }
 }
 
@@ -323,10 +379,9 @@ fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
     );
     let summary = runner::run(&request)?;
     println!(
-        "done: {} target(s) ran, {} pending; results in {}",
+        "done: {} target(s) ran; report in {}",
         summary.ran.len(),
-        summary.pending.len(),
-        request.out_dir.display()
+        request.out_dir.join("report.md").display()
     );
     Ok(())
 }

@@ -48,7 +48,7 @@ pub struct Pipeline {
     evaluations: RefCell<BTreeMap<String, AccuracyTable>>,
 }
 
-fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
+pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
     let config = SyntheticConfig {
         seed,
         size: profile.image_size,
@@ -66,6 +66,11 @@ fn segnet_stages(image_size: i64) -> usize {
         stages += 1;
     }
     stages.max(1)
+}
+
+/// The synthetic world's seed for a master seed.
+pub fn data_seed(master_seed: u64) -> u64 {
+    dnlts::seed::derive(master_seed, "data", "synthetic")
 }
 
 impl Pipeline {

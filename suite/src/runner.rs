@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::pipeline::Pipeline;
 use crate::profile::Profile;
 use crate::provenance::Provenance;
-use crate::targets::{self, Context, Status, Target};
+use crate::targets::{self, Context, Target};
 
 /// What `dnlts reproduce` was asked to do.
 pub struct RunRequest {
@@ -41,7 +41,6 @@ struct TargetRecord<'a> {
 #[derive(Serialize, Default)]
 pub struct RunSummary {
     pub ran: Vec<String>,
-    pub pending: Vec<String>,
 }
 
 pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
@@ -58,17 +57,9 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {
         let label = format!("[{}/{count}] {:<7} {}", position + 1, target.name, target.artefact);
-        match target.status {
-            Status::Pending { needs } => {
-                println!("{label}: pending, needs {needs}");
-                summary.pending.push(target.name.to_string());
-            }
-            Status::Ready(run_target) => {
-                let (record_summary, seconds) = run_one(request, &pipeline, target, run_target)?;
-                println!("{label}: {record_summary} ({seconds:.1} s)");
-                summary.ran.push(target.name.to_string());
-            }
-        }
+        let (record_summary, seconds) = run_one(request, &pipeline, target, target.run)?;
+        println!("{label}: {record_summary} ({seconds:.1} s)");
+        summary.ran.push(target.name.to_string());
     }
     write_json(&out.join("run.json"), &summary)?;
     write_report(request, &summary)?;
@@ -147,9 +138,6 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
                 report += &format!("![{file}]({file})\n\n");
             }
         }
-    }
-    if !summary.pending.is_empty() {
-        report += &format!("\n---\n\nNot in this build yet: {}\n", summary.pending.join(", "));
     }
     dnlts::atomic::write_atomic(&out.join("report.md"), report.as_bytes())?;
     Ok(())

@@ -10,6 +10,7 @@ use crate::profile::Profile;
 
 mod claims;
 mod fig2;
+mod fig35;
 mod fig4;
 mod fig67;
 mod fig9;
@@ -45,94 +46,82 @@ pub struct Outcome {
 
 pub type RunFn = fn(&Context) -> anyhow::Result<Outcome>;
 
-/// Whether a target can run in this build.
-pub enum Status {
-    Ready(RunFn),
-    /// Not built yet; `needs` says what it waits for, so `list` and `reproduce` can say so.
-    Pending {
-        needs: &'static str,
-    },
-}
-
 pub struct Target {
     pub name: &'static str,
     /// The artefact of the paper it reproduces.
     pub artefact: &'static str,
     pub summary: &'static str,
-    pub status: Status,
+    pub run: RunFn,
 }
-
-const GRIDS: &str = "picture grids of reconstructions (not built yet)";
 
 /// Every target, sorted by name.
 pub fn all() -> &'static [Target] {
-    use Status::{Pending, Ready};
     const TARGETS: &[Target] = &[
         Target {
             name: "claims",
             artefact: "Sections 3.3–3.5",
             summary: "which of the paper's statements hold on our numbers",
-            status: Ready(claims::run),
+            run: claims::run,
         },
         Target {
             name: "fig2",
             artefact: "Figure 2",
             summary: "AE pre-training: train and held-out reconstruction error",
-            status: Ready(fig2::run),
+            run: fig2::run,
         },
         Target {
             name: "fig3",
             artefact: "Figure 3",
             summary: "reconstructions of each fine-tuned AE with L*a*b* histograms",
-            status: Pending { needs: GRIDS },
+            run: fig35::run_fig3,
         },
         Target {
             name: "fig4",
             artefact: "Figure 4",
             summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
-            status: Ready(fig4::run),
+            run: fig4::run,
         },
         Target {
             name: "fig5",
             artefact: "Figure 5",
             summary: "noisy inputs and their reconstructions by A_S and A_V",
-            status: Pending { needs: GRIDS },
+            run: fig35::run_fig5,
         },
         Target {
             name: "fig6",
             artefact: "Figure 6",
             summary: "relative rate of change of every j∘A_i, sorted",
-            status: Ready(fig67::run_fig6),
+            run: fig67::run_fig6,
         },
         Target {
             name: "fig7",
             artefact: "Figure 7",
             summary: "formal-concept lattices of the thresholded RRC context",
-            status: Ready(fig67::run_fig7),
+            run: fig67::run_fig7,
         },
         Target {
             name: "fig9",
             artefact: "Figure 9",
             summary: "intra- and inter-sample normalized mutual information per AE",
-            status: Ready(fig9::run),
+            run: fig9::run,
         },
         Target {
             name: "published",
             artefact: "Figures 6–7 (paper's data)",
             summary: "RRC, lattices and stable thresholds recomputed from the paper's Table 2",
-            status: Ready(published::run),
+            run: published::run,
         },
         Target {
             name: "table1",
             artefact: "Table 1",
             summary: "top-1/top-5 of C, C∘A_S and C∘A_C",
-            status: Ready(table1::run),
+            run: table1::run,
         },
         Target {
             name: "table2",
             artefact: "Table 2",
             summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
-            status: Ready(table2::run),
+            run: table2::run,
         },
     ];
     TARGETS

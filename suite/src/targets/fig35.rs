@@ -1,0 +1,84 @@
+//! Figures 3 and 5: what the AEs do to images. Figure 3 shows one test image and its
+//! reconstruction by A_S and by every fine-tuned AE, with their CIE L*a*b* histograms; Figure 5
+//! shows the same image under noise U(-s, s) and its reconstructions by A_S and A_V.
+
+use super::{Context, Outcome};
+use dnlts::data::preview::save_png;
+use dnlts::data::source::{tensor_to_images, Split};
+use dnlts::eval::add_uniform_noise;
+use dnlts::metrics::lab::lab_histograms;
+use dnlts::models::segnet::{AeMode, AutoEncoder};
+use dnlts::models::Family;
+use dnlts::report::grid::image_grid;
+use tch::Tensor;
+
+/// The test image both figures show.
+const SAMPLE: u64 = 0;
+const ENLARGE: u32 = 6;
+const LAB_BINS: usize = 64;
+
+fn sample(context: &Context) -> Tensor {
+    context.pipeline.source().labelled(Split::Test, &[SAMPLE]).0.to_device(context.pipeline.device)
+}
+
+fn reconstruct(ae: &AutoEncoder, images: &Tensor) -> Tensor {
+    tch::no_grad(|| ae.forward(images, AeMode::Eval))
+}
+
+pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
+    let pipeline = context.pipeline;
+    let original = sample(context);
+    let mut named = vec![
+        ("x".to_string(), original.shallow_clone()),
+        ("A_S".to_string(), reconstruct(&*pipeline.pretrained()?, &original)),
+    ];
+    for family in Family::ALL {
+        named.push((
+            format!("A_{}", family.letter()),
+            reconstruct(&*pipeline.finetuned(family)?, &original),
+        ));
+    }
+    let images: Vec<_> = named.iter().flat_map(|(_, t)| tensor_to_images(t)).collect();
+    let dir = context.out_dir.join("figures");
+    std::fs::create_dir_all(&dir)?;
+    let grid_path = dir.join("fig3_reconstructions.png");
+    save_png(&image_grid(std::slice::from_ref(&images), ENLARGE, 4), &grid_path)?;
+    let histograms: Vec<_> = named
+        .iter()
+        .zip(&images)
+        .map(|((name, _), image)| Ok((name.clone(), lab_histograms(image.as_raw(), LAB_BINS)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let histogram_path = dnlts::report::lab_hist::write_lab_histograms(
+        &histograms,
+        &dir.join("fig3_lab_histograms.svg"),
+    )?;
+    let order: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    let summary = format!("test image {SAMPLE}: {} (left to right)", order.join(", "));
+    let result =
+        serde_json::json!({ "sample": SAMPLE, "columns": order, "lab_histograms": histograms });
+    Ok(Outcome { result, files: vec![grid_path, histogram_path], summary })
+}
+
+pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
+    let pipeline = context.pipeline;
+    let original = sample(context);
+    let strengths = [0.0, 0.1, 0.2, 0.3, 0.5, 0.8];
+    let noise_seed = dnlts::seed::derive(pipeline.master_seed, "stage", "noise");
+    let noisy: Vec<Tensor> =
+        strengths.iter().map(|&s| add_uniform_noise(&original, &[SAMPLE], s, noise_seed)).collect();
+    let noisy = Tensor::cat(&noisy, 0);
+    let rows = vec![
+        tensor_to_images(&noisy),
+        tensor_to_images(&reconstruct(&*pipeline.pretrained()?, &noisy)),
+        tensor_to_images(&reconstruct(&*pipeline.finetuned(Family::Vgg16Bn)?, &noisy)),
+    ];
+    let path = context.out_dir.join("figures/fig5_noise.png");
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    save_png(&image_grid(&rows, ENLARGE, 4), &path)?;
+    let summary = format!("rows: input, A_S, A_V; columns: s = {strengths:?}");
+    Ok(Outcome {
+        result: serde_json::json!({ "sample": SAMPLE, "strengths": strengths, "rows": ["x", "A_S", "A_V"] }),
+        files: vec![path],
+        summary,
+    })
+}
