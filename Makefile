@@ -1,7 +1,7 @@
 # dnlts: the two commands a newcomer needs are `make reproduce` and `make test`.
 # Nothing to install by hand: libtorch is fetched on first use (see scripts/fetch-libtorch.sh).
 #
-#   make reproduce [PROFILE=ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
+#   make reproduce [PROFILE=tiny|ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
 #   make golden    regenerate golden snapshots after an intended change (review the diff!)

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::sgd::Sgd;
-use super::{copy_named, LossMeter, Task};
+use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
 use crate::data::batch::epoch_order;
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
@@ -106,9 +106,7 @@ impl Task for TrainClassifier<'_> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        let mut tensors = named(self.classifier);
-        tensors.extend(self.sgd.state());
-        tensors
+        with_optimizer(named(self.classifier), &self.sgd)
     }
 
     fn restore(
@@ -116,8 +114,7 @@ impl Task for TrainClassifier<'_> {
         tensors: &HashMap<String, Tensor>,
         state: ClassifyState,
     ) -> Result<(), String> {
-        copy_named(&named(self.classifier), tensors)?;
-        self.sgd.restore(tensors);
+        restore_with_optimizer(&named(self.classifier), &mut self.sgd, tensors)?;
         self.state = state;
         Ok(())
     }

@@ -9,7 +9,7 @@ use tch::Tensor;
 
 use super::pretrain::{ae_tensors, trainable_named};
 use super::sgd::Sgd;
-use super::{copy_named, LossMeter, Task};
+use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
@@ -88,9 +88,7 @@ impl Task for Finetune<'_> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        let mut tensors = ae_tensors(self.ae);
-        tensors.extend(self.sgd.state());
-        tensors
+        with_optimizer(ae_tensors(self.ae), &self.sgd)
     }
 
     fn restore(
@@ -98,8 +96,7 @@ impl Task for Finetune<'_> {
         tensors: &HashMap<String, Tensor>,
         state: FinetuneState,
     ) -> Result<(), String> {
-        copy_named(&ae_tensors(self.ae), tensors)?;
-        self.sgd.restore(tensors);
+        restore_with_optimizer(&ae_tensors(self.ae), &mut self.sgd, tensors)?;
         self.state = state;
         Ok(())
     }

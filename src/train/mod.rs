@@ -98,6 +98,23 @@ impl LossMeter {
     }
 }
 
+/// What every loop checkpoints: its model's tensors, then the optimizer's state.
+pub fn with_optimizer(mut model: Vec<(String, Tensor)>, sgd: &sgd::Sgd) -> Vec<(String, Tensor)> {
+    model.extend(sgd.state());
+    model
+}
+
+/// Restores what [`with_optimizer`] saved into `model` and `sgd`.
+pub fn restore_with_optimizer(
+    model: &[(String, Tensor)],
+    sgd: &mut sgd::Sgd,
+    saved: &HashMap<String, Tensor>,
+) -> Result<(), String> {
+    copy_named(model, saved)?;
+    sgd.restore(saved);
+    Ok(())
+}
+
 /// Copies `source` into the tensors of `targets` by name, without recording gradients.
 pub fn copy_named(
     targets: &[(String, Tensor)],

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 use super::sgd::Sgd;
-use super::{copy_named, LossMeter, Task};
+use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
 use crate::data::source::{ImageSource, Split};
 use crate::models::segnet::{AeMode, AutoEncoder};
 
@@ -166,9 +166,7 @@ impl Task for Pretrain<'_> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        let mut tensors = ae_tensors(self.ae);
-        tensors.extend(self.sgd.state());
-        tensors
+        with_optimizer(ae_tensors(self.ae), &self.sgd)
     }
 
     fn restore(
@@ -176,8 +174,7 @@ impl Task for Pretrain<'_> {
         tensors: &HashMap<String, Tensor>,
         state: PretrainState,
     ) -> Result<(), String> {
-        copy_named(&ae_tensors(self.ae), tensors)?;
-        self.sgd.restore(tensors);
+        restore_with_optimizer(&ae_tensors(self.ae), &mut self.sgd, tensors)?;
         self.sgd.lr = state.lr;
         self.state = state;
         Ok(())
