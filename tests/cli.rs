@@ -289,3 +289,20 @@ fn killed_runs_resume_to_the_same_weights() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn profiles_without_a_data_reader_still_run_the_analysis_of_published_numbers() {
+    let dir = scratch("paper");
+    let ok =
+        dnlts(&["reproduce", "--profile", "paper", "--include", "published", "--out", "p"], &dir);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let needs_data =
+        dnlts(&["reproduce", "--profile", "paper", "--include", "table1", "--out", "p"], &dir);
+    assert!(!needs_data.status.success());
+    let stderr = text(&needs_data.stderr);
+    assert!(
+        stderr.contains("profile 'paper'") && stderr.contains("--profile tiny, ci or small"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -41,7 +41,9 @@ pub struct Pipeline {
     pub device: Device,
     pub resume: bool,
     stages: PathBuf,
-    source: Box<dyn ImageSource>,
+    /// The profile's data, or why this build cannot read it (reported when first needed, so
+    /// targets that need no training, like `published`, run on any profile).
+    source: Result<Box<dyn ImageSource>, String>,
     pretrained: RefCell<Option<Rc<AutoEncoder>>>,
     classifiers: RefCell<BTreeMap<Family, Rc<Classifier>>>,
     finetuned: RefCell<BTreeMap<Family, Rc<AutoEncoder>>>,
@@ -81,16 +83,15 @@ impl Pipeline {
         out_dir: &std::path::Path,
         resume: bool,
     ) -> anyhow::Result<Self> {
-        let source: Box<dyn ImageSource> = match profile.data {
-            DataSource::Synthetic => Box::new(synthetic_source(
-                &profile,
-                dnlts::seed::derive(master_seed, "data", "synthetic"),
-            )),
-            other => anyhow::bail!(
+        let source: Result<Box<dyn ImageSource>, String> = match profile.data {
+            DataSource::Synthetic => {
+                Ok(Box::new(synthetic_source(&profile, data_seed(master_seed))))
+            }
+            other => Err(format!(
                 "profile '{}' reads {other:?} data, which the training pipeline cannot read yet; \
-                 use --profile ci or small (embedded synthetic data)",
+                 use --profile tiny, ci or small (embedded synthetic data)",
                 profile.name
-            ),
+            )),
         };
         Ok(Pipeline {
             profile,
@@ -106,8 +107,8 @@ impl Pipeline {
         })
     }
 
-    pub fn source(&self) -> &dyn ImageSource {
-        self.source.as_ref()
+    pub fn source(&self) -> anyhow::Result<&dyn ImageSource> {
+        self.source.as_deref().map_err(|reason| anyhow::anyhow!("{reason}"))
     }
 
     fn scale(&self) -> (Scale, SegNetConfig) {
@@ -135,6 +136,8 @@ impl Pipeline {
             self.master_seed,
             config,
             env!("CARGO_PKG_VERSION"),
+            // Stages made by other code are not reused: the commit is part of the key.
+            env!("DNLTS_GIT_COMMIT"),
         ))
         .expect("serialisable");
         Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -198,7 +201,7 @@ impl Pipeline {
             ae.load(&self.weights_path("pretrain"), dnlts::models::weights::LoadPolicy::Strict)?;
         } else {
             let started = std::time::Instant::now();
-            let mut task = Pretrain::new(&ae, self.source(), config.clone());
+            let mut task = Pretrain::new(&ae, self.source()?, config.clone());
             let schedule = Schedule {
                 steps: task.steps(),
                 check_every: (config.check_every / config.batch_size).max(1),
@@ -254,7 +257,7 @@ impl Pipeline {
             )?;
         } else {
             let started = std::time::Instant::now();
-            let mut task = TrainClassifier::new(&classifier, self.source(), config.clone());
+            let mut task = TrainClassifier::new(&classifier, self.source()?, config.clone());
             let per_epoch = task.steps_per_epoch();
             let schedule = Schedule {
                 steps: task.steps(),
@@ -299,7 +302,7 @@ impl Pipeline {
         } else {
             let started = std::time::Instant::now();
             let seed = self.seed(&stage);
-            let mut task = Finetune::new(&ae, &classifier, self.source(), config.clone());
+            let mut task = Finetune::new(&ae, &classifier, self.source()?, config.clone());
             let schedule = Schedule {
                 steps: task.steps(),
                 check_every: (config.check_every / config.batch_size).max(1),
@@ -346,7 +349,7 @@ impl Pipeline {
             noise,
             noise_seed: seed,
         };
-        let table = evaluate(self.source(), &plan, &views, &refs, &wanted);
+        let table = evaluate(self.source()?, &plan, &views, &refs, &wanted);
         self.evaluations.borrow_mut().insert(cache_key, table.clone());
         Ok(table)
     }

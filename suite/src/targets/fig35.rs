@@ -17,8 +17,9 @@ const SAMPLE: u64 = 0;
 const ENLARGE: u32 = 6;
 const LAB_BINS: usize = 64;
 
-fn sample(context: &Context) -> Tensor {
-    context.pipeline.source().labelled(Split::Test, &[SAMPLE]).0.to_device(context.pipeline.device)
+fn sample(context: &Context) -> anyhow::Result<Tensor> {
+    let source = context.pipeline.source()?;
+    Ok(source.labelled(Split::Test, &[SAMPLE]).0.to_device(context.pipeline.device))
 }
 
 fn reconstruct(ae: &AutoEncoder, images: &Tensor) -> Tensor {
@@ -27,7 +28,7 @@ fn reconstruct(ae: &AutoEncoder, images: &Tensor) -> Tensor {
 
 pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
     let pipeline = context.pipeline;
-    let original = sample(context);
+    let original = sample(context)?;
     let mut named = vec![
         ("x".to_string(), original.shallow_clone()),
         ("A_S".to_string(), reconstruct(&*pipeline.pretrained()?, &original)),
@@ -61,7 +62,7 @@ pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
 
 pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
     let pipeline = context.pipeline;
-    let original = sample(context);
+    let original = sample(context)?;
     let strengths = [0.0, 0.1, 0.2, 0.3, 0.5, 0.8];
     let noise_seed = dnlts::seed::derive(pipeline.master_seed, "stage", "noise");
     let noisy: Vec<Tensor> =

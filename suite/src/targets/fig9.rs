@@ -21,7 +21,7 @@ pub struct AeNmi {
 
 pub fn measure(context: &Context) -> anyhow::Result<Vec<AeNmi>> {
     let pipeline = context.pipeline;
-    let source = pipeline.source();
+    let source = pipeline.source()?;
     let n = context.profile.eval_images.min(source.len(Split::Test)) & !1;
     let (images, _) = source.labelled(Split::Test, &range(0, n));
     let originals = tensor_to_images(&images);
