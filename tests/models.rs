@@ -1,7 +1,7 @@
 //! The models against PyTorch: names, shapes and parameter counts against torchvision's (and
 //! the authors' SegNet) lists, outputs against PyTorch's for formula-filled weights, and the
 //! properties the method relies on (decoder-only fine-tuning through a frozen classifier).
-//! Fixtures are made by scripts/model_fixtures.py.
+//! Fixtures are made by fixtures/models/make_fixtures.py.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +23,7 @@ fn fnv1a(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Mirrors `fill` in scripts/model_fixtures.py operation for operation.
+/// Mirrors `fill` in fixtures/models/make_fixtures.py operation for operation.
 fn fill(name: &str, shape: &[i64]) -> Tensor {
     let numel: i64 = shape.iter().product();
     let h = fnv1a(name) % PRIME;
