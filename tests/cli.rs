@@ -205,6 +205,10 @@ fn the_whole_pipeline_is_deterministic() {
     assert_eq!(weights(&dir.join("a")), weights(&dir.join("b")), "same weights, byte for byte");
     let report = std::fs::read_to_string(dir.join("a/report.md")).unwrap();
     assert!(report.contains("## Table 1") && report.contains("figures/fig6_rrc.svg"), "{report}");
+    assert!(report.contains("figures/fig3_reconstructions.png"), "picture grids are embedded");
+    let position = |needle: &str| report.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+    assert!(position("## Table 1") < position("## Table 2"), "the paper's order");
+    assert!(position("## Table 2") < position("## Claims check"), "claims close the report");
     // A different master seed gives different numbers.
     let out = dnlts(
         &[

@@ -123,18 +123,35 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         provenance.device,
         provenance.threads
     );
-    for name in &summary.ran {
+    // The paper's order, not the registry's alphabetical one; the analysis of published
+    // numbers and the claims check close the report.
+    const ORDER: [&str; 11] = [
+        "table1",
+        "table2",
+        "fig2",
+        "fig3",
+        "fig4",
+        "fig5",
+        "fig6",
+        "fig7",
+        "fig9",
+        "published",
+        "claims",
+    ];
+    let mut ran: Vec<&String> = summary.ran.iter().collect();
+    ran.sort_by_key(|name| ORDER.iter().position(|o| o == name).unwrap_or(ORDER.len()));
+    for name in ran {
         let record: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json")))?)?;
+        let seconds = record["wall_seconds"].as_f64().unwrap_or(0.0);
         report += &format!(
-            "\n---\n\n### `{name}` ({:.1} s)\n\n",
-            record["wall_seconds"].as_f64().unwrap_or(0.0)
+            "\n---\n\n### `{name}` ({seconds:.1} s, including any stage it trained first)\n\n"
         );
         for file in record["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
             if file.ends_with(".md") {
                 report += &std::fs::read_to_string(out.join(file))?;
                 report += "\n";
-            } else if file.ends_with(".svg") {
+            } else if file.ends_with(".svg") || file.ends_with(".png") {
                 report += &format!("![{file}]({file})\n\n");
             }
         }
