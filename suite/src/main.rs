@@ -322,7 +322,7 @@ fn list(profiles: bool) {
     if profiles {
         for name in profile::PRESETS {
             let preset = profile::Profile::preset(name).expect("presets are valid");
-            println!("{:<8} {} [{}]", preset.name, preset.summary, preset.budget);
+            println!("{:<8} {} [target: {}]", preset.name, preset.summary, preset.budget);
         }
         return;
     }
