@@ -1,12 +1,22 @@
 //! Writing files so that a crash or Ctrl-C never leaves a half-written one behind.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced, then renamed:
 /// readers see either the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |temp| fs::write(temp, bytes))
+}
+
+/// Like [`write_atomic`], for writers that produce a file themselves (safetensors, PNG):
+/// `write` fills the temporary path, which is then synced and renamed over `path`. Missing
+/// folders are created; on any error the temporary file is removed.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -20,9 +30,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })?;
     let temp = parent.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        write(&temp)?;
+        fs::File::open(&temp)?.sync_all()?;
         fs::rename(&temp, path)
     })();
     if written.is_err() {

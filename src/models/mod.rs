@@ -131,44 +131,42 @@ impl Family {
         scale: Scale,
         classes: i64,
     ) -> Box<dyn tch::nn::ModuleT> {
+        // Paper scale, or the scaled variant for this width divisor.
         let divisor = match scale {
-            Scale::Paper => 1,
-            Scale::Scaled { width_divisor, .. } => width_divisor,
+            Scale::Paper => None,
+            Scale::Scaled { width_divisor, .. } => Some(width_divisor),
         };
-        let scaled = matches!(scale, Scale::Scaled { .. });
         match self {
             Family::Lenet5 => Box::new(lenet::lenet5(path, self.input_spec(scale).size, classes)),
             Family::Alexnet => {
-                let config = if scaled {
-                    alexnet::AlexNetConfig::scaled(divisor)
-                } else {
-                    alexnet::AlexNetConfig::paper()
-                };
+                let config = divisor
+                    .map_or_else(alexnet::AlexNetConfig::paper, alexnet::AlexNetConfig::scaled);
                 Box::new(alexnet::alexnet(path, &config, classes))
             }
             Family::Vgg16Bn => {
-                let config =
-                    if scaled { vgg::VggConfig::scaled(divisor) } else { vgg::VggConfig::paper() };
+                let config = divisor.map_or_else(vgg::VggConfig::paper, vgg::VggConfig::scaled);
                 Box::new(vgg::vgg16_bn(path, &config, classes))
             }
             Family::InceptionV3 => {
-                let config = if scaled {
-                    inception::InceptionConfig::scaled(divisor)
-                } else {
-                    inception::InceptionConfig::paper()
-                };
+                let config = divisor.map_or_else(
+                    inception::InceptionConfig::paper,
+                    inception::InceptionConfig::scaled,
+                );
                 Box::new(inception::inception_v3(path, &config, classes))
             }
             Family::Resnet50 => {
-                let config = if scaled {
-                    resnet::ResNetConfig::scaled(divisor)
-                } else {
-                    resnet::ResNetConfig::paper()
-                };
+                let config =
+                    divisor.map_or_else(resnet::ResNetConfig::paper, resnet::ResNetConfig::scaled);
                 Box::new(resnet::resnet(path, &config, classes))
             }
         }
     }
+}
+
+/// Batch-norm running statistics: state a store holds that is neither trained nor counted as a
+/// parameter.
+pub fn is_running_statistic(name: &str) -> bool {
+    name.ends_with("running_mean") || name.ends_with("running_var")
 }
 
 /// Number of scalar parameters (trainable or not, running statistics excluded) in a store,
@@ -177,7 +175,7 @@ pub fn parameter_count(store: &tch::nn::VarStore) -> i64 {
     store
         .variables()
         .iter()
-        .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+        .filter(|(name, _)| !is_running_statistic(name))
         .map(|(_, tensor)| tensor.numel() as i64)
         .sum()
 }

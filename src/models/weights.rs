@@ -134,18 +134,16 @@ pub fn save(stores: &[&VarStore], path: &Path) -> Result<(), WeightsError> {
             named.insert(name, tensor.to_device(tch::Device::Cpu).contiguous());
         }
     }
-    let io_error = |source| WeightsError::Io { path: path.into(), source };
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io_error)?;
-    let temp = parent.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
     let pairs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    Tensor::write_safetensors(&pairs, &temp)
-        .map_err(|error| WeightsError::Format { path: path.into(), reason: error.to_string() })?;
-    std::fs::rename(&temp, path).map_err(io_error)
+    write_tensors(&pairs, path).map_err(|source| WeightsError::Io { path: path.into(), source })
+}
+
+/// Writes named tensors as one safetensors file, atomically (see [`crate::atomic`]).
+pub fn write_tensors<T: AsRef<Tensor>>(pairs: &[(&str, T)], path: &Path) -> std::io::Result<()> {
+    crate::atomic::write_atomic_with(path, |temp| {
+        Tensor::write_safetensors(pairs, temp)
+            .map_err(|error| std::io::Error::other(error.to_string()))
+    })
 }
 
 /// One tensor of a weight file, as `dnlts weights inspect` lists it.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::atomic::write_atomic;
-use crate::models::weights::sha256_of;
+use crate::models::weights::{sha256_of, write_tensors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -82,20 +82,13 @@ impl Checkpoints {
             let path = path.to_path_buf();
             move |source| CheckpointError::Write { path, source }
         };
-        fs::create_dir_all(&self.dir).map_err(write_error(&self.dir))?;
-        let temp = tensor_path.with_extension("safetensors.tmp");
         let pairs: Vec<(&str, Tensor)> = tensors
             .iter()
             .map(|(name, t)| (name.as_str(), t.to_device(tch::Device::Cpu).contiguous()))
             .collect();
-        Tensor::write_safetensors(&pairs, &temp).map_err(|error| CheckpointError::Write {
-            path: temp.clone(),
-            source: std::io::Error::other(error.to_string()),
-        })?;
-        let file = fs::File::open(&temp).map_err(write_error(&temp))?;
-        file.sync_all().map_err(write_error(&temp))?;
-        let tensors_sha256 = sha256_of(&mut &file).map_err(write_error(&temp))?;
-        fs::rename(&temp, &tensor_path).map_err(write_error(&tensor_path))?;
+        write_tensors(&pairs, &tensor_path).map_err(write_error(&tensor_path))?;
+        let mut file = fs::File::open(&tensor_path).map_err(write_error(&tensor_path))?;
+        let tensors_sha256 = sha256_of(&mut file).map_err(write_error(&tensor_path))?;
         let envelope = Envelope { step, tensors_sha256, score, state };
         let json = serde_json::to_vec_pretty(&envelope).expect("checkpoint state serialises");
         write_atomic(&json_path, &json).map_err(write_error(&json_path))?;

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::sgd::Sgd;
-use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
+use super::{restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task};
 use crate::data::batch::epoch_order;
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
+use crate::models::is_running_statistic;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassifyConfig {
@@ -49,10 +50,7 @@ pub struct TrainClassifier<'a> {
 }
 
 fn named(classifier: &Classifier) -> Vec<(String, Tensor)> {
-    let store = classifier.store().expect("only built-in classifiers are trained");
-    let mut all: Vec<_> = store.variables().into_iter().collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all
+    sorted_variables(classifier.store().expect("only built-in classifiers are trained"))
 }
 
 impl<'a> TrainClassifier<'a> {
@@ -61,10 +59,8 @@ impl<'a> TrainClassifier<'a> {
         source: &'a dyn ImageSource,
         config: ClassifyConfig,
     ) -> Self {
-        let trainable: Vec<(String, Tensor)> = named(classifier)
-            .into_iter()
-            .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
-            .collect();
+        let trainable: Vec<(String, Tensor)> =
+            named(classifier).into_iter().filter(|(name, _)| !is_running_statistic(name)).collect();
         let sgd = Sgd::new(trainable, config.lr, config.momentum, config.weight_decay);
         TrainClassifier {
             classifier,

@@ -77,6 +77,14 @@ pub struct Persistence {
     pub resume: bool,
 }
 
+/// A store's tensors (weights and BN statistics) sorted by name: the order checkpoints and
+/// optimizers use, so they never depend on hash-map order.
+pub fn sorted_variables(store: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut variables: Vec<_> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    variables
+}
+
 /// Running mean of the training loss between two checks; part of every loop's checkpoint.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct LossMeter {

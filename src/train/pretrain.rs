@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 use super::sgd::Sgd;
-use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
+use super::{restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task};
 use crate::data::source::{ImageSource, Split};
+use crate::models::is_running_statistic;
 use crate::models::segnet::{AeMode, AutoEncoder};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,16 +75,10 @@ pub struct Pretrain<'a> {
     state: PretrainState,
 }
 
-fn named(store: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
-    let mut variables: Vec<_> = store.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    variables
-}
-
 /// Every tensor of the AE (weights and BN statistics), sorted by name.
 pub fn ae_tensors(ae: &AutoEncoder) -> Vec<(String, Tensor)> {
-    let mut all = named(&ae.encoder);
-    all.extend(named(&ae.decoder));
+    let mut all = sorted_variables(&ae.encoder);
+    all.extend(sorted_variables(&ae.decoder));
     all
 }
 
@@ -98,7 +93,7 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
     ae_tensors(ae)
         .into_iter()
         .filter(|(name, _)| name.starts_with(store_prefix))
-        .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+        .filter(|(name, _)| !is_running_statistic(name))
         .collect()
 }
 
