@@ -5,6 +5,7 @@
 //! classifier uses. One module per concern; the command-line suite lives in `suite/`.
 
 pub mod atomic;
+pub mod compute;
 pub mod data;
 pub mod device;
 pub mod eval;

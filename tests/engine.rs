@@ -4,12 +4,15 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use dnlts::data::source::{ImageSource, Split};
+use dnlts::compute::{is_channels_last, Compute};
+use dnlts::data::source::{DecodedSplit, ImageSource, Split};
 use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
-use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
+use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
+use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
 use dnlts::train::sgd::Sgd;
 use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
@@ -102,7 +105,8 @@ fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
     let ae = small_ae();
     let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
     let before = task.heldout_loss();
-    let schedule = Schedule { steps: task.steps(), check_every: 4, images_per_step: 8 };
+    let schedule =
+        Schedule { steps: task.steps(), check_every: 4, images_per_step: 8, accumulation: 1 };
     drive(&mut task, schedule, None, 1).unwrap();
     let log = task.log();
     assert_eq!(log.len(), 6, "one check every 4 of 24 steps");
@@ -161,7 +165,7 @@ fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_bytes() {
-    let schedule = Schedule { steps: 24, check_every: 4, images_per_step: 8 };
+    let schedule = Schedule { steps: 24, check_every: 4, images_per_step: 8, accumulation: 1 };
     tch::manual_seed(5);
     let reference = small_ae();
     let start = all_bytes(&reference);
@@ -278,6 +282,7 @@ fn one_evaluation_pass_matches_direct_computation() {
         batch_size: 16,
         noise: 0.0,
         noise_seed: 0,
+        compute: Compute::default(),
     };
     let table = evaluate(&Toy, &plan, &views, &[&a, &r], &|v, c| !(v == 1 && c == 0));
     assert!(table.top1[1][0].is_nan(), "pairs not asked for are not computed");
@@ -289,4 +294,174 @@ fn one_evaluation_pass_matches_direct_computation() {
     let reconstructed = tch::no_grad(|| ae.forward(&images, AeMode::Eval));
     assert!((table.top1[1][1] - direct(&r, &reconstructed)).abs() < 1e-12);
     assert!(table.top5[0][1] >= table.top1[0][1]);
+}
+
+fn classify_config(compute: Compute) -> ClassifyConfig {
+    ClassifyConfig {
+        epochs: 1,
+        batch_size: 32,
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        check_images: 32,
+        seed: 3,
+        compute,
+    }
+}
+
+/// LeNet-5 (no batch norm, so micro-batches change nothing but rounding) after two steps.
+fn lenet_after_two_steps(compute: Compute) -> Vec<(String, Vec<f32>)> {
+    tch::manual_seed(11);
+    let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
+    let classifier = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
+    let mut task = TrainClassifier::new(&classifier, &Toy, classify_config(compute));
+    let schedule = Schedule::new(2, 32, 1 << 20, &compute);
+    drive(&mut task, schedule, None, 1).unwrap();
+    dnlts::train::sorted_variables(classifier.store().unwrap())
+        .into_iter()
+        .map(|(name, t)| (name, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn gradient_accumulation_makes_the_same_update_as_one_batch() {
+    let whole = lenet_after_two_steps(Compute::default());
+    let initial = {
+        tch::manual_seed(11);
+        let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
+        let c = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
+        dnlts::train::sorted_variables(c.store().unwrap())
+            .into_iter()
+            .map(|(_, t)| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    for parts in [2, 4, 3] {
+        let micro = lenet_after_two_steps(Compute { accumulation: parts, ..Compute::default() });
+        for (((name, a), (_, b)), start) in whole.iter().zip(&micro).zip(&initial) {
+            let gap = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(gap < 1e-5, "{name}: {parts} micro-batches drift {gap} from one batch");
+            assert_ne!(a, start, "{name} must have been trained");
+        }
+    }
+}
+
+#[test]
+fn channels_last_and_bf16_autocast_train_and_evaluate() {
+    let compute = Compute { channels_last: true, amp: true, accumulation: 2 };
+    let ae = small_ae();
+    let input = compute.prepare(&Toy.stream(0..4));
+    assert!(is_channels_last(&input));
+    let reconstruction = compute.autocast(Device::Cpu, || ae.forward(&input, AeMode::Eval));
+    let plain = ae.forward(&Toy.stream(0..4), AeMode::Eval);
+    let gap = (reconstruction.to_kind(Kind::Float) - &plain).abs().max().double_value(&[]);
+    // f32 channels-last alone differs by ~1e-6; bf16 rounding by ~1e-3..1e-2.
+    assert!(gap > 1e-4 && gap < 0.1, "bf16 reconstruction: gap {gap} to f32");
+    let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
+    let lenet = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
+    let logits = compute.autocast(Device::Cpu, || lenet.logits(&input, false));
+    assert_eq!(logits.kind(), Kind::BFloat16, "linear layers run in bf16 under --amp");
+
+    let config = PretrainConfig { compute, ..pretrain_config() };
+    let mut task = Pretrain::new(&ae, &Toy, config);
+    drive(&mut task, Schedule::new(4, 8, 16, &compute), None, 1).unwrap();
+    assert_eq!(task.log().len(), 2);
+    assert!(task.log().iter().all(|c| c.train_loss.is_finite() && c.heldout_loss.is_finite()));
+    let dir = scratch("channels-last-save");
+    ae.save(&dir.join("ae.safetensors")).expect("channels-last weights save densely");
+}
+
+fn changed_tensors(before: &[(String, Vec<f32>)], ae: &AutoEncoder) -> Vec<String> {
+    all_bytes(ae)
+        .into_iter()
+        .zip(before)
+        .filter(|((_, now), (_, then))| now != then)
+        .map(|((name, _), _)| name)
+        .collect()
+}
+
+#[test]
+fn fine_tuning_updates_only_the_part_asked_for() {
+    let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
+    let mut classifier = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
+    classifier.freeze();
+    for part in [Part::Decoder, Part::Encoder, Part::Both] {
+        tch::manual_seed(2);
+        let ae = small_ae();
+        let before = all_bytes(&ae);
+        let config = FinetuneConfig {
+            images: 64,
+            batch_size: 16,
+            check_every: 64,
+            check_images: 16,
+            lr: 0.01,
+            momentum: 0.9,
+            part,
+            compute: Compute::default(),
+        };
+        let mut task = Finetune::new(&ae, &classifier, &Toy, config);
+        drive(&mut task, Schedule::new(4, 16, 64, &Compute::default()), None, 1).unwrap();
+        let changed = changed_tensors(&before, &ae);
+        let (encoder, decoder) = AeMode::Finetune(part).trains();
+        assert_eq!(changed.iter().any(|n| n.starts_with("encoder.")), encoder, "{part:?}");
+        assert_eq!(changed.iter().any(|n| n.starts_with("decoder.")), decoder, "{part:?}");
+    }
+}
+
+/// A task whose step fails the way libtorch does when memory runs out.
+struct OutOfMemory;
+
+impl Task for OutOfMemory {
+    type State = ();
+    fn name(&self) -> String {
+        "oom".into()
+    }
+    fn state(&self) {}
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn restore(
+        &mut self,
+        _: &std::collections::HashMap<String, Tensor>,
+        _: (),
+    ) -> Result<(), String> {
+        Ok(())
+    }
+    fn step(&mut self, _: u64) -> f64 {
+        panic!("called `Result::unwrap()` on an `Err` value: Torch(\"CUDA out of memory. Tried to allocate 9.00 GiB\")")
+    }
+    fn check(&mut self, _: u64) -> Option<f64> {
+        None
+    }
+    fn learning_rate(&self) -> f64 {
+        0.0
+    }
+}
+
+#[test]
+fn out_of_memory_stops_with_batch_size_advice() {
+    let compute = Compute { accumulation: 2, ..Compute::default() };
+    let error = drive(&mut OutOfMemory, Schedule::new(3, 64, 64, &compute), None, 0).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, TrainError::OutOfMemory { step: 0, batch_size: 64, .. }));
+    assert!(message.contains("batch size 64"), "{message}");
+    assert!(message.contains("--batch-size 32") && message.contains("--accumulate 4"), "{message}");
+    assert!(message.contains("Tried to allocate 9.00 GiB"), "{message}");
+}
+
+#[test]
+fn decoded_split_reads_back_the_same_tensors() {
+    let decoded = DecodedSplit::new(&Toy, Split::Test, 40, 16);
+    let cached = decoded.over(&Toy);
+    let indices = [39u64, 0, 17, 17, 5];
+    let (a, la) = cached.labelled(Split::Test, &indices);
+    let (b, lb) = Toy.labelled(Split::Test, &indices);
+    // Toy images are not 8-bit, so compare after the same quantisation the real sources have.
+    let quantised = (b * 255.0).round() / 255.0;
+    assert!(a.equal(&quantised) && la.equal(&lb));
+    let (outside, _) = cached.labelled(Split::Test, &[40, 41]);
+    assert!(
+        outside.equal(&Toy.labelled(Split::Test, &[40, 41]).0),
+        "uncached indices pass through"
+    );
+    assert!(cached.labelled(Split::Train, &[1]).0.equal(&Toy.labelled(Split::Train, &[1]).0));
 }

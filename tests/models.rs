@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dnlts::models::classifier::Classifier;
-use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
+use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::{self, LoadPolicy};
 use dnlts::models::{parameter_count, Family, Scale};
 use tch::nn::{self, OptimizerConfig};
@@ -196,7 +196,7 @@ fn finetuning_updates_the_decoder_only_through_a_frozen_classifier() {
     let images = Tensor::rand([4, 3, 32, 32], (Kind::Float, Device::Cpu));
     let labels = Tensor::from_slice(&[1i64, 2, 3, 4]);
     let loss = classifier
-        .logits(&ae.forward(&images, AeMode::Finetune), false)
+        .logits(&ae.forward(&images, AeMode::Finetune(Part::Decoder)), false)
         .cross_entropy_for_logits(&labels);
     optimizer.backward_step(&loss);
     assert!(

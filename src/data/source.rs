@@ -98,3 +98,91 @@ impl ImageSource for SyntheticImages {
         images_to_tensor(&images)
     }
 }
+
+/// The first images of one split, decoded once and kept as 8-bit RGB (a quarter of the f32
+/// size): repeated passes over an evaluation set (eleven noise levels, two tables) decode
+/// JPEGs or generate images once. Every source makes its images from bytes, so reading them
+/// back from the cache gives bit-identical tensors.
+pub struct DecodedSplit {
+    split: Split,
+    /// Per image 3×H×W bytes, images one after another.
+    pixels: Vec<u8>,
+    labels: Vec<i64>,
+    /// [3, H, W].
+    shape: [i64; 3],
+}
+
+impl DecodedSplit {
+    /// Decodes images `0..images` of `split` from `source`, `batch` at a time.
+    pub fn new(source: &dyn ImageSource, split: Split, images: u64, batch: u64) -> Self {
+        let side = source.image_size();
+        let mut decoded =
+            DecodedSplit { split, pixels: Vec::new(), labels: Vec::new(), shape: [3, side, side] };
+        for start in (0..images).step_by(batch.max(1) as usize) {
+            let (x, y) = source.labelled(split, &range(start, (start + batch).min(images)));
+            let bytes = (x * 255.0).round().to_kind(tch::Kind::Uint8).contiguous();
+            decoded.pixels.extend(Vec::<u8>::try_from(bytes.flatten(0, -1)).expect("uint8"));
+            decoded.labels.extend(Vec::<i64>::try_from(y).expect("int64 labels"));
+        }
+        decoded
+    }
+
+    pub fn len(&self) -> u64 {
+        self.labels.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// `source` with this split's cached images read from memory.
+    pub fn over<'a>(&'a self, source: &'a dyn ImageSource) -> CachedSource<'a> {
+        CachedSource { decoded: self, source }
+    }
+
+    fn read(&self, indices: &[u64]) -> (Tensor, Tensor) {
+        let per_image = self.shape.iter().product::<i64>() as usize;
+        let mut pixels = Vec::with_capacity(indices.len() * per_image);
+        for &i in indices {
+            pixels.extend_from_slice(&self.pixels[i as usize * per_image..][..per_image]);
+        }
+        let [c, h, w] = self.shape;
+        let images = Tensor::from_slice(&pixels).view([indices.len() as i64, c, h, w]);
+        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i as usize]).collect();
+        (images.to_kind(tch::Kind::Float) / 255.0, Tensor::from_slice(&labels))
+    }
+}
+
+/// An [`ImageSource`] that reads the cached images of a [`DecodedSplit`] from memory and
+/// everything else from the source behind it.
+pub struct CachedSource<'a> {
+    decoded: &'a DecodedSplit,
+    source: &'a dyn ImageSource,
+}
+
+impl ImageSource for CachedSource<'_> {
+    fn image_size(&self) -> i64 {
+        self.source.image_size()
+    }
+
+    fn classes(&self) -> i64 {
+        self.source.classes()
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        self.source.len(split)
+    }
+
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        let cached = split == self.decoded.split && indices.iter().all(|&i| i < self.decoded.len());
+        if cached {
+            self.decoded.read(indices)
+        } else {
+            self.source.labelled(split, indices)
+        }
+    }
+
+    fn stream(&self, indices: Range<u64>) -> Tensor {
+        self.source.stream(indices)
+    }
+}

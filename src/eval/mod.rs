@@ -84,6 +84,7 @@ pub struct EvalPlan {
     /// Strength s of U(-s, s).
     pub noise: f64,
     pub noise_seed: u64,
+    pub compute: crate::compute::Compute,
 }
 
 /// Evaluates `classifiers` on `views` of the images of `plan`. `wanted(v, c)` picks the pairs
@@ -105,17 +106,20 @@ pub fn evaluate(
         let indices: Vec<u64> = (start..(start + batch_size).min(images)).collect();
         let (clean, labels) = source.labelled(split, &indices);
         let input = add_uniform_noise(&clean, &indices, strength, seed).to_device(device);
+        let input = plan.compute.prepare(&input);
         let labels = labels.to_device(device);
+        // Under --amp the AE and the classifiers run in bf16, as in training.
+        let run = |f: &dyn Fn() -> Tensor| tch::no_grad(|| plan.compute.autocast(device, f));
         for (v, view) in views.iter().enumerate() {
             if !(0..classifiers.len()).any(|c| wanted(v, c)) {
                 continue;
             }
             let seen = match view.ae {
-                Some(ae) => tch::no_grad(|| ae.forward(&input, AeMode::Eval)),
+                Some(ae) => run(&|| ae.forward(&input, AeMode::Eval)),
                 None => input.shallow_clone(),
             };
             for (c, classifier) in classifiers.iter().enumerate().filter(|(c, _)| wanted(v, *c)) {
-                let logits = tch::no_grad(|| classifier.logits(&seen, false));
+                let logits = run(&|| classifier.logits(&seen, false));
                 correct[v][c][0] += top_k_correct(&logits, &labels, 1);
                 correct[v][c][1] += top_k_correct(&logits, &labels, 5);
             }

@@ -54,11 +54,48 @@ impl SegNetConfig {
 pub enum AeMode {
     /// Everything trains (pre-training on the image stream).
     Pretrain,
-    /// The encoder runs in eval mode (running BN statistics) without gradients; the decoder
-    /// trains. This is the paper's decoder-only fine-tuning.
-    Finetune,
+    /// Fine-tuning through a classifier: `Part` trains (batch norm on batch statistics); the
+    /// rest runs in eval mode (running statistics) and is never updated. The paper tried all
+    /// three parts and kept the decoder.
+    Finetune(Part),
     /// Nothing trains.
     Eval,
+}
+
+/// Which half of the autoencoder fine-tuning updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    /// The paper's choice: the encoder's code is kept, the decoder learns to render it.
+    #[default]
+    Decoder,
+    Encoder,
+    Both,
+}
+
+impl std::str::FromStr for Part {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "decoder" => Ok(Part::Decoder),
+            "encoder" => Ok(Part::Encoder),
+            "both" => Ok(Part::Both),
+            other => Err(format!("unknown part '{other}': use decoder, encoder or both")),
+        }
+    }
+}
+
+impl AeMode {
+    /// (encoder trains, decoder trains).
+    pub fn trains(self) -> (bool, bool) {
+        match self {
+            AeMode::Pretrain | AeMode::Finetune(Part::Both) => (true, true),
+            AeMode::Finetune(Part::Decoder) => (false, true),
+            AeMode::Finetune(Part::Encoder) => (true, false),
+            AeMode::Eval => (false, false),
+        }
+    }
 }
 
 /// What the decoder needs from each encoder stage to undo its pooling.
@@ -137,12 +174,14 @@ impl SegNet {
     /// Reconstructs a batch of [0, 1] RGB images (N×3×H×W); any H and W work.
     pub fn forward(&self, images: &Tensor, mode: AeMode) -> Tensor {
         let normalized = self.config.normalization.apply(images);
-        let (code, traces) = match mode {
-            AeMode::Pretrain => self.encode(&normalized, true),
-            // No graph through the encoder: it is detached by construction.
-            AeMode::Finetune | AeMode::Eval => tch::no_grad(|| self.encode(&normalized, false)),
+        let (encoder_trains, decoder_trains) = mode.trains();
+        let (code, traces) = if encoder_trains {
+            self.encode(&normalized, true)
+        } else {
+            // No graph through a fixed encoder: it is detached by construction.
+            tch::no_grad(|| self.encode(&normalized, false))
         };
-        let decoded = self.decode(code, &traces, mode != AeMode::Eval);
+        let decoded = self.decode(code, &traces, decoder_trains);
         self.config.normalization.undo(&decoded)
     }
 
@@ -198,17 +237,30 @@ impl AutoEncoder {
         self.net.forward(images, mode)
     }
 
-    /// The tensors an optimizer may update in `mode`: everything when pre-training, the decoder
-    /// alone when fine-tuning, nothing in evaluation.
+    /// The tensors an optimizer may update in `mode`: everything when pre-training, the
+    /// trained part when fine-tuning, nothing in evaluation.
     pub fn trainable(&self, mode: AeMode) -> Vec<Tensor> {
-        match mode {
-            AeMode::Pretrain => {
-                let mut all = self.encoder.trainable_variables();
-                all.extend(self.decoder.trainable_variables());
-                all
+        let (encoder_trains, decoder_trains) = mode.trains();
+        let mut all = Vec::new();
+        if encoder_trains {
+            all.extend(self.encoder.trainable_variables());
+        }
+        if decoder_trains {
+            all.extend(self.decoder.trainable_variables());
+        }
+        all
+    }
+
+    /// Stops gradients into the half that `mode` keeps fixed: a fixed decoder still passes
+    /// gradients to a trained encoder, but needs none for its own weights.
+    pub fn fix_untrained(&self, mode: AeMode) {
+        let (encoder_trains, decoder_trains) = mode.trains();
+        for (store, trains) in [(&self.encoder, encoder_trains), (&self.decoder, decoder_trains)] {
+            if !trains {
+                for variable in store.trainable_variables() {
+                    let _ = variable.set_requires_grad(false);
+                }
             }
-            AeMode::Finetune => self.decoder.trainable_variables(),
-            AeMode::Eval => Vec::new(),
         }
     }
 

@@ -140,8 +140,11 @@ pub fn save(stores: &[&VarStore], path: &Path) -> Result<(), WeightsError> {
 
 /// Writes named tensors as one safetensors file, atomically (see [`crate::atomic`]).
 pub fn write_tensors<T: AsRef<Tensor>>(pairs: &[(&str, T)], path: &Path) -> std::io::Result<()> {
+    // safetensors stores dense row-major data: channels-last or sliced tensors are copied.
+    let dense: Vec<(&str, Tensor)> =
+        pairs.iter().map(|(name, tensor)| (*name, tensor.as_ref().contiguous())).collect();
     crate::atomic::write_atomic_with(path, |temp| {
-        Tensor::write_safetensors(pairs, temp)
+        Tensor::write_safetensors(&dense, temp)
             .map_err(|error| std::io::Error::other(error.to_string()))
     })
 }

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::sgd::Sgd;
-use super::{restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task};
+use super::{
+    accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
+};
+use crate::compute::Compute;
 use crate::data::batch::epoch_order;
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
@@ -24,6 +27,8 @@ pub struct ClassifyConfig {
     pub weight_decay: f64,
     pub check_images: u64,
     pub seed: u64,
+    #[serde(default)]
+    pub compute: Compute,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,15 +129,14 @@ impl Task for TrainClassifier<'_> {
         }
         let batch = self.config.batch_size as usize;
         let indices = &self.order.1[within as usize * batch..(within as usize + 1) * batch];
-        let device = self.classifier.store().expect("built-in").device();
+        let (classifier, compute) = (self.classifier, self.config.compute);
+        let device = classifier.store().expect("built-in").device();
         let (images, labels) = self.source.labelled(Split::Train, indices);
+        let inputs = [compute.prepare(&images.to_device(device)), labels.to_device(device)];
         self.sgd.lr = self.cosine_lr(step);
-        let loss = self
-            .classifier
-            .logits(&images.to_device(device), true)
-            .cross_entropy_for_logits(&labels.to_device(device));
-        self.sgd.backward_step(&loss);
-        let loss = loss.double_value(&[]);
+        let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
+            classifier.logits(&part[0], true).cross_entropy_for_logits(&part[1])
+        });
         self.state.loss.add(loss);
         loss
     }
@@ -140,8 +144,9 @@ impl Task for TrainClassifier<'_> {
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.classifier.store().expect("built-in").device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
+        let compute = self.config.compute;
         let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
-            self.classifier.logits(x, false)
+            compute.autocast(device, || self.classifier.logits(&compute.prepare(x), false))
         });
         self.state.log.push(ClassifyCheck {
             epoch: steps_done as f64 / self.steps_per_epoch() as f64,

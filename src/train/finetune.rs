@@ -1,6 +1,7 @@
 //! Decoder-only fine-tuning (paper §3.3): reconstruction → the classifier's normalisation →
 //! frozen classifier (eval mode) → cross-entropy. Gradients flow through the classifier into
 //! the decoder; the encoder runs in eval mode without a graph; only the decoder is updated.
+//! The paper also tried the encoder alone and both halves: `FinetuneConfig::part`.
 
 use std::collections::HashMap;
 
@@ -9,11 +10,12 @@ use tch::Tensor;
 
 use super::pretrain::{ae_tensors, trainable_named};
 use super::sgd::Sgd;
-use super::{restore_with_optimizer, with_optimizer, LossMeter, Task};
+use super::{accumulated_step, restore_with_optimizer, with_optimizer, LossMeter, Task};
+use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
-use crate::models::segnet::{AeMode, AutoEncoder};
+use crate::models::segnet::{AeMode, AutoEncoder, Part};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinetuneConfig {
@@ -24,6 +26,11 @@ pub struct FinetuneConfig {
     pub check_images: u64,
     pub lr: f64,
     pub momentum: f64,
+    /// Which half of the AE learns (the paper: the decoder).
+    #[serde(default)]
+    pub part: Part,
+    #[serde(default)]
+    pub compute: Compute,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +64,9 @@ impl<'a> Finetune<'a> {
         source: &'a dyn ImageSource,
         config: FinetuneConfig,
     ) -> Self {
-        let sgd = Sgd::new(trainable_named(ae, AeMode::Finetune), config.lr, config.momentum, 0.0);
+        let mode = AeMode::Finetune(config.part);
+        ae.fix_untrained(mode);
+        let sgd = Sgd::new(trainable_named(ae, mode), config.lr, config.momentum, 0.0);
         Finetune { ae, classifier, source, config, sgd, state: FinetuneState::default() }
     }
 
@@ -102,15 +111,14 @@ impl Task for Finetune<'_> {
     }
 
     fn step(&mut self, step: u64) -> f64 {
-        let device = self.ae.encoder.device();
+        let (ae, classifier, compute) = (self.ae, self.classifier, self.config.compute);
+        let device = ae.encoder.device();
         let (images, labels) = self.source.labelled(Split::Train, &self.batch_indices(step));
-        let reconstruction = self.ae.forward(&images.to_device(device), AeMode::Finetune);
-        let loss = self
-            .classifier
-            .logits(&reconstruction, false)
-            .cross_entropy_for_logits(&labels.to_device(device));
-        self.sgd.backward_step(&loss);
-        let loss = loss.double_value(&[]);
+        let inputs = [compute.prepare(&images.to_device(device)), labels.to_device(device)];
+        let mode = AeMode::Finetune(self.config.part);
+        let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
+            classifier.logits(&ae.forward(&part[0], mode), false).cross_entropy_for_logits(&part[1])
+        });
         self.state.loss.add(loss);
         loss
     }
@@ -118,8 +126,11 @@ impl Task for Finetune<'_> {
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.ae.encoder.device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
+        let compute = self.config.compute;
         let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
-            self.classifier.logits(&self.ae.forward(x, AeMode::Eval), false)
+            compute.autocast(device, || {
+                self.classifier.logits(&self.ae.forward(&compute.prepare(x), AeMode::Eval), false)
+            })
         });
         self.state.log.push(FinetuneCheck {
             images: steps_done * self.config.batch_size,

@@ -38,6 +38,12 @@ pub enum TrainError {
     NonFinite { task: String, step: u64, loss: f64, last_good: Option<u64> },
     #[error("{task}: checkpoint does not fit: {reason}")]
     Restore { task: String, reason: String },
+    #[error(
+        "{task}: out of memory at step {step} with batch size {batch_size} ({detail}). \
+         Try --batch-size {} or --accumulate {} (the same update in micro-batches of {})",
+        (batch_size / 2).max(1), 2 * accumulation, batch_size / (2 * accumulation).max(1)
+    )]
+    OutOfMemory { task: String, step: u64, batch_size: u64, accumulation: u64, detail: String },
 }
 
 /// One training loop, as the driver sees it.
@@ -68,6 +74,78 @@ pub struct Schedule {
     pub steps: u64,
     pub check_every: u64,
     pub images_per_step: u64,
+    /// Micro-batches per step (for the out-of-memory advice).
+    pub accumulation: u64,
+}
+
+impl Schedule {
+    /// `steps` batches of `batch_size`, checking every `check_images` images (at least every
+    /// step) and at the end.
+    pub fn new(
+        steps: u64,
+        batch_size: u64,
+        check_images: u64,
+        compute: &crate::compute::Compute,
+    ) -> Self {
+        Schedule {
+            steps,
+            check_every: (check_images / batch_size.max(1)).max(1),
+            images_per_step: batch_size,
+            accumulation: compute.accumulation,
+        }
+    }
+}
+
+/// One optimisation step over `inputs` (tensors sharing their first dimension, e.g. images
+/// and labels), split into micro-batches as `compute` says; `loss_of` returns a micro-batch's
+/// mean loss. Gradients of the parts add up to the whole batch's; the return value is the
+/// batch's mean loss.
+pub fn accumulated_step(
+    sgd: &mut sgd::Sgd,
+    compute: &crate::compute::Compute,
+    device: tch::Device,
+    inputs: &[Tensor],
+    loss_of: &mut dyn FnMut(&[Tensor]) -> Tensor,
+) -> f64 {
+    let n = inputs[0].size()[0];
+    sgd.zero_grad();
+    let mut total = 0.0;
+    for (start, end) in compute.micro_batches(n) {
+        let part: Vec<Tensor> = inputs.iter().map(|t| t.narrow(0, start, end - start)).collect();
+        let loss = compute.autocast(device, || loss_of(&part));
+        let weight = (end - start) as f64 / n as f64;
+        // Backward outside autocast, as libtorch recommends; no extra op for a single part.
+        if end - start == n {
+            loss.backward();
+        } else {
+            (&loss * weight).backward();
+        }
+        total += loss.double_value(&[]) * weight;
+    }
+    sgd.step();
+    total
+}
+
+/// Runs one step, turning libtorch's out-of-memory panic into advice on the batch size.
+fn guarded_step<T: Task>(task: &mut T, step: u64, schedule: &Schedule) -> Result<f64, TrainError> {
+    let run = std::panic::AssertUnwindSafe(|| task.step(step));
+    std::panic::catch_unwind(run).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        if !crate::compute::is_out_of_memory(&message) {
+            std::panic::resume_unwind(payload);
+        }
+        TrainError::OutOfMemory {
+            task: task.name(),
+            step,
+            batch_size: schedule.images_per_step,
+            accumulation: schedule.accumulation.max(1),
+            detail: message.lines().next().unwrap_or("").chars().take(200).collect(),
+        }
+    })
 }
 
 /// Where a loop keeps its checkpoints and whether it continues from them.
@@ -173,7 +251,7 @@ pub fn drive<T: Task>(
             }
         }
         tch::manual_seed(crate::seed::derive(seed, &name, &format!("step{step}")) as i64);
-        let loss = task.step(step);
+        let loss = guarded_step(task, step, &schedule)?;
         if !loss.is_finite() {
             let last_good = persistence.and_then(|p| p.checkpoints.steps().last().copied());
             return Err(TrainError::NonFinite { task: name, step, loss, last_good });

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 use super::sgd::Sgd;
-use super::{restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task};
+use super::{
+    accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
+};
+use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
 use crate::models::is_running_statistic;
 use crate::models::segnet::{AeMode, AutoEncoder};
@@ -25,6 +28,8 @@ pub struct PretrainConfig {
     /// Factor applied to lr after `patience` checks without improvement.
     pub decay: f64,
     pub patience: u32,
+    #[serde(default)]
+    pub compute: Compute,
 }
 
 impl PretrainConfig {
@@ -44,6 +49,7 @@ impl PretrainConfig {
             momentum: 0.9,
             decay: 0.2,
             patience: 2,
+            compute: Compute::default(),
         }
     }
 }
@@ -82,18 +88,17 @@ pub fn ae_tensors(ae: &AutoEncoder) -> Vec<(String, Tensor)> {
     all
 }
 
-/// The AE's trainable tensors for `mode`, by name, sorted: everything but BN statistics when
-/// pre-training, the decoder's alone when fine-tuning (see [`AutoEncoder::trainable`]).
+/// The AE's trainable tensors for `mode`, by name, sorted: those of the parts `mode` trains
+/// (see [`AeMode::trains`]), without BN statistics.
 pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> {
-    let store_prefix = match mode {
-        AeMode::Pretrain => "",
-        AeMode::Finetune => "decoder.",
-        AeMode::Eval => return Vec::new(),
+    let (encoder_trains, decoder_trains) = mode.trains();
+    let trains = |name: &str| {
+        (encoder_trains && name.starts_with("encoder."))
+            || (decoder_trains && name.starts_with("decoder."))
     };
     ae_tensors(ae)
         .into_iter()
-        .filter(|(name, _)| name.starts_with(store_prefix))
-        .filter(|(name, _)| !is_running_statistic(name))
+        .filter(|(name, _)| trains(name) && !is_running_statistic(name))
         .collect()
 }
 
@@ -176,19 +181,13 @@ impl Task for Pretrain<'_> {
     }
 
     fn step(&mut self, step: u64) -> f64 {
-        let batch = self.config.batch_size;
-        let images = self
-            .source
-            .stream(step * batch..(step + 1) * batch)
-            .to_device(self.ae.encoder.device());
-        let loss = normalized_mse(
-            self.ae,
-            &self.ae.forward(&images, AeMode::Pretrain),
-            &images,
-            Reduction::Mean,
-        );
-        self.sgd.backward_step(&loss);
-        let loss = loss.double_value(&[]);
+        let (batch, compute, ae) = (self.config.batch_size, self.config.compute, self.ae);
+        let device = ae.encoder.device();
+        let images = self.source.stream(step * batch..(step + 1) * batch).to_device(device);
+        let images = compute.prepare(&images);
+        let loss = accumulated_step(&mut self.sgd, &compute, device, &[images], &mut |part| {
+            normalized_mse(ae, &ae.forward(&part[0], AeMode::Pretrain), &part[0], Reduction::Mean)
+        });
         self.state.loss.add(loss);
         loss
     }

@@ -189,6 +189,52 @@ struct ReproduceArgs {
     resume: bool,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    training: TrainingArgs,
+}
+
+/// How training and evaluation steps are computed. Stages made with other settings are not
+/// reused (they are part of each stage's cache key).
+#[derive(Args)]
+struct TrainingArgs {
+    /// Images per optimisation step and per evaluation batch (default: the profile's)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: Option<u32>,
+    /// Split each batch into N micro-batches whose gradients add up: the same update with
+    /// 1/N of the activation memory (batch-norm layers see micro-batch statistics)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    accumulate: u64,
+    /// bf16 autocast for training and evaluation (for CUDA; slower on CPUs without bf16 units)
+    #[arg(long)]
+    amp: bool,
+    /// Run the networks on channels-last (NHWC) tensors, which cuDNN and oneDNN prefer
+    #[arg(long)]
+    channels_last: bool,
+    /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
+    #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
+    finetune_part: dnlts::models::segnet::Part,
+}
+
+impl TrainingArgs {
+    /// The run options, and the profile with the batch size asked for.
+    fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<pipeline::RunOptions> {
+        if let Some(batch_size) = self.batch_size {
+            profile.batch_size = batch_size;
+        }
+        anyhow::ensure!(
+            self.accumulate <= profile.batch_size as u64,
+            "--accumulate {} splits a batch of {} into empty micro-batches; use at most {}",
+            self.accumulate,
+            profile.batch_size,
+            profile.batch_size
+        );
+        let compute = dnlts::compute::Compute {
+            accumulation: self.accumulate,
+            amp: self.amp,
+            channels_last: self.channels_last,
+        };
+        Ok(pipeline::RunOptions { compute, finetune_part: self.finetune_part })
+    }
 }
 
 /// Options shared by the stage commands.
@@ -205,6 +251,8 @@ struct StageArgs {
     resume: bool,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    training: TrainingArgs,
 }
 
 fn default_threads() -> usize {
@@ -269,6 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out: stage.out,
             resume: stage.resume,
             machine: stage.machine,
+            training: stage.training,
         }),
         Command::Models { json, classifier } if classifier.is_empty() => {
             commands::models::list(json)
@@ -344,25 +393,49 @@ fn run_stage(
     args: StageArgs,
     stage: impl FnOnce(&pipeline::Pipeline) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let profile = profile::Profile::preset(&args.profile)?;
-    let device = args.machine.device.resolve()?;
+    let mut profile = profile::Profile::preset(&args.profile)?;
+    let options = args.training.apply(&mut profile)?;
+    let device = resolve_device(&args.machine, &options)?;
     let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
     let seed = dnlts::seed::derive(args.machine.seed, "stage-command", "");
     dnlts::seed::Determinism::new(seed, args.machine.threads).apply();
-    let pipeline =
-        pipeline::Pipeline::new(profile, args.machine.seed, device, &out_dir, args.resume)?;
+    let pipeline = pipeline::Pipeline::new(
+        profile,
+        options,
+        args.machine.seed,
+        device,
+        &out_dir,
+        args.resume,
+    )?;
     stage(&pipeline)?;
     println!("done; stages cached in {}", out_dir.join("stages").display());
     Ok(())
 }
 
+/// The device asked for, with a warning when --amp will not pay off there.
+fn resolve_device(
+    machine: &MachineArgs,
+    options: &pipeline::RunOptions,
+) -> anyhow::Result<tch::Device> {
+    let device = machine.device.resolve()?;
+    if options.compute.amp && device == tch::Device::Cpu {
+        eprintln!(
+            "warning: --amp on the CPU runs bf16 autocast there, which is slower than f32 \
+             unless the CPU has bf16 units (AVX512-BF16, AMX)"
+        );
+    }
+    Ok(device)
+}
+
 fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
-    let profile = profile::Profile::preset(&args.profile)?;
-    let device = args.machine.device.resolve()?;
+    let mut profile = profile::Profile::preset(&args.profile)?;
+    let options = args.training.apply(&mut profile)?;
+    let device = resolve_device(&args.machine, &options)?;
     let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
     let request = runner::RunRequest {
         targets: targets::select(&args.include, &args.exclude)?,
         profile,
+        options,
         resume: args.resume,
         master_seed: args.machine.seed,
         threads: args.machine.threads,

@@ -13,19 +13,26 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::Device;
 
-use dnlts::data::source::{ImageSource, Split, SyntheticImages};
+use dnlts::compute::Compute;
+use dnlts::data::source::{DecodedSplit, ImageSource, Split, SyntheticImages};
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
-use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
+use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
+use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
 use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
-use dnlts::train::{drive, Persistence, Schedule};
+use dnlts::train::{drive, Persistence, Schedule, Task};
 
 use crate::profile::{DataSource, ModelScale, Profile};
+
+/// The most memory the decoded evaluation images may take (8-bit RGB): the synthetic and
+/// Fashion-MNIST test sets take a few MB; ImageNet's 50,000 validation images at 224×224
+/// (7.5 GB) stream instead.
+const EVAL_CACHE_BYTES: u64 = 2 << 30;
 
 /// Record written beside each stage's weights.
 #[derive(Serialize, Deserialize)]
@@ -35,8 +42,17 @@ struct StageRecord<L> {
     log: L,
 }
 
+/// How the stages run (not what they compute); part of each stage's cache key, since bf16
+/// and micro-batches change the rounding and the fine-tuned part changes the result.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct RunOptions {
+    pub compute: Compute,
+    pub finetune_part: Part,
+}
+
 pub struct Pipeline {
     pub profile: Profile,
+    pub options: RunOptions,
     pub master_seed: u64,
     pub device: Device,
     pub resume: bool,
@@ -48,6 +64,8 @@ pub struct Pipeline {
     classifiers: RefCell<BTreeMap<Family, Rc<Classifier>>>,
     finetuned: RefCell<BTreeMap<Family, Rc<AutoEncoder>>>,
     evaluations: RefCell<BTreeMap<String, AccuracyTable>>,
+    /// The decoded test images as 8-bit RGB, made by the first evaluation when they fit.
+    test_images: RefCell<Option<Rc<DecodedSplit>>>,
 }
 
 pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
@@ -78,6 +96,7 @@ pub fn data_seed(master_seed: u64) -> u64 {
 impl Pipeline {
     pub fn new(
         profile: Profile,
+        options: RunOptions,
         master_seed: u64,
         device: Device,
         out_dir: &std::path::Path,
@@ -95,6 +114,7 @@ impl Pipeline {
         };
         Ok(Pipeline {
             profile,
+            options,
             master_seed,
             device,
             resume,
@@ -104,6 +124,7 @@ impl Pipeline {
             classifiers: RefCell::new(BTreeMap::new()),
             finetuned: RefCell::new(BTreeMap::new()),
             evaluations: RefCell::new(BTreeMap::new()),
+            test_images: RefCell::new(None),
         })
     }
 
@@ -158,32 +179,43 @@ impl Pipeline {
         (record.key == key && self.weights_path(stage).is_file()).then_some(record)
     }
 
-    fn persistence(&self, stage: &str) -> Persistence {
-        let dir = self.stages.join(format!("{stage}.checkpoints"));
-        Persistence { checkpoints: Checkpoints::new(&dir, 2), dir, resume: self.resume }
-    }
-
-    fn finish_stage<L: Serialize>(
+    /// Trains stage `stage` with `task` (resuming from its checkpoints when asked), then
+    /// saves its weights with `save` and its record (key, time, log) beside them.
+    fn train_stage<T: Task, L: Serialize>(
         &self,
         stage: &str,
         key: String,
-        started: std::time::Instant,
-        log: L,
+        task: &mut T,
+        schedule: Schedule,
+        log: impl FnOnce(&T) -> L,
+        save: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let record = StageRecord { key, seconds: started.elapsed().as_secs_f64(), log };
+        let started = std::time::Instant::now();
+        let dir = self.stages.join(format!("{stage}.checkpoints"));
+        let persistence = Persistence {
+            checkpoints: Checkpoints::new(&dir, 2),
+            dir: dir.clone(),
+            resume: self.resume,
+        };
+        drive(task, schedule, Some(&persistence), self.seed(stage))?;
+        save(&self.weights_path(stage))?;
+        let record = StageRecord { key, seconds: started.elapsed().as_secs_f64(), log: log(task) };
         crate::runner::write_json(&self.record_path(stage), &record)?;
-        let _ = std::fs::remove_dir_all(self.stages.join(format!("{stage}.checkpoints")));
+        let _ = std::fs::remove_dir_all(dir);
         Ok(())
     }
 
     fn pretrain_config(&self) -> PretrainConfig {
         let p = &self.profile;
-        PretrainConfig::paper_recipe(
-            p.pretrain_images,
-            p.batch_size as u64,
-            p.check_every,
-            p.eval_images.min(512),
-        )
+        PretrainConfig {
+            compute: self.options.compute,
+            ..PretrainConfig::paper_recipe(
+                p.pretrain_images,
+                p.batch_size as u64,
+                p.check_every,
+                p.eval_images.min(512),
+            )
+        }
     }
 
     /// A_S: the AE pre-trained on the unlabelled stream.
@@ -194,23 +226,22 @@ impl Pipeline {
         let (_, segnet) = self.scale();
         let config = self.pretrain_config();
         let key = self.key("pretrain", &config);
-        let seed = self.seed("pretrain");
-        tch::manual_seed(seed as i64);
+        tch::manual_seed(self.seed("pretrain") as i64);
         let mut ae = AutoEncoder::new(segnet, self.device);
         if self.cached::<Vec<CheckRecord>>("pretrain", &key).is_some() {
-            ae.load(&self.weights_path("pretrain"), dnlts::models::weights::LoadPolicy::Strict)?;
+            ae.load(&self.weights_path("pretrain"), LoadPolicy::Strict)?;
         } else {
-            let started = std::time::Instant::now();
             let mut task = Pretrain::new(&ae, self.source()?, config.clone());
-            let schedule = Schedule {
-                steps: task.steps(),
-                check_every: (config.check_every / config.batch_size).max(1),
-                images_per_step: config.batch_size,
-            };
-            drive(&mut task, schedule, Some(&self.persistence("pretrain")), seed)?;
-            let log = task.log().to_vec();
-            ae.save(&self.weights_path("pretrain"))?;
-            self.finish_stage("pretrain", key, started, log)?;
+            let schedule =
+                Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
+            self.train_stage(
+                "pretrain",
+                key,
+                &mut task,
+                schedule,
+                |t| t.log().to_vec(),
+                |path| Ok(ae.save(path)?),
+            )?;
         }
         let ae = Rc::new(ae);
         *self.pretrained.borrow_mut() = Some(ae.clone());
@@ -244,33 +275,34 @@ impl Pipeline {
             weight_decay: 5e-4,
             check_images: p.eval_images.min(1000),
             seed,
+            compute: self.options.compute,
         };
         let key = self.key(&stage, &config);
         tch::manual_seed(seed as i64);
         let mut classifier = Classifier::builtin(family, scale, p.classes as i64, self.device);
+        let weights = self.weights_path(&stage);
         if self.cached::<serde_json::Value>(&stage, &key).is_some() {
             let store = classifier.store_mut().expect("built-in");
-            dnlts::models::weights::load(
-                &mut [store],
-                &self.weights_path(&stage),
-                dnlts::models::weights::LoadPolicy::Strict,
-            )?;
+            dnlts::models::weights::load(&mut [store], &weights, LoadPolicy::Strict)?;
         } else {
-            let started = std::time::Instant::now();
             let mut task = TrainClassifier::new(&classifier, self.source()?, config.clone());
-            let per_epoch = task.steps_per_epoch();
             let schedule = Schedule {
-                steps: task.steps(),
-                check_every: per_epoch,
-                images_per_step: config.batch_size,
+                check_every: task.steps_per_epoch(),
+                ..Schedule::new(task.steps(), config.batch_size, 0, &config.compute)
             };
-            drive(&mut task, schedule, Some(&self.persistence(&stage)), seed)?;
-            let log = task.log().to_vec();
-            dnlts::models::weights::save(
-                &[classifier.store().expect("built-in")],
-                &self.weights_path(&stage),
+            self.train_stage(
+                &stage,
+                key,
+                &mut task,
+                schedule,
+                |t| t.log().to_vec(),
+                |path| {
+                    Ok(dnlts::models::weights::save(
+                        &[classifier.store().expect("built-in")],
+                        path,
+                    )?)
+                },
             )?;
-            self.finish_stage(&stage, key, started, log)?;
         }
         classifier.freeze();
         let classifier = Rc::new(classifier);
@@ -278,7 +310,8 @@ impl Pipeline {
         Ok(classifier)
     }
 
-    /// A_family: a copy of A_S with its decoder fine-tuned through the frozen classifier.
+    /// A_family: a copy of A_S with its decoder (or the part `--finetune-part` names)
+    /// fine-tuned through the frozen classifier.
     pub fn finetuned(&self, family: Family) -> anyhow::Result<Rc<AutoEncoder>> {
         if let Some(ae) = self.finetuned.borrow().get(&family) {
             return Ok(ae.clone());
@@ -292,30 +325,49 @@ impl Pipeline {
             check_images: p.eval_images.min(1000),
             lr: 0.01,
             momentum: 0.9,
+            part: self.options.finetune_part,
+            compute: self.options.compute,
         };
         let key = self.key(&stage, &config);
         let pretrained = self.pretrained()?;
         let classifier = self.classifier(family)?;
         let mut ae = pretrained.duplicate()?;
         if self.cached::<Vec<FinetuneCheck>>(&stage, &key).is_some() {
-            ae.load(&self.weights_path(&stage), dnlts::models::weights::LoadPolicy::Strict)?;
+            ae.load(&self.weights_path(&stage), LoadPolicy::Strict)?;
         } else {
-            let started = std::time::Instant::now();
-            let seed = self.seed(&stage);
             let mut task = Finetune::new(&ae, &classifier, self.source()?, config.clone());
-            let schedule = Schedule {
-                steps: task.steps(),
-                check_every: (config.check_every / config.batch_size).max(1),
-                images_per_step: config.batch_size,
-            };
-            drive(&mut task, schedule, Some(&self.persistence(&stage)), seed)?;
-            let log = task.log().to_vec();
-            ae.save(&self.weights_path(&stage))?;
-            self.finish_stage(&stage, key, started, log)?;
+            let schedule =
+                Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
+            self.train_stage(
+                &stage,
+                key,
+                &mut task,
+                schedule,
+                |t| t.log().to_vec(),
+                |path| Ok(ae.save(path)?),
+            )?;
         }
         let ae = Rc::new(ae);
         self.finetuned.borrow_mut().insert(family, ae.clone());
         Ok(ae)
+    }
+
+    /// The evaluation images, decoded once for all noise levels and tables if they fit in
+    /// [`EVAL_CACHE_BYTES`] as 8-bit RGB.
+    fn decoded_test_images(&self) -> anyhow::Result<Option<Rc<DecodedSplit>>> {
+        if let Some(decoded) = self.test_images.borrow().as_ref() {
+            return Ok(Some(decoded.clone()));
+        }
+        let source = self.source()?;
+        let images = self.profile.eval_images.min(source.len(Split::Test));
+        let bytes = images * 3 * (source.image_size() as u64).pow(2);
+        if bytes > EVAL_CACHE_BYTES {
+            return Ok(None);
+        }
+        let decoded =
+            Rc::new(DecodedSplit::new(source, Split::Test, images, self.profile.batch_size as u64));
+        *self.test_images.borrow_mut() = Some(decoded.clone());
+        Ok(Some(decoded))
     }
 
     /// Every classifier on the original test images, on A_S's reconstructions and on every
@@ -348,8 +400,12 @@ impl Pipeline {
             batch_size: self.profile.batch_size as u64,
             noise,
             noise_seed: seed,
+            compute: self.options.compute,
         };
-        let table = evaluate(self.source()?, &plan, &views, &refs, &wanted);
+        let table = match self.decoded_test_images()? {
+            Some(decoded) => evaluate(&decoded.over(self.source()?), &plan, &views, &refs, &wanted),
+            None => evaluate(self.source()?, &plan, &views, &refs, &wanted),
+        };
         self.evaluations.borrow_mut().insert(cache_key, table.clone());
         Ok(table)
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, RunOptions};
 use crate::profile::Profile;
 use crate::provenance::Provenance;
 use crate::targets::{self, Context, Target};
@@ -14,6 +14,7 @@ use crate::targets::{self, Context, Target};
 /// What `dnlts reproduce` was asked to do.
 pub struct RunRequest {
     pub profile: Profile,
+    pub options: RunOptions,
     /// Continue interrupted training stages from their checkpoints.
     pub resume: bool,
     pub master_seed: u64,
@@ -46,8 +47,10 @@ pub struct RunSummary {
 pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     let out = &request.out_dir;
     write_json(&out.join("profile.json"), &request.profile)?;
+    write_json(&out.join("options.json"), &request.options)?;
     let pipeline = Pipeline::new(
         request.profile.clone(),
+        request.options,
         request.master_seed,
         request.device,
         out,
