@@ -5,6 +5,7 @@
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
 #   make golden    regenerate golden snapshots after an intended change (review the diff!)
+#   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
 
 PROFILE ?= small
 TORCH ?= cpu
@@ -23,12 +24,12 @@ DNLTS := $(TARGET_DIR)/release/dnlts
 # tests that train small networks run at full speed.
 CARGO_FLAGS := --release --workspace --locked
 
-.PHONY: all build reproduce test bench golden libtorch clean help
+.PHONY: all build reproduce test bench golden libtorch fashion-mnist clean help
 
 all: build
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -36,7 +37,11 @@ libtorch:
 build:
 	$(WITH_TORCH) cargo build $(CARGO_FLAGS)
 
-reproduce: build
+fashion-mnist:
+	@scripts/install-fashion-mnist.sh
+
+# The fashion profile reads Fashion-MNIST; everything else is embedded or user-supplied.
+reproduce: build $(if $(filter fashion,$(PROFILE)),fashion-mnist)
 	$(DNLTS) reproduce --profile $(PROFILE) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
 
 test:

@@ -114,3 +114,24 @@ fn debian_package_files_load() {
     assert_eq!((test.rows, test.cols), (28, 28));
     assert_eq!(load(&dir, FashionSplit::Validation).unwrap().len(), 5_000);
 }
+
+#[test]
+fn fashion_images_serve_capped_splits_and_a_non_repeating_stream() {
+    use dnlts::data::source::{FashionImages, ImageSource, Split};
+    let dir = temp_dir("fashion-source");
+    make_set(&dir, true);
+    let source = FashionImages::load(&dir, 10, 3, 7).unwrap();
+    assert_eq!((source.image_size(), source.classes()), (32, 10));
+    assert_eq!(source.len(Split::Train), 10, "capped at train_images");
+    assert_eq!(source.len(Split::Validation), 2, "only 2 validation rows exist");
+    assert_eq!(source.len(Split::Test), 3, "capped at eval_images");
+    let (images, labels) = source.labelled(Split::Test, &[2, 0]);
+    assert_eq!(images.size(), [2, 3, 32, 32]);
+    assert_eq!(Vec::<i64>::try_from(labels).unwrap(), [2, 0]);
+    assert!((images.double_value(&[0, 1, 5, 5]) - 20.0 / 255.0).abs() < 1e-6);
+    // 22 training rows: stream indices 1 and 23 augment the same image differently.
+    let stream = source.stream(0..24);
+    assert!(stream.equal(&source.stream(0..24)), "the stream is a function of the index");
+    assert!(!stream.get(1).equal(&stream.get(23)), "no stream image repeats");
+    assert!(stream.get(1).equal(&source.stream(1..2).get(0)), "batching does not matter");
+}

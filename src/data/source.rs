@@ -7,6 +7,8 @@ use image::RgbImage;
 use rayon::prelude::*;
 use tch::Tensor;
 
+use super::augment::{augment, AugmentConfig};
+use super::fashion::{self, FashionMnist, FashionSplit};
 pub use super::synthetic::Split;
 use super::synthetic::{self, SyntheticConfig};
 
@@ -184,5 +186,77 @@ impl ImageSource for CachedSource<'_> {
 
     fn stream(&self, indices: Range<u64>) -> Tensor {
         self.source.stream(indices)
+    }
+}
+
+/// Fashion-MNIST as an [`ImageSource`] (32×32 RGB, see [`super::fashion`]): the labelled
+/// splits come from the IDX files, capped at `train_images` and `eval_images`. Its AE
+/// pre-training stream is the training images under the standard augmentation, one
+/// (image, augmentation) pair per stream index, so no stream image repeats exactly.
+pub struct FashionImages {
+    train: FashionMnist,
+    validation: FashionMnist,
+    test: FashionMnist,
+    train_images: u64,
+    eval_images: u64,
+    augment_seed: u64,
+}
+
+impl FashionImages {
+    /// Reads the IDX files of `dir` (all three splits, ~55 MB in memory).
+    pub fn load(
+        dir: &std::path::Path,
+        train_images: u64,
+        eval_images: u64,
+        augment_seed: u64,
+    ) -> Result<Self, super::DataError> {
+        Ok(FashionImages {
+            train: fashion::load(dir, FashionSplit::Train)?,
+            validation: fashion::load(dir, FashionSplit::Validation)?,
+            test: fashion::load(dir, FashionSplit::Test)?,
+            train_images,
+            eval_images,
+            augment_seed,
+        })
+    }
+
+    fn split(&self, split: Split) -> &FashionMnist {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.validation,
+            Split::Test => &self.test,
+        }
+    }
+}
+
+impl ImageSource for FashionImages {
+    fn image_size(&self) -> i64 {
+        fashion::SIZE as i64
+    }
+
+    fn classes(&self) -> i64 {
+        fashion::CLASSES as i64
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        let cap = if split == Split::Train { self.train_images } else { self.eval_images };
+        (self.split(split).labels.len() as u64).min(cap)
+    }
+
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        let set = self.split(split);
+        let images: Vec<RgbImage> = indices.par_iter().map(|&i| set.image(i as usize)).collect();
+        let labels: Vec<i64> = indices.iter().map(|&i| set.labels[i as usize] as i64).collect();
+        (images_to_tensor(&images), Tensor::from_slice(&labels))
+    }
+
+    fn stream(&self, indices: Range<u64>) -> Tensor {
+        let n = self.train.labels.len() as u64;
+        let standard = AugmentConfig::standard();
+        let images: Vec<RgbImage> = indices
+            .into_par_iter()
+            .map(|i| augment(&self.train.image((i % n) as usize), &standard, self.augment_seed, i))
+            .collect();
+        images_to_tensor(&images)
     }
 }

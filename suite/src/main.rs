@@ -213,6 +213,10 @@ struct TrainingArgs {
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     finetune_part: dnlts::models::segnet::Part,
+    /// Dataset folder of a real-data profile: for fashion, the Fashion-MNIST IDX files
+    /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 impl TrainingArgs {
@@ -233,7 +237,11 @@ impl TrainingArgs {
             amp: self.amp,
             channels_last: self.channels_last,
         };
-        Ok(pipeline::RunOptions { compute, finetune_part: self.finetune_part })
+        Ok(pipeline::RunOptions {
+            compute,
+            finetune_part: self.finetune_part,
+            data_dir: self.data.clone(),
+        })
     }
 }
 

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use tch::Device;
 
 use dnlts::compute::Compute;
-use dnlts::data::source::{DecodedSplit, ImageSource, Split, SyntheticImages};
+use dnlts::data::fashion;
+use dnlts::data::source::{DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages};
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
@@ -44,10 +45,12 @@ struct StageRecord<L> {
 
 /// How the stages run (not what they compute); part of each stage's cache key, since bf16
 /// and micro-batches change the rounding and the fine-tuned part changes the result.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunOptions {
     pub compute: Compute,
     pub finetune_part: Part,
+    /// The dataset folder of a real-data profile (fashion: the IDX files).
+    pub data_dir: Option<PathBuf>,
 }
 
 pub struct Pipeline {
@@ -78,6 +81,40 @@ pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
     SyntheticImages { config, train_images: profile.train_images, eval_images: profile.eval_images }
 }
 
+/// The profile's images, or why they cannot be read (reported when first needed, so targets
+/// that need no training, like `published`, run anyway).
+fn open_source(
+    profile: &Profile,
+    data_dir: Option<&std::path::Path>,
+    master_seed: u64,
+) -> Result<Box<dyn ImageSource>, String> {
+    match profile.data {
+        DataSource::Synthetic => Ok(Box::new(synthetic_source(profile, data_seed(master_seed)))),
+        DataSource::FashionMnist => {
+            let dir = data_dir.map_or_else(|| PathBuf::from(fashion::DEBIAN_DIR), PathBuf::from);
+            let seed = dnlts::seed::derive(master_seed, "data", "fashion-augment");
+            FashionImages::load(&dir, profile.train_images, profile.eval_images, seed)
+                .map(|source| Box::new(source) as Box<dyn ImageSource>)
+                .map_err(|error| {
+                    format!(
+                        "profile 'fashion' needs Fashion-MNIST: {error}. On Debian/Ubuntu run \
+                         `make fashion-mnist` (installs the package dataset-fashion-mnist into \
+                         {}); elsewhere download train-images-idx3-ubyte.gz, \
+                         train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and \
+                         t10k-labels-idx1-ubyte.gz from \
+                         https://github.com/zalandoresearch/fashion-mnist and pass --data DIR",
+                        fashion::DEBIAN_DIR
+                    )
+                })
+        }
+        DataSource::ImagenetYfcc => Err(format!(
+            "profile '{}' reads ImageNet and YFCC100m, which the training pipeline cannot read \
+             yet; use --profile tiny, ci, small (embedded synthetic data) or fashion",
+            profile.name
+        )),
+    }
+}
+
 /// SegNet stages for small images: the paper's 224×224 inputs reach a 7×7 bottleneck after
 /// five stages; a 32×32 image keeps a comparable 4×4 one with three.
 fn segnet_stages(image_size: i64) -> usize {
@@ -102,16 +139,7 @@ impl Pipeline {
         out_dir: &std::path::Path,
         resume: bool,
     ) -> anyhow::Result<Self> {
-        let source: Result<Box<dyn ImageSource>, String> = match profile.data {
-            DataSource::Synthetic => {
-                Ok(Box::new(synthetic_source(&profile, data_seed(master_seed))))
-            }
-            other => Err(format!(
-                "profile '{}' reads {other:?} data, which the training pipeline cannot read yet; \
-                 use --profile tiny, ci or small (embedded synthetic data)",
-                profile.name
-            )),
-        };
+        let source = open_source(&profile, options.data_dir.as_deref(), master_seed);
         Ok(Pipeline {
             profile,
             options,

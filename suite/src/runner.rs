@@ -50,7 +50,7 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     write_json(&out.join("options.json"), &request.options)?;
     let pipeline = Pipeline::new(
         request.profile.clone(),
-        request.options,
+        request.options.clone(),
         request.master_seed,
         request.device,
         out,
