@@ -84,11 +84,37 @@ fn reproduce_writes_the_profile_and_a_run_summary() {
 }
 
 #[test]
+fn training_options_reach_the_stages_and_are_recorded() {
+    let dir = scratch("options");
+    let args = ["reproduce", "--profile", "tiny", "--include", "table1", "--out", "o"];
+    let options = ["--threads", "1", "--accumulate", "2", "--channels-last"];
+    let out = dnlts(&[&args[..], &options, &["--finetune-part", "both"]].concat(), &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("o/options.json")).unwrap()).unwrap();
+    assert_eq!(recorded["compute"]["accumulation"], 2);
+    assert_eq!(recorded["compute"]["channels_last"], true);
+    assert_eq!(recorded["finetune_part"], "both");
+    let stage: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("o/stages/finetune-lenet5.json")).unwrap())
+            .unwrap();
+    assert!(stage["log"].as_array().is_some_and(|log| !log.is_empty()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_input_gets_an_error_that_names_it() {
-    let cases: [(&[&str], &str); 3] = [
+    let fashion = ["reproduce", "--profile", "fashion", "--include", "table1", "--data", "/no"];
+    let cases: [(&[&str], &str); 6] = [
         (&["reproduce", "--profile", "huge"], "unknown profile 'huge'"),
         (&["reproduce", "--include", "tabel1"], "no target matches 'tabel1'"),
         (&["reproduce", "--device", "gpu"], "unknown device 'gpu'"),
+        (
+            &["reproduce", "--profile", "tiny", "--accumulate", "33"],
+            "--accumulate 33 splits a batch of 32",
+        ),
+        (&["finetune", "--classifier", "L", "--finetune-part", "wheels"], "unknown part 'wheels'"),
+        (&fashion, "/no/train-images-idx3-ubyte: missing"),
     ];
     for (args, expected) in cases {
         let out = dnlts(args, &scratch("errors"));
@@ -305,7 +331,7 @@ fn profiles_without_a_data_reader_still_run_the_analysis_of_published_numbers() 
     assert!(!needs_data.status.success());
     let stderr = text(&needs_data.stderr);
     assert!(
-        stderr.contains("profile 'paper'") && stderr.contains("--profile tiny, ci or small"),
+        stderr.contains("profile 'paper'") && stderr.contains("--profile tiny, ci, small"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
