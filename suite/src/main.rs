@@ -171,26 +171,14 @@ struct MachineArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// ci (≤ 3 min on 2 cores), small (default, ≤ 15 min), fashion (Fashion-MNIST) or paper
-    /// (ImageNet + YFCC100m on a GPU)
-    #[arg(long, default_value = profile::DEFAULT)]
-    profile: String,
     /// Run only these targets (comma-separated; `fig*` matches a prefix)
     #[arg(long, value_delimiter = ',')]
     include: Vec<String>,
     /// Skip these targets (comma-separated; `fig*` matches a prefix)
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Output folder (default: results/<profile>)
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Continue training stages interrupted earlier (Ctrl-C, a crash) from their checkpoints
-    #[arg(long)]
-    resume: bool,
     #[command(flatten)]
-    machine: MachineArgs,
-    #[command(flatten)]
-    training: TrainingArgs,
+    run: StageArgs,
 }
 
 /// How training and evaluation steps are computed. Stages made with other settings are not
@@ -245,16 +233,17 @@ impl TrainingArgs {
     }
 }
 
-/// Options shared by the stage commands.
+/// Options shared by `reproduce` and the stage commands.
 #[derive(Args)]
 struct StageArgs {
-    /// tiny, ci, small (default), fashion or paper
+    /// ci (≤ 3 min on 2 cores), small (default, ≤ 15 min), fashion (Fashion-MNIST), paper
+    /// (ImageNet + YFCC100m on a GPU) or tiny (seconds, for tests)
     #[arg(long, default_value = profile::DEFAULT)]
     profile: String,
     /// Output folder (default: results/<profile>)
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue from the stage's checkpoints after an interruption
+    /// Continue training stages interrupted earlier (Ctrl-C, a crash) from their checkpoints
     #[arg(long)]
     resume: bool,
     #[command(flatten)]
@@ -318,14 +307,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let family = parse_family(&classifier)?;
             run_stage(stage, |p| p.finetuned(family).map(|_| ()))
         }
-        Command::Evaluate(stage) => reproduce(ReproduceArgs {
-            profile: stage.profile,
+        Command::Evaluate(run) => reproduce(ReproduceArgs {
             include: ["table1", "table2", "fig4", "fig9"].map(String::from).to_vec(),
             exclude: Vec::new(),
-            out: stage.out,
-            resume: stage.resume,
-            machine: stage.machine,
-            training: stage.training,
+            run,
         }),
         Command::Models { json, classifier } if classifier.is_empty() => {
             commands::models::list(json)
@@ -401,55 +386,42 @@ fn run_stage(
     args: StageArgs,
     stage: impl FnOnce(&pipeline::Pipeline) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut profile = profile::Profile::preset(&args.profile)?;
-    let options = args.training.apply(&mut profile)?;
-    let device = resolve_device(&args.machine, &options)?;
-    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
-    let seed = dnlts::seed::derive(args.machine.seed, "stage-command", "");
-    dnlts::seed::Determinism::new(seed, args.machine.threads).apply();
-    let pipeline = pipeline::Pipeline::new(
-        profile,
-        options,
-        args.machine.seed,
-        device,
-        &out_dir,
-        args.resume,
-    )?;
-    stage(&pipeline)?;
-    println!("done; stages cached in {}", out_dir.join("stages").display());
+    let request = args.request(Vec::new())?;
+    let seed = dnlts::seed::derive(request.master_seed, "stage-command", "");
+    dnlts::seed::Determinism::new(seed, request.threads).apply();
+    stage(&runner::pipeline(&request)?)?;
+    println!("done; stages cached in {}", request.out_dir.join("stages").display());
     Ok(())
 }
 
-/// The device asked for, with a warning when --amp will not pay off there.
-fn resolve_device(
-    machine: &MachineArgs,
-    options: &pipeline::RunOptions,
-) -> anyhow::Result<tch::Device> {
-    let device = machine.device.resolve()?;
-    if options.compute.amp && device == tch::Device::Cpu {
-        eprintln!(
-            "warning: --amp on the CPU runs bf16 autocast there, which is slower than f32 \
-             unless the CPU has bf16 units (AVX512-BF16, AMX)"
-        );
+impl StageArgs {
+    /// What to run: the profile with --batch-size applied, the run options, the device.
+    fn request(self, targets: Vec<&'static targets::Target>) -> anyhow::Result<runner::RunRequest> {
+        let mut profile = profile::Profile::preset(&self.profile)?;
+        let options = self.training.apply(&mut profile)?;
+        let device = self.machine.device.resolve()?;
+        if options.compute.amp && device == tch::Device::Cpu {
+            eprintln!(
+                "warning: --amp on the CPU runs bf16 autocast there, which is slower than f32 \
+                 unless the CPU has bf16 units (AVX512-BF16, AMX)"
+            );
+        }
+        let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        Ok(runner::RunRequest {
+            targets,
+            profile,
+            options,
+            resume: self.resume,
+            master_seed: self.machine.seed,
+            threads: self.machine.threads,
+            device,
+            out_dir,
+        })
     }
-    Ok(device)
 }
 
 fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
-    let mut profile = profile::Profile::preset(&args.profile)?;
-    let options = args.training.apply(&mut profile)?;
-    let device = resolve_device(&args.machine, &options)?;
-    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
-    let request = runner::RunRequest {
-        targets: targets::select(&args.include, &args.exclude)?,
-        profile,
-        options,
-        resume: args.resume,
-        master_seed: args.machine.seed,
-        threads: args.machine.threads,
-        device,
-        out_dir,
-    };
+    let request = args.run.request(targets::select(&args.include, &args.exclude)?)?;
     println!(
         "dnlts reproduce: profile {}, seed {}, {} thread(s), device {:?}, output {}",
         request.profile.name,

@@ -44,18 +44,23 @@ pub struct RunSummary {
     pub ran: Vec<String>,
 }
 
-pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
-    let out = &request.out_dir;
-    write_json(&out.join("profile.json"), &request.profile)?;
-    write_json(&out.join("options.json"), &request.options)?;
-    let pipeline = Pipeline::new(
+/// The stages behind `request`'s targets.
+pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
+    Pipeline::new(
         request.profile.clone(),
         request.options.clone(),
         request.master_seed,
         request.device,
-        out,
+        &request.out_dir,
         request.resume,
-    )?;
+    )
+}
+
+pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
+    let out = &request.out_dir;
+    write_json(&out.join("profile.json"), &request.profile)?;
+    write_json(&out.join("options.json"), &request.options)?;
+    let pipeline = pipeline(request)?;
     let mut summary = RunSummary::default();
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {
