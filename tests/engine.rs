@@ -120,8 +120,12 @@ struct StopAt<'a> {
     at: u64,
 }
 
-impl Task for StopAt<'_> {
-    type State = <Pretrain<'static> as Task>::State;
+impl<'a> Task for StopAt<'a> {
+    type State = <Pretrain<'a> as Task>::State;
+    type Loader = <Pretrain<'a> as Task>::Loader;
+    fn loader(&self) -> Self::Loader {
+        self.inner.loader()
+    }
     fn name(&self) -> String {
         self.inner.name()
     }
@@ -138,11 +142,11 @@ impl Task for StopAt<'_> {
     ) -> Result<(), String> {
         self.inner.restore(t, s)
     }
-    fn step(&mut self, step: u64) -> f64 {
+    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64 {
         if step + 1 == self.at {
             dnlts::train::stop::request();
         }
-        self.inner.step(step)
+        self.inner.step(step, batch)
     }
     fn check(&mut self, done: u64) -> Option<f64> {
         self.inner.check(done)
@@ -412,6 +416,10 @@ struct OutOfMemory;
 
 impl Task for OutOfMemory {
     type State = ();
+    type Loader = fn(u64) -> Vec<Tensor>;
+    fn loader(&self) -> Self::Loader {
+        |_| Vec::new()
+    }
     fn name(&self) -> String {
         "oom".into()
     }
@@ -426,7 +434,7 @@ impl Task for OutOfMemory {
     ) -> Result<(), String> {
         Ok(())
     }
-    fn step(&mut self, _: u64) -> f64 {
+    fn step(&mut self, _: u64, _: Vec<Tensor>) -> f64 {
         panic!("called `Result::unwrap()` on an `Err` value: Torch(\"CUDA out of memory. Tried to allocate 9.00 GiB\")")
     }
     fn check(&mut self, _: u64) -> Option<f64> {

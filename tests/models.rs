@@ -370,3 +370,10 @@ fn the_encoder_can_start_from_vgg16_bn_weights() {
     let error = ae.transplant_vgg16_bn(&path).unwrap_err().to_string();
     assert!(error.contains("vgg16_bn"), "{error}");
 }
+
+#[test]
+fn scaled_segnets_pool_down_to_an_eight_pixel_bottleneck() {
+    for (size, stages) in [(16, 1), (32, 2), (64, 3), (256, 5), (8, 1)] {
+        assert_eq!(SegNetConfig::for_image_size(8, size).stages, stages, "{size}×{size}");
+    }
+}

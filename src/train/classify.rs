@@ -50,8 +50,6 @@ pub struct TrainClassifier<'a> {
     config: ClassifyConfig,
     sgd: Sgd,
     state: ClassifyState,
-    /// The current epoch's order and which epoch it belongs to (derived, never saved).
-    order: (u64, Vec<u64>),
 }
 
 fn named(classifier: &Classifier) -> Vec<(String, Tensor)> {
@@ -67,14 +65,7 @@ impl<'a> TrainClassifier<'a> {
         let trainable: Vec<(String, Tensor)> =
             named(classifier).into_iter().filter(|(name, _)| !is_running_statistic(name)).collect();
         let sgd = Sgd::new(trainable, config.lr, config.momentum, config.weight_decay);
-        TrainClassifier {
-            classifier,
-            source,
-            config,
-            sgd,
-            state: ClassifyState::default(),
-            order: (u64::MAX, Vec::new()),
-        }
+        TrainClassifier { classifier, source, config, sgd, state: ClassifyState::default() }
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
@@ -95,8 +86,9 @@ impl<'a> TrainClassifier<'a> {
     }
 }
 
-impl Task for TrainClassifier<'_> {
+impl<'a> Task for TrainClassifier<'a> {
     type State = ClassifyState;
+    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
 
     fn name(&self) -> String {
         format!("train-{}", self.classifier.name)
@@ -120,19 +112,28 @@ impl Task for TrainClassifier<'_> {
         Ok(())
     }
 
-    fn step(&mut self, step: u64) -> f64 {
-        let per_epoch = self.steps_per_epoch();
-        let (epoch, within) = (step / per_epoch, step % per_epoch);
-        if self.order.0 != epoch {
-            self.order =
-                (epoch, epoch_order(self.source.len(Split::Train), self.config.seed, epoch));
-        }
-        let batch = self.config.batch_size as usize;
-        let indices = &self.order.1[within as usize * batch..(within as usize + 1) * batch];
+    /// Batch `step` is the next slice of its epoch's shuffle (epoch = step / steps per epoch).
+    fn loader(&self) -> Self::Loader {
+        let (source, seed) = (self.source, self.config.seed);
+        let (batch, per_epoch) = (self.config.batch_size, self.steps_per_epoch());
+        // The current epoch's order and which epoch it belongs to.
+        let order = std::cell::RefCell::new((u64::MAX, Vec::new()));
+        Box::new(move |step| {
+            let (epoch, within) = (step / per_epoch, step % per_epoch);
+            let mut order = order.borrow_mut();
+            if order.0 != epoch {
+                *order = (epoch, epoch_order(source.len(Split::Train), seed, epoch));
+            }
+            let indices = &order.1[(within * batch) as usize..((within + 1) * batch) as usize];
+            let (images, labels) = source.labelled(Split::Train, indices);
+            vec![images, labels]
+        })
+    }
+
+    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64 {
         let (classifier, compute) = (self.classifier, self.config.compute);
         let device = classifier.store().expect("built-in").device();
-        let (images, labels) = self.source.labelled(Split::Train, indices);
-        let inputs = [compute.prepare(&images.to_device(device)), labels.to_device(device)];
+        let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
         self.sgd.lr = self.cosine_lr(step);
         let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
             classifier.logits(&part[0], true).cross_entropy_for_logits(&part[1])

@@ -77,16 +77,11 @@ impl<'a> Finetune<'a> {
     pub fn log(&self) -> &[FinetuneCheck] {
         &self.state.log
     }
-
-    fn batch_indices(&self, step: u64) -> Vec<u64> {
-        let train = self.source.len(Split::Train);
-        let batch = self.config.batch_size;
-        (step * batch..(step + 1) * batch).map(|i| i % train).collect()
-    }
 }
 
-impl Task for Finetune<'_> {
+impl<'a> Task for Finetune<'a> {
     type State = FinetuneState;
+    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
 
     fn name(&self) -> String {
         format!("finetune-{}", self.classifier.name)
@@ -110,11 +105,21 @@ impl Task for Finetune<'_> {
         Ok(())
     }
 
-    fn step(&mut self, step: u64) -> f64 {
+    /// Batch `step` is training images `step·B .. (step+1)·B`, wrapping around the split.
+    fn loader(&self) -> Self::Loader {
+        let (source, batch) = (self.source, self.config.batch_size);
+        Box::new(move |step| {
+            let train = source.len(Split::Train);
+            let indices: Vec<u64> = (step * batch..(step + 1) * batch).map(|i| i % train).collect();
+            let (images, labels) = source.labelled(Split::Train, &indices);
+            vec![images, labels]
+        })
+    }
+
+    fn step(&mut self, _: u64, batch: Vec<Tensor>) -> f64 {
         let (ae, classifier, compute) = (self.ae, self.classifier, self.config.compute);
         let device = ae.encoder.device();
-        let (images, labels) = self.source.labelled(Split::Train, &self.batch_indices(step));
-        let inputs = [compute.prepare(&images.to_device(device)), labels.to_device(device)];
+        let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
         let mode = AeMode::Finetune(self.config.part);
         let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
             classifier.logits(&ae.forward(&part[0], mode), false).cross_entropy_for_logits(&part[1])

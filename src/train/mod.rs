@@ -60,8 +60,13 @@ pub trait Task {
         tensors: &HashMap<String, Tensor>,
         state: Self::State,
     ) -> Result<(), String>;
-    /// One optimisation step on batch number `step`; returns the training loss.
-    fn step(&mut self, step: u64) -> f64;
+    /// Makes the data of a step from the step's number alone. It borrows the data source,
+    /// never the model, so the driver makes the next batch on another thread while the
+    /// current step computes.
+    type Loader: Fn(u64) -> Vec<Tensor> + Send;
+    fn loader(&self) -> Self::Loader;
+    /// One optimisation step on `batch`, the loader's data for `step`; returns the loss.
+    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64;
     /// Periodic evaluation after `steps_done` steps; the score (lower is better) ranks
     /// checkpoints.
     fn check(&mut self, steps_done: u64) -> Option<f64>;
@@ -127,8 +132,13 @@ pub fn accumulated_step(
 }
 
 /// Runs one step, turning libtorch's out-of-memory panic into advice on the batch size.
-fn guarded_step<T: Task>(task: &mut T, step: u64, schedule: &Schedule) -> Result<f64, TrainError> {
-    let run = std::panic::AssertUnwindSafe(|| task.step(step));
+fn guarded_step<T: Task>(
+    task: &mut T,
+    step: u64,
+    batch: Vec<Tensor>,
+    schedule: &Schedule,
+) -> Result<f64, TrainError> {
+    let run = std::panic::AssertUnwindSafe(|| task.step(step, batch));
     std::panic::catch_unwind(run).map_err(|payload| {
         let message = payload
             .downcast_ref::<String>()
@@ -223,6 +233,10 @@ pub fn copy_named(
     })
 }
 
+/// Batches made ahead of the step that reads them: one, so that making the next batch
+/// overlaps the current step and memory holds at most three.
+const PREFETCH: usize = 1;
+
 /// Runs `task` for its schedule. On CPU, a run resumed from any checkpoint ends with the same
 /// bytes as an uninterrupted one: each step reseeds libtorch from (seed, task, step) and data
 /// is addressed by index.
@@ -241,6 +255,30 @@ pub fn drive<T: Task>(
             start = loaded.step;
         }
     }
+    let loader = task.loader();
+    std::thread::scope(|scope| {
+        let (sender, batches) = std::sync::mpsc::sync_channel(PREFETCH);
+        scope.spawn(move || {
+            for step in start..schedule.steps {
+                // The receiver is gone when the run stopped early.
+                if sender.send(loader(step)).is_err() {
+                    break;
+                }
+            }
+        });
+        run_steps(task, &schedule, persistence, seed, start, &batches)
+    })
+}
+
+fn run_steps<T: Task>(
+    task: &mut T,
+    schedule: &Schedule,
+    persistence: Option<&Persistence>,
+    seed: u64,
+    start: u64,
+    batches: &std::sync::mpsc::Receiver<Vec<Tensor>>,
+) -> Result<(), TrainError> {
+    let name = task.name();
     let mut progress = progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
     progress.set_position(start * schedule.images_per_step);
     for step in start..schedule.steps {
@@ -250,8 +288,10 @@ pub fn drive<T: Task>(
                 return Err(TrainError::Interrupted { task: name, step, dir: p.dir.clone() });
             }
         }
+        // A closed channel means the loader panicked; the scope re-raises its panic.
+        let Ok(batch) = batches.recv() else { break };
         tch::manual_seed(crate::seed::derive(seed, &name, &format!("step{step}")) as i64);
-        let loss = guarded_step(task, step, &schedule)?;
+        let loss = guarded_step(task, step, batch, schedule)?;
         if !loss.is_finite() {
             let last_good = persistence.and_then(|p| p.checkpoints.steps().last().copied());
             return Err(TrainError::NonFinite { task: name, step, loss, last_good });

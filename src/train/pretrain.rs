@@ -154,8 +154,9 @@ pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batc
     total / (images as f64 * per_image)
 }
 
-impl Task for Pretrain<'_> {
+impl<'a> Task for Pretrain<'a> {
     type State = PretrainState;
+    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
 
     fn name(&self) -> String {
         "pretrain".into()
@@ -180,11 +181,15 @@ impl Task for Pretrain<'_> {
         Ok(())
     }
 
-    fn step(&mut self, step: u64) -> f64 {
-        let (batch, compute, ae) = (self.config.batch_size, self.config.compute, self.ae);
+    fn loader(&self) -> Self::Loader {
+        let (source, batch) = (self.source, self.config.batch_size);
+        Box::new(move |step| vec![source.stream(step * batch..(step + 1) * batch)])
+    }
+
+    fn step(&mut self, _: u64, batch: Vec<Tensor>) -> f64 {
+        let (compute, ae) = (self.config.compute, self.ae);
         let device = ae.encoder.device();
-        let images = self.source.stream(step * batch..(step + 1) * batch).to_device(device);
-        let images = compute.prepare(&images);
+        let images = compute.prepare(&batch[0].to_device(device));
         let loss = accumulated_step(&mut self.sgd, &compute, device, &[images], &mut |part| {
             normalized_mse(ae, &ae.forward(&part[0], AeMode::Pretrain), &part[0], Reduction::Mean)
         });

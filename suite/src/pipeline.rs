@@ -115,16 +115,6 @@ fn open_source(
     }
 }
 
-/// SegNet stages for small images: the paper's 224×224 inputs reach a 7×7 bottleneck after
-/// five stages; a 32×32 image keeps a comparable 4×4 one with three.
-fn segnet_stages(image_size: i64) -> usize {
-    let mut stages = 0;
-    while stages < 5 && image_size >> (stages + 1) >= 4 {
-        stages += 1;
-    }
-    stages.max(1)
-}
-
 /// The synthetic world's seed for a master seed.
 pub fn data_seed(master_seed: u64) -> u64 {
     dnlts::seed::derive(master_seed, "data", "synthetic")
@@ -166,7 +156,7 @@ impl Pipeline {
                 let (d, size) = (width_divisor as i64, self.profile.image_size as i64);
                 (
                     Scale::Scaled { width_divisor: d, image_size: size },
-                    SegNetConfig::scaled(d, segnet_stages(size)),
+                    SegNetConfig::for_image_size(d, size),
                 )
             }
             ModelScale::Paper => (Scale::Paper, SegNetConfig::paper()),

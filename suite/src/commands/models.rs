@@ -24,7 +24,7 @@ struct ModelRow {
 fn rows() -> Vec<ModelRow> {
     let mut rows = Vec::new();
     for (scale, segnet) in
-        [(Scale::Paper, SegNetConfig::paper()), (SCALED, SegNetConfig::scaled(8, 5))]
+        [(Scale::Paper, SegNetConfig::paper()), (SCALED, SegNetConfig::for_image_size(8, 32))]
     {
         let ae = AutoEncoder::new(segnet, Device::Cpu);
         rows.push(ModelRow {
