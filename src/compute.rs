@@ -89,31 +89,38 @@ struct AutocastApi {
     clear_cache: extern "C" fn(),
 }
 
-fn lookup(name: &std::ffi::CStr) -> *mut libc::c_void {
+fn lookup(name: &std::ffi::CStr) -> Result<*mut libc::c_void, String> {
     // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
     let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-    assert!(
-        !symbol.is_null(),
-        "--amp: libtorch has no symbol {name:?}; bf16 autocast needs libtorch 2.4 or newer"
-    );
-    symbol
+    if symbol.is_null() {
+        return Err(format!(
+            "--amp: the loaded libtorch has no {name:?}; bf16 autocast needs libtorch 2.4 or newer"
+        ));
+    }
+    Ok(symbol)
 }
 
-fn autocast_api() -> &'static AutocastApi {
-    static API: std::sync::OnceLock<AutocastApi> = std::sync::OnceLock::new();
+fn autocast_api() -> Result<&'static AutocastApi, String> {
+    static API: std::sync::OnceLock<Result<AutocastApi, String>> = std::sync::OnceLock::new();
     // SAFETY: the symbols are libtorch's functions with these C++ signatures; 8-bit enums and
     // bool are passed as integers by the platform ABI, as a C function would take them.
-    API.get_or_init(|| unsafe {
+    let api = API.get_or_init(|| unsafe {
         type Ptr = *mut libc::c_void;
-        AutocastApi {
-            set_enabled: std::mem::transmute::<Ptr, extern "C" fn(i8, bool)>(lookup(SET_ENABLED)),
-            is_enabled: std::mem::transmute::<Ptr, extern "C" fn(i8) -> bool>(lookup(IS_ENABLED)),
-            set_dtype: std::mem::transmute::<Ptr, extern "C" fn(i8, i8)>(lookup(SET_DTYPE)),
-            increment: std::mem::transmute::<Ptr, extern "C" fn() -> i32>(lookup(INCREMENT)),
-            decrement: std::mem::transmute::<Ptr, extern "C" fn() -> i32>(lookup(DECREMENT)),
-            clear_cache: std::mem::transmute::<Ptr, extern "C" fn()>(lookup(CLEAR_CACHE)),
-        }
-    })
+        Ok(AutocastApi {
+            set_enabled: std::mem::transmute::<Ptr, extern "C" fn(i8, bool)>(lookup(SET_ENABLED)?),
+            is_enabled: std::mem::transmute::<Ptr, extern "C" fn(i8) -> bool>(lookup(IS_ENABLED)?),
+            set_dtype: std::mem::transmute::<Ptr, extern "C" fn(i8, i8)>(lookup(SET_DTYPE)?),
+            increment: std::mem::transmute::<Ptr, extern "C" fn() -> i32>(lookup(INCREMENT)?),
+            decrement: std::mem::transmute::<Ptr, extern "C" fn() -> i32>(lookup(DECREMENT)?),
+            clear_cache: std::mem::transmute::<Ptr, extern "C" fn()>(lookup(CLEAR_CACHE)?),
+        })
+    });
+    api.as_ref().map_err(Clone::clone)
+}
+
+/// Whether this libtorch offers bf16 autocast (checked before a run with `--amp` starts).
+pub fn check_amp() -> Result<(), String> {
+    autocast_api().map(|_| ())
 }
 
 /// Runs `f` with bf16 autocast on `device`'s type, restoring the previous setting afterwards
@@ -125,14 +132,14 @@ pub fn bf16_autocast<T>(device: Device, f: impl FnOnce() -> T) -> T {
     }
     impl Drop for Restore {
         fn drop(&mut self) {
-            let api = autocast_api();
+            let api = autocast_api().expect("checked when autocast began");
             if (api.decrement)() == 0 {
                 (api.clear_cache)();
             }
             (api.set_enabled)(self.device_type, self.was_enabled);
         }
     }
-    let api = autocast_api();
+    let api = autocast_api().unwrap_or_else(|reason| panic!("{reason}"));
     let device_type = if device.is_cuda() { 1 } else { 0 };
     let _restore = Restore { device_type, was_enabled: (api.is_enabled)(device_type) };
     (api.set_dtype)(device_type, BFLOAT16);

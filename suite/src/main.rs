@@ -400,6 +400,9 @@ impl StageArgs {
         let mut profile = profile::Profile::preset(&self.profile)?;
         let options = self.training.apply(&mut profile)?;
         let device = self.machine.device.resolve()?;
+        if options.compute.amp {
+            dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
+        }
         if options.compute.amp && device == tch::Device::Cpu {
             eprintln!(
                 "warning: --amp on the CPU runs bf16 autocast there, which is slower than f32 \
