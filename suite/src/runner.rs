@@ -131,6 +131,15 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         provenance.device,
         provenance.threads
     );
+    let (compute, part) = (&request.options.compute, request.options.finetune_part);
+    report += &format!(
+        "\nbatch size {}, {} micro-batch(es) per step, bf16 autocast {}, channels-last {}, \
+         fine-tuned part: {part:?}\n",
+        request.profile.batch_size,
+        compute.accumulation,
+        if compute.amp { "on" } else { "off" },
+        if compute.channels_last { "on" } else { "off" },
+    );
     // The paper's order, not the registry's alphabetical one; the analysis of published
     // numbers and the claims check close the report.
     const ORDER: [&str; 11] = [
