@@ -160,8 +160,9 @@ fn palette_cue_carries_class_and_its_switch_removes_it() {
     let off = palette_probe_accuracy(&off_cfg, 400);
     // Chance is 0.10 and the probe's standard error on 400 samples about 0.02. Mean colour is
     // a crude palette reader (it also sees the object, clutter and lighting), so "informative"
-    // means well above chance; an ideal palette-only reader would reach 0.55 + 0.45/10 ≈ 0.6.
-    assert!(on > 0.22, "palette on: {on}, off: {off}");
+    // means well above chance (three standard errors); an ideal palette-only reader would reach
+    // 0.35 + 0.65/10 ≈ 0.41.
+    assert!(on > 0.16, "palette on: {on}, off: {off}");
     assert!(on < 0.75, "palette alone must not solve the task: {on}");
     assert!(off < 0.16, "palette off: {off}");
 }
@@ -274,7 +275,7 @@ fn texture_and_opponent_cues_carry_class_and_their_switches_remove_them() {
     let opponent_off = probe_accuracy(&no_opponent, opponent_code);
     let report =
         format!("texture {texture_on}/{texture_off}, opponent {opponent_on}/{opponent_off}");
-    // Chance is about 0.1; each cue is right for ~0.7 (texture) / ~0.64 (opponent) of images
+    // Chance is about 0.1; each cue is right for ~0.87 (texture) / ~0.55 (opponent) of images
     // and these fixed linear probes read it only in part.
     assert!(texture_on > 0.3 && texture_off < 0.16, "{report}");
     assert!(opponent_on > 0.3 && opponent_off < 0.16, "{report}");

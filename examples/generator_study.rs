@@ -1,0 +1,235 @@
+//! Generator study: how well each classifier family learns the embedded synthetic set, with all
+//! cues on and with one cue switched off at a time. Trains every (family, ablation) pair from
+//! scratch with exactly the `small` profile's classifier recipe (suite/src/pipeline.rs,
+//! `Pipeline::classifier`): scaled models (width / 8) on 32×32 images, SGD lr 0.05, momentum
+//! 0.9, weight decay 5e-4, cosine decay, batch 64, the same data and stage seeds; the score is
+//! the validation top-1 on 1,000 images after the last epoch. Prints a markdown table.
+//!
+//! ```text
+//! scripts/with-libtorch.sh cargo run --release --example generator_study -- \
+//!     --families L,R --ablations full,no-texture --threads 1 [--train-images 10240] [--epochs 5]
+//! ```
+//!
+//! `--ceilings` instead prints the ideal-reader accuracy ceilings of the default cue strengths
+//! (the table on `CueStrengths::default()`), by Monte Carlo; it trains nothing.
+
+use std::time::Instant;
+
+use dnlts::data::source::SyntheticImages;
+use dnlts::data::synthetic::{CueStrengths, CueSwitches, SyntheticConfig, DEFAULT_SEED};
+use dnlts::models::classifier::Classifier;
+use dnlts::models::{Family, Scale};
+use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::{drive, Schedule};
+
+/// The `small` profile's numbers (suite/src/profile.rs) that the classifier stage reads.
+const IMAGE_SIZE: u32 = 32;
+const CLASSES: u32 = 10;
+const WIDTH_DIVISOR: i64 = 8;
+const BATCH: u64 = 64;
+const EVAL_IMAGES: u64 = 2_000;
+const CHECK_IMAGES: u64 = 1_000;
+
+const ABLATIONS: [&str; 5] = ["full", "no-palette", "no-shape", "no-texture", "no-opponent"];
+
+struct Args {
+    families: Vec<Family>,
+    ablations: Vec<String>,
+    threads: i32,
+    train_images: u64,
+    epochs: u64,
+    ceilings: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        families: vec![Family::Lenet5, Family::Resnet50],
+        ablations: vec!["full".into()],
+        threads: 1,
+        train_images: 10_240,
+        epochs: 5,
+        ceilings: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--ceilings" {
+            args.ceilings = true;
+            continue;
+        }
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let number = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
+        match flag.as_str() {
+            "--families" => {
+                args.families = value
+                    .split(',')
+                    .map(|f| Family::parse(f).ok_or(format!("unknown family {f}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--ablations" => {
+                args.ablations = value.split(',').map(str::to_string).collect();
+                if let Some(bad) = args.ablations.iter().find(|a| !ABLATIONS.contains(&a.as_str()))
+                {
+                    return Err(format!("unknown ablation {bad}; use {}", ABLATIONS.join(",")));
+                }
+            }
+            "--threads" => args.threads = number(&value)? as i32,
+            "--train-images" => args.train_images = number(&value)?,
+            "--epochs" => args.epochs = number(&value)?,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn switches(ablation: &str) -> CueSwitches {
+    let mut cues = CueSwitches::default();
+    match ablation {
+        "no-palette" => cues.palette = false,
+        "no-shape" => cues.shape = false,
+        "no-texture" => cues.texture = false,
+        "no-opponent" => cues.opponent = false,
+        _ => {}
+    }
+    cues
+}
+
+/// Validation top-1 of `family` trained on the synthetic set with `cues`, and the per-epoch log.
+fn train(family: Family, cues: CueSwitches, args: &Args) -> (f64, Vec<f64>) {
+    // Same seeds as the pipeline at the default master seed.
+    let data_seed = dnlts::seed::derive(DEFAULT_SEED, "data", "synthetic");
+    let stage_seed =
+        dnlts::seed::derive(DEFAULT_SEED, "stage", &format!("classifier-{}", family.name()));
+    let source = SyntheticImages {
+        config: SyntheticConfig {
+            seed: data_seed,
+            size: IMAGE_SIZE,
+            classes: CLASSES,
+            cues,
+            ..SyntheticConfig::default()
+        },
+        train_images: args.train_images,
+        eval_images: EVAL_IMAGES,
+    };
+    let config = ClassifyConfig {
+        epochs: args.epochs,
+        batch_size: BATCH,
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        check_images: CHECK_IMAGES,
+        seed: stage_seed,
+    };
+    tch::manual_seed(stage_seed as i64);
+    let scale = Scale::Scaled { width_divisor: WIDTH_DIVISOR, image_size: IMAGE_SIZE as i64 };
+    let classifier = Classifier::builtin(family, scale, CLASSES as i64, tch::Device::Cpu);
+    let mut task = TrainClassifier::new(&classifier, &source, config);
+    let schedule = Schedule {
+        steps: task.steps(),
+        check_every: task.steps_per_epoch(),
+        images_per_step: BATCH,
+    };
+    drive(&mut task, schedule, None, stage_seed).expect("training runs");
+    let log: Vec<f64> = task.log().iter().map(|c| c.accuracy).collect();
+    (*log.last().expect("at least one check"), log)
+}
+
+/// Ideal-reader ceilings: Bayes rule over the four cue classes (each shows the true class with
+/// its reliability, else a uniform class), reading only the cues in `read`.
+fn ceiling(strengths: &CueStrengths, read: [bool; 4], samples: u64) -> f64 {
+    let r = [
+        strengths.palette.reliability,
+        strengths.shape.reliability,
+        strengths.texture.reliability,
+        strengths.opponent.reliability,
+    ];
+    let k = CLASSES as usize;
+    let mut rng = 0x5EED_u64;
+    let mut next = || {
+        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut correct = 0.0;
+    for _ in 0..samples {
+        let class = (next() * k as f64) as usize;
+        let mut log_post = vec![0.0f64; k];
+        for cue in 0..4 {
+            let shown = if next() < r[cue] as f64 { class } else { (next() * k as f64) as usize };
+            if read[cue] {
+                let hit = (r[cue] as f64 + (1.0 - r[cue] as f64) / k as f64).ln();
+                let miss = ((1.0 - r[cue] as f64) / k as f64).ln();
+                for (c, lp) in log_post.iter_mut().enumerate() {
+                    *lp += if c == shown { hit } else { miss };
+                }
+            }
+        }
+        let best = log_post.iter().cloned().fold(f64::MIN, f64::max);
+        let ties: Vec<usize> = (0..k).filter(|&c| log_post[c] > best - 1e-9).collect();
+        if ties.contains(&class) {
+            correct += 1.0 / ties.len() as f64; // ties broken uniformly at random
+        }
+    }
+    correct / samples as f64
+}
+
+fn print_ceilings() {
+    let s = CueStrengths::default();
+    let names = ["palette", "shape", "texture", "opponent"];
+    println!("| cues read | ceiling |\n|---|---|");
+    for mask in 1u32..16 {
+        let read = [0, 1, 2, 3].map(|i| mask & (1 << i) != 0);
+        let label: Vec<&str> = (0..4).filter(|&i| read[i]).map(|i| names[i]).collect();
+        println!("| {} | {:.2} |", label.join("+"), ceiling(&s, read, 200_000));
+    }
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("generator_study: {message}");
+            std::process::exit(2);
+        }
+    };
+    if args.ceilings {
+        print_ceilings();
+        return;
+    }
+    // One thread for libtorch and for image generation alike: results and timings stay
+    // comparable whatever else runs on the machine.
+    tch::set_num_threads(args.threads);
+    rayon::ThreadPoolBuilder::new().num_threads(args.threads as usize).build_global().ok();
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for family in &args.families {
+        let mut row = Vec::new();
+        for ablation in &args.ablations {
+            let t = Instant::now();
+            let (accuracy, log) = train(*family, switches(ablation), &args);
+            let per_epoch: Vec<String> = log.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
+            eprintln!(
+                "{} {ablation}: {:.1} % (epochs: {}) in {:.0} s",
+                family.letter(),
+                100.0 * accuracy,
+                per_epoch.join(" "),
+                t.elapsed().as_secs_f64()
+            );
+            row.push(accuracy);
+        }
+        rows.push((family.letter(), row));
+    }
+    println!(
+        "\nval top-1 (%), {} train images × {} epochs, {:.0} s\n",
+        args.train_images,
+        args.epochs,
+        started.elapsed().as_secs_f64()
+    );
+    println!("| family | {} |", args.ablations.join(" | "));
+    println!("|---|{}", "---|".repeat(args.ablations.len()));
+    for (letter, row) in rows {
+        let cells: Vec<String> = row.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
+        println!("| {letter} | {} |", cells.join(" | "));
+    }
+}
