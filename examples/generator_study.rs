@@ -15,6 +15,7 @@
 
 use std::time::Instant;
 
+use dnlts::compute::Compute;
 use dnlts::data::source::SyntheticImages;
 use dnlts::data::synthetic::{CueStrengths, CueSwitches, SyntheticConfig, DEFAULT_SEED};
 use dnlts::models::classifier::Classifier;
@@ -30,7 +31,7 @@ const BATCH: u64 = 64;
 const EVAL_IMAGES: u64 = 2_000;
 const CHECK_IMAGES: u64 = 1_000;
 
-const ABLATIONS: [&str; 5] = ["full", "no-palette", "no-shape", "no-texture", "no-opponent"];
+const ABLATIONS: [&str; 5] = CueSwitches::ABLATIONS;
 
 struct Args {
     families: Vec<Family>,
@@ -81,18 +82,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn switches(ablation: &str) -> CueSwitches {
-    let mut cues = CueSwitches::default();
-    match ablation {
-        "no-palette" => cues.palette = false,
-        "no-shape" => cues.shape = false,
-        "no-texture" => cues.texture = false,
-        "no-opponent" => cues.opponent = false,
-        _ => {}
-    }
-    cues
-}
-
 /// Validation top-1 of `family` trained on the synthetic set with `cues`, and the per-epoch log.
 fn train(family: Family, cues: CueSwitches, args: &Args) -> (f64, Vec<f64>) {
     // Same seeds as the pipeline at the default master seed.
@@ -118,15 +107,15 @@ fn train(family: Family, cues: CueSwitches, args: &Args) -> (f64, Vec<f64>) {
         weight_decay: 5e-4,
         check_images: CHECK_IMAGES,
         seed: stage_seed,
+        compute: Compute::default(),
     };
     tch::manual_seed(stage_seed as i64);
     let scale = Scale::Scaled { width_divisor: WIDTH_DIVISOR, image_size: IMAGE_SIZE as i64 };
     let classifier = Classifier::builtin(family, scale, CLASSES as i64, tch::Device::Cpu);
     let mut task = TrainClassifier::new(&classifier, &source, config);
     let schedule = Schedule {
-        steps: task.steps(),
         check_every: task.steps_per_epoch(),
-        images_per_step: BATCH,
+        ..Schedule::new(task.steps(), BATCH, 0, &Compute::default())
     };
     drive(&mut task, schedule, None, stage_seed).expect("training runs");
     let log: Vec<f64> = task.log().iter().map(|c| c.accuracy).collect();
@@ -207,7 +196,8 @@ fn main() {
         let mut row = Vec::new();
         for ablation in &args.ablations {
             let t = Instant::now();
-            let (accuracy, log) = train(*family, switches(ablation), &args);
+            let (accuracy, log) =
+                train(*family, CueSwitches::ablation(ablation).expect("validated"), &args);
             let per_epoch: Vec<String> = log.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
             eprintln!(
                 "{} {ablation}: {:.1} % (epochs: {}) in {:.0} s",

@@ -336,3 +336,24 @@ fn profiles_without_a_data_reader_still_run_the_analysis_of_published_numbers() 
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The README's picture of the synthetic world is what `dnlts data preview` draws today;
+/// `make golden` redraws it after an intended change to the generator.
+#[test]
+fn the_readme_pictures_of_the_synthetic_world_are_current() {
+    let dir = scratch("docs-grid");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    for ablation in ["full", "no-texture"] {
+        let name = format!("synthetic-{ablation}.png");
+        let args = ["data", "preview", "--profile", "small", "--n", "40", "--ablation", ablation];
+        let out = dnlts(&[&args[..], &["--out", &name]].concat(), &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let drawn = std::fs::read(dir.join(&name)).unwrap();
+        if std::env::var("INSTA_UPDATE").as_deref() == Ok("always") {
+            std::fs::write(docs.join(&name), &drawn).unwrap();
+        }
+        let committed = std::fs::read(docs.join(&name)).unwrap_or_default();
+        assert!(committed == drawn, "docs/{name} is stale: run `make golden` and review it");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -58,6 +58,32 @@ impl Default for CueSwitches {
     }
 }
 
+impl CueSwitches {
+    /// The ablations by name: every cue, or all but one.
+    pub const ABLATIONS: [&'static str; 5] =
+        ["full", "no-palette", "no-shape", "no-texture", "no-opponent"];
+
+    /// The switches of an ablation named as in [`Self::ABLATIONS`].
+    pub fn ablation(name: &str) -> Result<Self> {
+        let mut cues = Self::default();
+        match name {
+            "full" => {}
+            "no-palette" => cues.palette = false,
+            "no-shape" => cues.shape = false,
+            "no-texture" => cues.texture = false,
+            "no-opponent" => cues.opponent = false,
+            other => {
+                return Err(DataError::InvalidValue {
+                    name: "ablation",
+                    value: other.to_string(),
+                    fix: "use full, no-palette, no-shape, no-texture or no-opponent",
+                })
+            }
+        }
+        Ok(cues)
+    }
+}
+
 /// Strength of one cue.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cue {

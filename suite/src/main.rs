@@ -118,6 +118,10 @@ enum DataCommand {
         /// Number of images
         #[arg(long, default_value_t = 64)]
         n: usize,
+        /// Draw the images with one cue switched off: no-palette, no-shape, no-texture or
+        /// no-opponent (what the generator's ablation switch does)
+        #[arg(long, default_value = "full")]
+        ablation: String,
         /// Master seed (the data seed derives from it, as in `reproduce`)
         #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
         seed: u64,
@@ -320,15 +324,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::analyze::run(&table, &thresholds, out.as_deref(), json)
         }
         Command::Nmi { a, b, bins } => commands::analyze::nmi(&a, &b, bins),
-        Command::Data(DataCommand::Preview { profile, n, seed, out }) => {
+        Command::Data(DataCommand::Preview { profile, n, seed, ablation, out }) => {
             let profile = profile::Profile::preset(&profile)?;
             anyhow::ensure!(
                 profile.data == profile::DataSource::Synthetic,
                 "profile '{}' has no synthetic data to preview; use tiny, ci or small",
                 profile.name
             );
-            let source = pipeline::synthetic_source(&profile, pipeline::data_seed(seed));
-            let grid = dnlts::data::preview::grid(&source.config, n);
+            let mut config = pipeline::synthetic_source(&profile, pipeline::data_seed(seed)).config;
+            config.cues = dnlts::data::synthetic::CueSwitches::ablation(&ablation)?;
+            let grid = dnlts::data::preview::grid(&config, n);
             dnlts::data::preview::save_png(&grid, &out)?;
             println!("wrote {} ({n} images of profile {})", out.display(), profile.name);
             Ok(())
