@@ -1,9 +1,10 @@
 //! Generator study: how well each classifier family learns the embedded synthetic set, with all
 //! cues on and with one cue switched off at a time. Trains every (family, ablation) pair from
 //! scratch with exactly the `small` profile's classifier recipe (suite/src/pipeline.rs,
-//! `Pipeline::classifier`): scaled models (width / 8) on 32×32 images, SGD lr 0.05, momentum
-//! 0.9, weight decay 5e-4, cosine decay, batch 64, the same data and stage seeds; the score is
-//! the validation top-1 on 1,000 images after the last epoch. Prints a markdown table.
+//! `Pipeline::classifier`): scaled models (width / 8) on 32×32 images, SGD with the family's
+//! learning rate (`classify::learning_rate`), momentum 0.9, weight decay 5e-4, cosine decay,
+//! batch 64, the same data and stage seeds; the score is the validation top-1 on 1,000 images
+//! after the last epoch. Prints a markdown table.
 //!
 //! ```text
 //! scripts/with-libtorch.sh cargo run --release --example generator_study -- \
@@ -102,7 +103,7 @@ fn train(family: Family, cues: CueSwitches, args: &Args) -> (f64, Vec<f64>) {
     let config = ClassifyConfig {
         epochs: args.epochs,
         batch_size: BATCH,
-        lr: 0.05,
+        lr: dnlts::train::classify::learning_rate(family),
         momentum: 0.9,
         weight_decay: 5e-4,
         check_images: CHECK_IMAGES,

@@ -23,7 +23,7 @@ use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
-use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::classify::{learning_rate, ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
 use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
 use dnlts::train::{drive, Persistence, Schedule, Task};
@@ -288,7 +288,7 @@ impl Pipeline {
         let config = ClassifyConfig {
             epochs: p.classifier_epochs,
             batch_size: p.batch_size as u64,
-            lr: 0.05,
+            lr: learning_rate(family),
             momentum: 0.9,
             weight_decay: 5e-4,
             check_images: p.eval_images.min(1000),
