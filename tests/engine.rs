@@ -106,7 +106,7 @@ fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
     let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
     let before = task.heldout_loss();
     let schedule =
-        Schedule { steps: task.steps(), check_every: 4, images_per_step: 8, accumulation: 1 };
+        Schedule { check_every: 4, ..Schedule::new(task.steps(), 8, 0, &Compute::default()) };
     drive(&mut task, schedule, None, 1).unwrap();
     let log = task.log();
     assert_eq!(log.len(), 6, "one check every 4 of 24 steps");
@@ -169,7 +169,7 @@ fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_bytes() {
-    let schedule = Schedule { steps: 24, check_every: 4, images_per_step: 8, accumulation: 1 };
+    let schedule = Schedule { check_every: 4, ..Schedule::new(24, 8, 0, &Compute::default()) };
     tch::manual_seed(5);
     let reference = small_ae();
     let start = all_bytes(&reference);
@@ -472,4 +472,19 @@ fn decoded_split_reads_back_the_same_tensors() {
         "uncached indices pass through"
     );
     assert!(cached.labelled(Split::Train, &[1]).0.equal(&Toy.labelled(Split::Train, &[1]).0));
+}
+
+#[test]
+fn prefetching_batches_changes_no_byte() {
+    let run = |prefetch: usize| {
+        tch::manual_seed(9);
+        let ae = small_ae();
+        let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
+        let schedule = Schedule { prefetch, ..Schedule::new(6, 8, 32, &Compute::default()) };
+        drive(&mut task, schedule, None, 4).unwrap();
+        all_bytes(&ae)
+    };
+    let inline = run(0);
+    assert_eq!(inline, run(1), "one batch ahead");
+    assert_eq!(inline, run(3), "three batches ahead");
 }

@@ -30,8 +30,10 @@ use crate::models::{is_running_statistic, Family};
 /// | 0.1 | 46.9 (falls from 52.9 in the last epoch) | 57.7 | 44.0 |
 /// | 0.2 | 11.4 (diverges) | 19.7 | |
 ///
-/// The batch-normalised VGG and Inception want 0.1; AlexNet (no batch norm) is unstable
-/// there and keeps 0.05, as do LeNet-5 (83.4 %) and ResNet-50 (84.3 %).
+/// (one seed, 1 thread). The batch-normalised VGG and Inception get 0.1; AlexNet (no batch
+/// norm) is unstable there and keeps 0.05, as do LeNet-5 (83.4 %) and ResNet-50 (84.3 %).
+/// These runs are fragile: the `small` reproduction (same seeds, 2 threads) ends at V 36.1 %
+/// and I 48.2 % with these rates, so VGG's gain is not established; Inception's is.
 pub fn learning_rate(family: Family) -> f64 {
     match family {
         Family::Vgg16Bn | Family::InceptionV3 => 0.1,

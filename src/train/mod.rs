@@ -81,6 +81,9 @@ pub struct Schedule {
     pub images_per_step: u64,
     /// Micro-batches per step (for the out-of-memory advice).
     pub accumulation: u64,
+    /// Batches made ahead on a loader thread while a step computes (0: on the training
+    /// thread, between steps); memory holds at most this many beyond the one in use.
+    pub prefetch: usize,
 }
 
 impl Schedule {
@@ -97,6 +100,7 @@ impl Schedule {
             check_every: (check_images / batch_size.max(1)).max(1),
             images_per_step: batch_size,
             accumulation: compute.accumulation,
+            prefetch: 1,
         }
     }
 }
@@ -233,10 +237,6 @@ pub fn copy_named(
     })
 }
 
-/// Batches made ahead of the step that reads them: one, so that making the next batch
-/// overlaps the current step and memory holds at most three.
-const PREFETCH: usize = 1;
-
 /// Runs `task` for its schedule. On CPU, a run resumed from any checkpoint ends with the same
 /// bytes as an uninterrupted one: each step reseeds libtorch from (seed, task, step) and data
 /// is addressed by index.
@@ -256,8 +256,14 @@ pub fn drive<T: Task>(
         }
     }
     let loader = task.loader();
+    if schedule.prefetch == 0 {
+        return run_steps(task, &schedule, persistence, seed, start, &mut |step| {
+            Some(loader(step))
+        });
+    }
     std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel(PREFETCH);
+        // `prefetch - 1` batches wait in the channel, one more in the loader's hands.
+        let (sender, batches) = std::sync::mpsc::sync_channel(schedule.prefetch - 1);
         scope.spawn(move || {
             for step in start..schedule.steps {
                 // The receiver is gone when the run stopped early.
@@ -266,7 +272,8 @@ pub fn drive<T: Task>(
                 }
             }
         });
-        run_steps(task, &schedule, persistence, seed, start, &batches)
+        // A closed channel means the loader panicked; the scope re-raises its panic.
+        run_steps(task, &schedule, persistence, seed, start, &mut |_| batches.recv().ok())
     })
 }
 
@@ -276,7 +283,7 @@ fn run_steps<T: Task>(
     persistence: Option<&Persistence>,
     seed: u64,
     start: u64,
-    batches: &std::sync::mpsc::Receiver<Vec<Tensor>>,
+    next_batch: &mut dyn FnMut(u64) -> Option<Vec<Tensor>>,
 ) -> Result<(), TrainError> {
     let name = task.name();
     let mut progress = progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
@@ -288,8 +295,7 @@ fn run_steps<T: Task>(
                 return Err(TrainError::Interrupted { task: name, step, dir: p.dir.clone() });
             }
         }
-        // A closed channel means the loader panicked; the scope re-raises its panic.
-        let Ok(batch) = batches.recv() else { break };
+        let Some(batch) = next_batch(step) else { break };
         tch::manual_seed(crate::seed::derive(seed, &name, &format!("step{step}")) as i64);
         let loss = guarded_step(task, step, batch, schedule)?;
         if !loss.is_finite() {

@@ -205,6 +205,10 @@ struct TrainingArgs {
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     finetune_part: dnlts::models::segnet::Part,
+    /// Training batches made ahead on a loader thread while a step computes (0: make each
+    /// batch between steps); results do not depend on it
+    #[arg(long, default_value_t = 1)]
+    prefetch: usize,
     /// Dataset folder of a real-data profile: for fashion, the Fashion-MNIST IDX files
     /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)
     #[arg(long, value_name = "DIR")]
@@ -233,6 +237,7 @@ impl TrainingArgs {
             compute,
             finetune_part: self.finetune_part,
             data_dir: self.data.clone(),
+            prefetch: self.prefetch,
         })
     }
 }

@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub finetune_part: Part,
     /// The dataset folder of a real-data profile (fashion: the IDX files).
     pub data_dir: Option<PathBuf>,
+    /// Training batches made ahead on a loader thread (0: between steps).
+    pub prefetch: usize,
 }
 
 pub struct Pipeline {
@@ -215,6 +217,7 @@ impl Pipeline {
             dir: dir.clone(),
             resume: self.resume,
         };
+        let schedule = Schedule { prefetch: self.options.prefetch, ..schedule };
         drive(task, schedule, Some(&persistence), self.seed(stage))?;
         save(&self.weights_path(stage))?;
         let record = StageRecord { key, seconds: started.elapsed().as_secs_f64(), log: log(task) };
