@@ -17,12 +17,14 @@ pub fn top_k_correct(logits: &Tensor, labels: &Tensor, k: i64) -> i64 {
     top.eq_tensor(&labels.unsqueeze(1)).any_dim(1, false).sum(Kind::Int64).int64_value(&[])
 }
 
-/// Top-1 over the first `images` validation images of `logits_of(images)`, in batches.
+/// Top-1 over the first `images` validation images of `logits_of(images)`, in batches, with
+/// the images laid out and the network run as `compute` says (channels-last, bf16).
 pub fn validation_accuracy(
     source: &dyn ImageSource,
     images: u64,
     batch_size: u64,
     device: tch::Device,
+    compute: &crate::compute::Compute,
     logits_of: &dyn Fn(&Tensor) -> Tensor,
 ) -> f64 {
     let n = images.min(source.len(Split::Validation));
@@ -30,7 +32,8 @@ pub fn validation_accuracy(
     for start in (0..n).step_by(batch_size as usize) {
         let indices: Vec<u64> = (start..(start + batch_size).min(n)).collect();
         let (batch, labels) = source.labelled(Split::Validation, &indices);
-        let logits = tch::no_grad(|| logits_of(&batch.to_device(device)));
+        let batch = compute.prepare(&batch.to_device(device));
+        let logits = tch::no_grad(|| compute.autocast(device, || logits_of(&batch)));
         correct += top_k_correct(&logits, &labels.to_device(device), 1);
     }
     correct as f64 / n.max(1) as f64

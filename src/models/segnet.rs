@@ -250,20 +250,6 @@ impl AutoEncoder {
         self.net.forward(images, mode)
     }
 
-    /// The tensors an optimizer may update in `mode`: everything when pre-training, the
-    /// trained part when fine-tuning, nothing in evaluation.
-    pub fn trainable(&self, mode: AeMode) -> Vec<Tensor> {
-        let (encoder_trains, decoder_trains) = mode.trains();
-        let mut all = Vec::new();
-        if encoder_trains {
-            all.extend(self.encoder.trainable_variables());
-        }
-        if decoder_trains {
-            all.extend(self.decoder.trainable_variables());
-        }
-        all
-    }
-
     /// Stops gradients into the half that `mode` keeps fixed: a fixed decoder still passes
     /// gradients to a trained encoder, but needs none for its own weights.
     pub fn fix_untrained(&self, mode: AeMode) {

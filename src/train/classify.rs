@@ -168,9 +168,9 @@ impl<'a> Task for TrainClassifier<'a> {
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.classifier.store().expect("built-in").device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
-        let compute = self.config.compute;
-        let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
-            compute.autocast(device, || self.classifier.logits(&compute.prepare(x), false))
+        let compute = &self.config.compute;
+        let accuracy = validation_accuracy(self.source, images, batch, device, compute, &|x| {
+            self.classifier.logits(x, false)
         });
         self.state.log.push(ClassifyCheck {
             epoch: steps_done as f64 / self.steps_per_epoch() as f64,

@@ -131,11 +131,9 @@ impl<'a> Task for Finetune<'a> {
     fn check(&mut self, steps_done: u64) -> Option<f64> {
         let device = self.ae.encoder.device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
-        let compute = self.config.compute;
-        let accuracy = validation_accuracy(self.source, images, batch, device, &|x| {
-            compute.autocast(device, || {
-                self.classifier.logits(&self.ae.forward(&compute.prepare(x), AeMode::Eval), false)
-            })
+        let compute = &self.config.compute;
+        let accuracy = validation_accuracy(self.source, images, batch, device, compute, &|x| {
+            self.classifier.logits(&self.ae.forward(x, AeMode::Eval), false)
         });
         self.state.log.push(FinetuneCheck {
             images: steps_done * self.config.batch_size,
