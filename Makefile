@@ -6,6 +6,7 @@
 #   make bench     criterion benchmarks
 #   make golden    regenerate golden snapshots after an intended change (review the diff!)
 #   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
+#   make gpu-check checks the CUDA path on an NVIDIA GPU (builds with TORCH=cuda; results/gpu-check)
 
 PROFILE ?= small
 TORCH ?= cpu
@@ -24,12 +25,12 @@ DNLTS := $(TARGET_DIR)/release/dnlts
 # tests that train small networks run at full speed.
 CARGO_FLAGS := --release --workspace --locked
 
-.PHONY: all build reproduce test bench golden libtorch fashion-mnist clean help
+.PHONY: all build reproduce test bench golden libtorch fashion-mnist gpu-check clean help
 
 all: build
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -48,6 +49,12 @@ test:
 	$(WITH_TORCH) cargo fmt --all --check
 	$(WITH_TORCH) cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
 	$(WITH_TORCH) cargo test $(CARGO_FLAGS)
+
+# CUDA build of dnlts and of the generator study (which makes the out-of-memory step).
+gpu-check:
+	TORCH=cuda $(WITH_TORCH) cargo build --release --locked -p dnlts-suite --bin dnlts
+	TORCH=cuda $(WITH_TORCH) cargo build --release --locked -p dnlts --example generator_study
+	DNLTS=target/cuda/release/dnlts scripts/gpu-check.sh results/gpu-check
 
 bench:
 	$(WITH_TORCH) cargo bench --workspace --locked

@@ -8,8 +8,16 @@
 //!
 //! ```text
 //! scripts/with-libtorch.sh cargo run --release --example generator_study -- \
-//!     --families L,R --ablations full,no-texture --threads 1 [--train-images 10240] [--epochs 5]
+//!     --families L,R --ablations full,no-texture --threads 1 [--train-images 10240] [--epochs 5] \
+//!     [--seeds 3] [--device cuda] [--batch 64] [--reliability 0.35,0.45,0.85,0.5] \
+//!     [--amplitude 0.55,0.6,0.35,0.35] [--nuisance 1,1,1,1,3,0.04]
 //! ```
+//!
+//! `--seeds N` repeats every cell with master seeds 2018 … 2018+N-1 (`--first-seed` moves the start) (data and training seeds
+//! both derived from it, as in the pipeline) and prints the mean with the range: one seed is
+//! not enough to rank families at this budget. `--reliability` and `--amplitude` override the
+//! cues' strengths (palette, shape, texture, opponent) and `--nuisance` the nuisances (position,
+//! scale, rotation, lighting, clutter parts, pixel noise), for trying a generator setting.
 //!
 //! `--ceilings` instead prints the ideal-reader accuracy ceilings of the default cue strengths
 //! (the table on `CueStrengths::default()`), by Monte Carlo; it trains nothing.
@@ -18,7 +26,7 @@ use std::time::Instant;
 
 use dnlts::compute::Compute;
 use dnlts::data::source::SyntheticImages;
-use dnlts::data::synthetic::{CueStrengths, CueSwitches, SyntheticConfig, DEFAULT_SEED};
+use dnlts::data::synthetic::{CueStrengths, CueSwitches, Nuisance, SyntheticConfig, DEFAULT_SEED};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::{Family, Scale};
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
@@ -28,7 +36,6 @@ use dnlts::train::{drive, Schedule};
 const IMAGE_SIZE: u32 = 32;
 const CLASSES: u32 = 10;
 const WIDTH_DIVISOR: i64 = 8;
-const BATCH: u64 = 64;
 const EVAL_IMAGES: u64 = 2_000;
 const CHECK_IMAGES: u64 = 1_000;
 
@@ -41,6 +48,13 @@ struct Args {
     train_images: u64,
     epochs: u64,
     ceilings: bool,
+    seeds: u64,
+    first_seed: u64,
+    batch: u64,
+    warmup_epochs: f64,
+    device: tch::Device,
+    strengths: CueStrengths,
+    nuisance: Nuisance,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +65,13 @@ fn parse_args() -> Result<Args, String> {
         train_images: 10_240,
         epochs: 5,
         ceilings: false,
+        seeds: 1,
+        first_seed: DEFAULT_SEED,
+        batch: 64,
+        warmup_epochs: 0.0,
+        device: tch::Device::Cpu,
+        strengths: CueStrengths::default(),
+        nuisance: Nuisance::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -77,48 +98,92 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => args.threads = number(&value)? as i32,
             "--train-images" => args.train_images = number(&value)?,
             "--epochs" => args.epochs = number(&value)?,
+            "--warmup" => {
+                args.warmup_epochs = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?
+            }
+            "--batch" => args.batch = number(&value)?.max(1),
+            "--first-seed" => args.first_seed = number(&value)?,
+            "--seeds" => args.seeds = number(&value)?.max(1),
+            "--device" => {
+                let choice: dnlts::device::DeviceChoice =
+                    value.parse().map_err(|e| format!("{e}"))?;
+                args.device = choice.resolve().map_err(|e| format!("{e}"))?;
+            }
+            "--reliability" | "--amplitude" => {
+                let [p, s, t, o] = numbers(&flag, &value)?;
+                let st = &mut args.strengths;
+                let mut cues = [&mut st.palette, &mut st.shape, &mut st.texture, &mut st.opponent];
+                for (cue, v) in cues.iter_mut().zip([p, s, t, o]) {
+                    if flag == "--reliability" {
+                        cue.reliability = v
+                    } else {
+                        cue.amplitude = v
+                    }
+                }
+            }
+            "--nuisance" => {
+                let [position, scale, rotation, lighting, clutter, pixel_noise] =
+                    numbers(&flag, &value)?;
+                let clutter = clutter as u32;
+                args.nuisance =
+                    Nuisance { position, scale, rotation, lighting, clutter, pixel_noise };
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
     Ok(args)
 }
 
+/// `N` comma-separated numbers, as a flag's value.
+fn numbers<const N: usize>(flag: &str, value: &str) -> Result<[f32; N], String> {
+    let parsed: Vec<f32> = value
+        .split(',')
+        .map(|v| v.parse::<f32>().map_err(|e| format!("{flag} {v}: {e}")))
+        .collect::<Result<_, _>>()?;
+    parsed.try_into().map_err(|_| format!("{flag} needs {N} comma-separated numbers"))
+}
+
 /// Validation top-1 of `family` trained on the synthetic set with `cues`, and the per-epoch log.
-fn train(family: Family, cues: CueSwitches, args: &Args) -> (f64, Vec<f64>) {
-    // Same seeds as the pipeline at the default master seed.
-    let data_seed = dnlts::seed::derive(DEFAULT_SEED, "data", "synthetic");
+fn train(family: Family, cues: CueSwitches, master_seed: u64, args: &Args) -> (f64, Vec<f64>) {
+    // Same seeds as the pipeline at this master seed.
+    let data_seed = dnlts::seed::derive(master_seed, "data", "synthetic");
     let stage_seed =
-        dnlts::seed::derive(DEFAULT_SEED, "stage", &format!("classifier-{}", family.name()));
+        dnlts::seed::derive(master_seed, "stage", &format!("classifier-{}", family.name()));
     let source = SyntheticImages {
         config: SyntheticConfig {
             seed: data_seed,
             size: IMAGE_SIZE,
             classes: CLASSES,
             cues,
-            ..SyntheticConfig::default()
+            strengths: args.strengths,
+            nuisance: args.nuisance,
         },
         train_images: args.train_images,
         eval_images: EVAL_IMAGES,
     };
     let config = ClassifyConfig {
         epochs: args.epochs,
-        batch_size: BATCH,
+        batch_size: args.batch,
         lr: dnlts::train::classify::learning_rate(family),
         momentum: 0.9,
         weight_decay: 5e-4,
         check_images: CHECK_IMAGES,
         seed: stage_seed,
         compute: Compute::default(),
+        warmup_epochs: args.warmup_epochs,
     };
     tch::manual_seed(stage_seed as i64);
     let scale = Scale::Scaled { width_divisor: WIDTH_DIVISOR, image_size: IMAGE_SIZE as i64 };
-    let classifier = Classifier::builtin(family, scale, CLASSES as i64, tch::Device::Cpu);
+    let classifier = Classifier::builtin(family, scale, CLASSES as i64, args.device);
     let mut task = TrainClassifier::new(&classifier, &source, config);
     let schedule = Schedule {
         check_every: task.steps_per_epoch(),
-        ..Schedule::new(task.steps(), BATCH, 0, &Compute::default())
+        ..Schedule::new(task.steps(), args.batch, 0, &Compute::default())
     };
-    drive(&mut task, schedule, None, stage_seed).expect("training runs");
+    if let Err(error) = drive(&mut task, schedule, None, stage_seed) {
+        eprintln!("generator_study: {error}");
+        std::process::exit(1);
+    }
     let log: Vec<f64> = task.log().iter().map(|c| c.accuracy).collect();
     (*log.last().expect("at least one check"), log)
 }
@@ -164,14 +229,13 @@ fn ceiling(strengths: &CueStrengths, read: [bool; 4], samples: u64) -> f64 {
     correct / samples as f64
 }
 
-fn print_ceilings() {
-    let s = CueStrengths::default();
+fn print_ceilings(s: &CueStrengths) {
     let names = ["palette", "shape", "texture", "opponent"];
     println!("| cues read | ceiling |\n|---|---|");
     for mask in 1u32..16 {
         let read = [0, 1, 2, 3].map(|i| mask & (1 << i) != 0);
         let label: Vec<&str> = (0..4).filter(|&i| read[i]).map(|i| names[i]).collect();
-        println!("| {} | {:.2} |", label.join("+"), ceiling(&s, read, 200_000));
+        println!("| {} | {:.2} |", label.join("+"), ceiling(s, read, 200_000));
     }
 }
 
@@ -184,7 +248,7 @@ fn main() {
         }
     };
     if args.ceilings {
-        print_ceilings();
+        print_ceilings(&args.strengths);
         return;
     }
     // One thread for libtorch and for image generation alike: results and timings stay
@@ -196,31 +260,47 @@ fn main() {
     for family in &args.families {
         let mut row = Vec::new();
         for ablation in &args.ablations {
-            let t = Instant::now();
-            let (accuracy, log) =
-                train(*family, CueSwitches::ablation(ablation).expect("validated"), &args);
-            let per_epoch: Vec<String> = log.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
-            eprintln!(
-                "{} {ablation}: {:.1} % (epochs: {}) in {:.0} s",
-                family.letter(),
-                100.0 * accuracy,
-                per_epoch.join(" "),
-                t.elapsed().as_secs_f64()
-            );
-            row.push(accuracy);
+            let cues = CueSwitches::ablation(ablation).expect("validated");
+            let mut scores = Vec::new();
+            for master_seed in args.first_seed..args.first_seed + args.seeds {
+                let t = Instant::now();
+                let (accuracy, log) = train(*family, cues, master_seed, &args);
+                let per_epoch: Vec<String> =
+                    log.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
+                eprintln!(
+                    "{} {ablation} seed {master_seed}: {:.1} % (epochs: {}) in {:.0} s",
+                    family.letter(),
+                    100.0 * accuracy,
+                    per_epoch.join(" "),
+                    t.elapsed().as_secs_f64()
+                );
+                scores.push(100.0 * accuracy);
+            }
+            row.push(summary(&scores));
         }
         rows.push((family.letter(), row));
     }
     println!(
-        "\nval top-1 (%), {} train images × {} epochs, {:.0} s\n",
+        "\nval top-1 (%), {} train images × {} epochs, {} seed(s) (mean, range), {:.0} s\n",
         args.train_images,
         args.epochs,
+        args.seeds,
         started.elapsed().as_secs_f64()
     );
     println!("| family | {} |", args.ablations.join(" | "));
     println!("|---|{}", "---|".repeat(args.ablations.len()));
     for (letter, row) in rows {
-        let cells: Vec<String> = row.iter().map(|a| format!("{:.1}", 100.0 * a)).collect();
-        println!("| {letter} | {} |", cells.join(" | "));
+        println!("| {letter} | {} |", row.join(" | "));
     }
+}
+
+/// `mean` for one score, `mean (min–max)` for several.
+fn summary(scores: &[f64]) -> String {
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    if scores.len() == 1 {
+        return format!("{mean:.1}");
+    }
+    let min = scores.iter().cloned().fold(f64::MAX, f64::min);
+    let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+    format!("{mean:.1} ({min:.1}–{max:.1})")
 }

@@ -89,13 +89,13 @@ struct AutocastApi {
     clear_cache: extern "C" fn(),
 }
 
-fn lookup(name: &std::ffi::CStr) -> Result<*mut libc::c_void, String> {
+/// The address of a libtorch function by its (mangled C++) name, for the few entry points tch
+/// does not wrap.
+pub(crate) fn lookup(name: &std::ffi::CStr) -> Result<*mut libc::c_void, String> {
     // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
     let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     if symbol.is_null() {
-        return Err(format!(
-            "--amp: the loaded libtorch has no {name:?}; bf16 autocast needs libtorch 2.4 or newer"
-        ));
+        return Err(format!("the loaded libtorch has no {name:?} (libtorch 2.4 or newer has it)"));
     }
     Ok(symbol)
 }
@@ -120,7 +120,7 @@ fn autocast_api() -> Result<&'static AutocastApi, String> {
 
 /// Whether this libtorch offers bf16 autocast (checked before a run with `--amp` starts).
 pub fn check_amp() -> Result<(), String> {
-    autocast_api().map(|_| ())
+    autocast_api().map(|_| ()).map_err(|reason| format!("--amp needs bf16 autocast: {reason}"))
 }
 
 /// Runs `f` with bf16 autocast on `device`'s type, restoring the previous setting afterwards

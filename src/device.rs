@@ -54,7 +54,7 @@ impl fmt::Display for DeviceChoice {
 impl DeviceChoice {
     /// Resolves the choice against the devices this process can see.
     pub fn resolve(self) -> Result<tch::Device, DeviceError> {
-        let available = tch::Cuda::device_count().max(0) as usize;
+        let available = cuda_device_count();
         match self {
             DeviceChoice::Cpu => Ok(tch::Device::Cpu),
             DeviceChoice::Auto if available > 0 => Ok(tch::Device::Cuda(0)),
@@ -63,6 +63,24 @@ impl DeviceChoice {
             DeviceChoice::Cuda(asked) => Err(DeviceError::CudaMissing { asked, available }),
         }
     }
+}
+
+/// How many CUDA devices libtorch sees (0 with a CPU-only libtorch).
+pub fn cuda_device_count() -> usize {
+    load_cuda_backend();
+    tch::Cuda::device_count().max(0) as usize
+}
+
+/// libtorch registers its CUDA backend when `libtorch_cuda.so` is loaded. Rust links with
+/// `--as-needed` and our code names none of that library's symbols, so the linker leaves it out
+/// of the binary and libtorch would report no GPU: load it by name before asking. With a
+/// CPU-only libtorch the library is absent and this does nothing.
+pub fn load_cuda_backend() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: dlopen of a shared library by name; a null result (not found) is ignored.
+        unsafe { libc::dlopen(c"libtorch_cuda.so".as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    });
 }
 
 /// The x86 instruction-set extensions libtorch's CPU kernels can use, for `dnlts env`.

@@ -50,6 +50,29 @@ impl Determinism {
         tch::manual_seed(self.seed as i64);
         tch::Cuda::manual_seed_all(self.seed);
         tch::Cuda::cudnn_set_benchmark(self.cudnn_benchmark);
+        deterministic_cuda_kernels();
+    }
+}
+
+/// On a GPU, cuDNN may pick convolution kernels whose reductions run in a different order on
+/// every call, and cuBLAS does so unless its workspace is fixed: ask libtorch for deterministic
+/// cuDNN kernels and give cuBLAS the fixed workspace PyTorch's reproducibility notes name. The
+/// CPU kernels are unaffected. A libtorch without the setter (older than 2.4) keeps its default.
+fn deterministic_cuda_kernels() {
+    const GLOBAL_CONTEXT: &std::ffi::CStr = c"_ZN2at13globalContextEv";
+    const SET_DETERMINISTIC_CUDNN: &std::ffi::CStr = c"_ZN2at7Context21setDeterministicCuDNNEb";
+    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+    }
+    let lookup = crate::compute::lookup;
+    if let (Ok(context), Ok(set)) = (lookup(GLOBAL_CONTEXT), lookup(SET_DETERMINISTIC_CUDNN)) {
+        type Ptr = *mut libc::c_void;
+        // SAFETY: `at::globalContext()` returns the process-wide `at::Context&`; the setter is a
+        // non-virtual member function, which the Itanium C++ ABI calls with `this` first.
+        unsafe {
+            let context = std::mem::transmute::<Ptr, extern "C" fn() -> Ptr>(context)();
+            std::mem::transmute::<Ptr, extern "C" fn(Ptr, bool)>(set)(context, true);
+        }
     }
 }
 

@@ -310,6 +310,7 @@ fn classify_config(compute: Compute) -> ClassifyConfig {
         check_images: 32,
         seed: 3,
         compute,
+        warmup_epochs: 0.0,
     }
 }
 
@@ -453,7 +454,8 @@ fn out_of_memory_stops_with_batch_size_advice() {
     assert!(matches!(error, TrainError::OutOfMemory { step: 0, batch_size: 64, .. }));
     assert!(message.contains("batch size 64"), "{message}");
     assert!(message.contains("--batch-size 32") && message.contains("--accumulate 4"), "{message}");
-    assert!(message.contains("Tried to allocate 9.00 GiB"), "{message}");
+    assert!(message.contains("(CUDA out of memory. Tried to allocate 9.00 GiB"), "{message}");
+    assert!(!message.contains("unwrap"), "tch's wrapping is dropped: {message}");
 }
 
 #[test]

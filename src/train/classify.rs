@@ -52,6 +52,9 @@ pub struct ClassifyConfig {
     pub seed: u64,
     #[serde(default)]
     pub compute: Compute,
+    /// Epochs over which the learning rate rises linearly from 0 before the cosine decay.
+    #[serde(default)]
+    pub warmup_epochs: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,8 +106,14 @@ impl<'a> TrainClassifier<'a> {
         &self.state.log
     }
 
-    fn cosine_lr(&self, step: u64) -> f64 {
-        let progress = step as f64 / self.steps().max(1) as f64;
+    /// Linear warm-up over `warmup_epochs`, then cosine decay to 0 over the remaining steps.
+    fn scheduled_lr(&self, step: u64) -> f64 {
+        let warmup = (self.config.warmup_epochs * self.steps_per_epoch() as f64).round() as u64;
+        let warmup = warmup.min(self.steps());
+        if step < warmup {
+            return self.config.lr * (step + 1) as f64 / warmup as f64;
+        }
+        let progress = (step - warmup) as f64 / (self.steps() - warmup).max(1) as f64;
         0.5 * self.config.lr * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 }
@@ -157,7 +166,7 @@ impl<'a> Task for TrainClassifier<'a> {
         let (classifier, compute) = (self.classifier, self.config.compute);
         let device = classifier.store().expect("built-in").device();
         let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
-        self.sgd.lr = self.cosine_lr(step);
+        self.sgd.lr = self.scheduled_lr(step);
         let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
             classifier.logits(&part[0], true).cross_entropy_for_logits(&part[1])
         });

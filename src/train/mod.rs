@@ -142,24 +142,57 @@ fn guarded_step<T: Task>(
     batch: Vec<Tensor>,
     schedule: &Schedule,
 ) -> Result<f64, TrainError> {
+    quiet_caught_out_of_memory_panics();
+    GUARDED.with(|guarded| guarded.set(true));
     let run = std::panic::AssertUnwindSafe(|| task.step(step, batch));
-    std::panic::catch_unwind(run).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        if !crate::compute::is_out_of_memory(&message) {
+    let result = std::panic::catch_unwind(run);
+    GUARDED.with(|guarded| guarded.set(false));
+    result.map_err(|payload| {
+        let message = panic_message(payload.as_ref());
+        if !crate::compute::is_out_of_memory(message) {
             std::panic::resume_unwind(payload);
         }
+        // tch wraps libtorch's message as `called `Result::unwrap()` on an `Err` value:
+        // Torch("CUDA out of memory. …`: keep libtorch's words.
+        let detail = message.split_once("Torch(\"").map_or(message, |(_, torch)| torch);
         TrainError::OutOfMemory {
             task: task.name(),
             step,
             batch_size: schedule.images_per_step,
             accumulation: schedule.accumulation.max(1),
-            detail: message.lines().next().unwrap_or("").chars().take(200).collect(),
+            detail: detail.lines().next().unwrap_or("").chars().take(200).collect(),
         }
     })
+}
+
+thread_local! {
+    /// Whether this thread is inside [`guarded_step`], which reports out-of-memory panics itself.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("")
+}
+
+/// The default panic hook prints every panic with its backtrace, also the out-of-memory panics
+/// [`guarded_step`] turns into advice. Installs, once, a hook that keeps just those quiet and
+/// hands every other panic to the hook that was there before.
+fn quiet_caught_out_of_memory_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let caught = GUARDED.with(|guarded| guarded.get())
+                && crate::compute::is_out_of_memory(panic_message(info.payload()));
+            if !caught {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Where a loop keeps its checkpoints and whether it continues from them.

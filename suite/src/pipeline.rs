@@ -297,6 +297,7 @@ impl Pipeline {
             check_images: p.eval_images.min(1000),
             seed,
             compute: self.options.compute,
+            warmup_epochs: 0.0,
         };
         let key = self.key(&stage, &config);
         tch::manual_seed(seed as i64);

@@ -19,13 +19,14 @@ struct Environment {
 }
 
 pub fn run(threads: usize, json: bool) -> anyhow::Result<()> {
+    dnlts::device::load_cuda_backend();
     let determinism = dnlts::seed::Determinism::new(dnlts::seed::DEFAULT_MASTER_SEED, threads);
     determinism.apply();
     let env = Environment {
         build: Provenance::collect(tch::Device::Cpu, determinism.threads),
         logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cuda_available: tch::Cuda::is_available(),
-        cuda_devices: tch::Cuda::device_count(),
+        cuda_devices: dnlts::device::cuda_device_count() as i64,
         cudnn_available: tch::Cuda::cudnn_is_available(),
         libtorch_has_mkl: tch::utils::has_mkl(),
         libtorch_has_openmp: tch::utils::has_openmp(),
@@ -77,7 +78,7 @@ fn print_text(env: &Environment) {
     );
     println!(
         "determinism  master seed {} (per-target seeds = sha256(master, target, stage)); \
-         cuDNN benchmark {}",
+         cuDNN benchmark {}, deterministic cuDNN kernels",
         env.master_seed,
         if env.cudnn_benchmark { "on" } else { "off" }
     );

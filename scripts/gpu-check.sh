@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Checks dnlts' CUDA path on a machine with an NVIDIA GPU, in a few minutes:
+#   1. `dnlts env` sees the GPU and cuDNN;
+#   2. the ci profile runs end to end on the GPU, in f32 and with --amp --channels-last,
+#      each timed; the f32 run twice, to say whether the GPU run repeats its bytes;
+#   3. a batch far too big for the card stops with dnlts' out-of-memory advice, not a crash
+#      (needs the generator_study example built beside dnlts).
+#
+#   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] scripts/gpu-check.sh OUT_DIR
+#
+# Build the binary with `make build TORCH=cuda` (or scripts/with-libtorch.sh under TORCH=cuda).
+# Each step's exit status, time and output go to OUT_DIR/gpu-check.md; the ci reports are kept
+# under OUT_DIR/ci-*/report.md.
+set -uo pipefail
+dnlts=${DNLTS:-target/cuda/release/dnlts}
+study=${STUDY:-$(dirname "$dnlts")/examples/generator_study}
+out=${1:?usage: gpu-check.sh OUT_DIR}
+mkdir -p "$out"
+log="$out/gpu-check.md"
+: >"$log"
+
+# Runs one step: a heading, the command, its exit status and seconds, and its last lines.
+step() {
+  local name=$1
+  shift
+  local started=$SECONDS
+  "$@" >"$out/$name.log" 2>&1
+  local status=$?
+  {
+    echo "## $name"
+    echo '```'
+    echo "\$ $*"
+    tail -n 25 "$out/$name.log"
+    echo "exit $status after $((SECONDS - started)) s"
+    echo '```'
+  } >>"$log"
+  return $status
+}
+
+# sha256 of every weight file, figure and JSON result (timing lines removed): the bytes a
+# repeated run must reproduce. One line per file.
+result_digests() {
+  (
+    cd "$1" || exit
+    find . -type f \( -name '*.safetensors' -o -name '*.json' -o -name '*.svg' -o -name '*.png' \) \
+      ! -name run.json ! -name options.json | LC_ALL=C sort | while read -r file; do
+      case $file in
+        *.json) digest=$(grep -v -E '"(wall_)?seconds"' "$file" | sha256sum) ;;
+        *) digest=$(sha256sum <"$file") ;;
+      esac
+      echo "${digest:0:16} $file"
+    done
+  )
+}
+
+step env "$dnlts" env
+step ci-f32 "$dnlts" reproduce --profile ci --device cuda --out "$out/ci-f32"
+step ci-f32-again "$dnlts" reproduce --profile ci --device cuda --out "$out/ci-f32-again"
+step ci-amp "$dnlts" reproduce --profile ci --device cuda --amp --channels-last \
+  --out "$out/ci-amp"
+{
+  echo "## determinism (files that differ between the two f32 runs)"
+  diff <(result_digests "$out/ci-f32") <(result_digests "$out/ci-f32-again") | grep '^<' \
+    || echo "none: $(result_digests "$out/ci-f32" | wc -l) files identical"
+} >>"$log"
+# One batch of 2^20 images of 32×32 through VGG16-BN/8: its first block's activations alone
+# need ~100 GB. The profiles' training sets are smaller than such a batch, so the generator study
+# (same training loop) makes the step.
+if [ -x "$study" ]; then
+  step oom "$study" --families V --device cuda --train-images 1048576 --epochs 1 \
+    --batch 1048576 --threads 16
+fi
+cat "$log"
