@@ -106,16 +106,21 @@ impl<'a> TrainClassifier<'a> {
         &self.state.log
     }
 
-    /// Linear warm-up over `warmup_epochs`, then cosine decay to 0 over the remaining steps.
     fn scheduled_lr(&self, step: u64) -> f64 {
         let warmup = (self.config.warmup_epochs * self.steps_per_epoch() as f64).round() as u64;
-        let warmup = warmup.min(self.steps());
-        if step < warmup {
-            return self.config.lr * (step + 1) as f64 / warmup as f64;
-        }
-        let progress = (step - warmup) as f64 / (self.steps() - warmup).max(1) as f64;
-        0.5 * self.config.lr * (1.0 + (std::f64::consts::PI * progress).cos())
+        scheduled_lr(self.config.lr, warmup, self.steps(), step)
     }
+}
+
+/// The learning rate at `step` of `steps`: a linear rise to `peak` over the first `warmup`
+/// steps (from `peak / warmup`, so no step is wasted at 0), then cosine decay to 0 over the rest.
+fn scheduled_lr(peak: f64, warmup: u64, steps: u64, step: u64) -> f64 {
+    let warmup = warmup.min(steps);
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let progress = (step - warmup) as f64 / (steps - warmup).max(1) as f64;
+    0.5 * peak * (1.0 + (std::f64::consts::PI * progress).cos())
 }
 
 impl<'a> Task for TrainClassifier<'a> {
@@ -191,5 +196,31 @@ impl<'a> Task for TrainClassifier<'a> {
 
     fn learning_rate(&self) -> f64 {
         self.sgd.lr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scheduled_lr;
+
+    #[test]
+    fn warm_up_rises_linearly_then_the_cosine_decays_to_zero() {
+        let lr = |step| scheduled_lr(0.1, 4, 20, step);
+        let rise: Vec<f64> = (0..4).map(lr).collect();
+        for (got, want) in rise.iter().zip([0.025, 0.05, 0.075, 0.1]) {
+            assert!((got - want).abs() < 1e-12, "{rise:?}");
+        }
+        assert!((lr(4) - 0.1).abs() < 1e-12, "the decay starts at the peak");
+        assert!((lr(12) - 0.05).abs() < 1e-12, "half-way through the decay: {}", lr(12));
+        assert!(lr(19) > 0.0 && lr(19) < 0.002);
+        assert!((1..20).all(|s| s <= 4 || lr(s) < lr(s - 1)), "decreasing after the warm-up");
+    }
+
+    #[test]
+    fn no_warm_up_is_the_plain_cosine() {
+        for step in 0..10 {
+            let cosine = 0.05 * (1.0 + (std::f64::consts::PI * step as f64 / 10.0).cos());
+            assert!((scheduled_lr(0.1, 0, 10, step) - cosine).abs() < 1e-12);
+        }
     }
 }
