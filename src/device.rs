@@ -119,6 +119,16 @@ mod tests {
     }
 
     #[test]
+    fn resolving_follows_the_gpus_libtorch_sees() {
+        // Loads libtorch_cuda.so where there is one; with a CPU-only libtorch it finds none.
+        let gpus = cuda_device_count();
+        let first = if gpus > 0 { tch::Device::Cuda(0) } else { tch::Device::Cpu };
+        assert_eq!(DeviceChoice::Auto.resolve(), Ok(first));
+        let missing = DeviceError::CudaMissing { asked: gpus, available: gpus };
+        assert_eq!(DeviceChoice::Cuda(gpus).resolve(), Err(missing));
+    }
+
+    #[test]
     fn display_round_trips() {
         for choice in [DeviceChoice::Cpu, DeviceChoice::Cuda(2), DeviceChoice::Auto] {
             assert_eq!(choice.to_string().parse(), Ok(choice));
