@@ -8,7 +8,8 @@
 #
 #   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] scripts/gpu-check.sh OUT_DIR
 #
-# Build the binary with `make build TORCH=cuda` (or scripts/with-libtorch.sh under TORCH=cuda).
+# `make gpu-check` builds both binaries with TORCH=cuda and runs this into results/gpu-check
+# (`make build TORCH=cuda` builds dnlts alone, so the out-of-memory step is then skipped).
 # Each step's exit status, time and output go to OUT_DIR/gpu-check.md; the ci reports are kept
 # under OUT_DIR/ci-*/report.md.
 set -uo pipefail
