@@ -275,9 +275,12 @@ fn texture_and_opponent_cues_carry_class_and_their_switches_remove_them() {
     let opponent_off = probe_accuracy(&no_opponent, opponent_code);
     let report =
         format!("texture {texture_on}/{texture_off}, opponent {opponent_on}/{opponent_off}");
-    // Chance is about 0.1; each cue is right for ~0.87 (texture) / ~0.55 (opponent) of images
-    // and these fixed linear probes read it only in part.
-    assert!(texture_on > 0.3 && texture_off < 0.16, "{report}");
+    // Chance is about 0.1; each cue is right for ~0.91 (texture) / ~0.55 (opponent) of images
+    // and these fixed linear probes read it only in part. The texture probe reads the whole
+    // image's spectrum, where four clutter parts show other classes' textures beside the
+    // object's (the generator's point: the cue has to be read on the object), so it is right
+    // for only about a quarter of the images, still far above chance (standard error ~0.02).
+    assert!(texture_on > 0.2 && texture_off < 0.16, "{report}");
     assert!(opponent_on > 0.3 && opponent_off < 0.16, "{report}");
     // No cue is perfect on its own.
     assert!(texture_on < 0.8 && opponent_on < 0.8, "{report}");

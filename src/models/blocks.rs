@@ -76,10 +76,20 @@ pub fn conv2d(path: &nn::Path, spec: ConvSpec, init: WeightInit) -> impl nn::Mod
 /// Batch normalisation with PyTorch's state (`weight`, `bias`, `running_mean`, `running_var`)
 /// and initialisation (weight 1, bias 0; tch's own default weight init is uniform).
 pub fn batch_norm(path: &nn::Path, channels: i64, eps: f64) -> nn::BatchNorm {
+    batch_norm_with_scale(path, channels, eps, 1.0)
+}
+
+/// [`batch_norm`] with its scale (γ) starting at `gamma` instead of 1.
+pub fn batch_norm_with_scale(
+    path: &nn::Path,
+    channels: i64,
+    eps: f64,
+    gamma: f64,
+) -> nn::BatchNorm {
     let config = nn::BatchNormConfig {
         eps,
         momentum: 0.1,
-        ws_init: Init::Const(1.0),
+        ws_init: Init::Const(gamma),
         bs_init: Init::Const(0.0),
         ..Default::default()
     };
