@@ -151,7 +151,7 @@ impl Default for CueStrengths {
 pub struct Nuisance {
     /// Object and clutter centres move up to `0.6 * position` of the half-width.
     pub position: f32,
-    /// Object radius varies by up to `±35 % * scale`.
+    /// Object and clutter radii vary by up to `±35 % * scale`.
     pub scale: f32,
     /// Object rotation up to `±30° * rotation` (approximately; rational parametrisation).
     pub rotation: f32,
