@@ -5,6 +5,7 @@
 //! Everything here works on plain slices and serde types so it never needs tch.
 
 pub mod analysis;
+pub mod claims;
 pub mod fca;
 pub mod lab;
 pub mod nmi;
