@@ -1,7 +1,7 @@
 //! Line charts: Figure 2 (pre-training curves) and Figure 4 (accuracy under noise).
 
 use super::plot::{self, plot_err, text_style};
-use crate::metrics::Result;
+use crate::metrics::{MetricsError, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -23,12 +23,42 @@ pub struct Axes<'a> {
     pub y: &'a str,
 }
 
-/// The SVG document of a line chart over `series` (`path` only names the figure in errors).
+/// The SVG document of a line chart over `series` (`path` only names the figure in errors);
+/// the y axis spans the data (padded by 5 %, never below 0).
 pub fn line_chart_svg(path: &Path, axes: &Axes, series: &[Series]) -> Result<String> {
-    plot::render_svg(path, LINE_CHART_SIZE, |root| draw(root, axes, series))
+    line_chart_svg_with_range(path, axes, series, None)
 }
 
-fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
+/// [`line_chart_svg`] with the y axis fixed to `y_range` = (bottom, top) when given, whatever
+/// the data, so charts of different runs compare by eye (Figure 4 uses (0, 1)). Lines leaving
+/// the range are cut where they cross its edge. A range that is not finite or not increasing
+/// is an error.
+pub fn line_chart_svg_with_range(
+    path: &Path,
+    axes: &Axes,
+    series: &[Series],
+    y_range: Option<(f64, f64)>,
+) -> Result<String> {
+    if let Some((bottom, top)) = y_range {
+        if !(bottom.is_finite() && top.is_finite() && bottom < top) {
+            return Err(MetricsError::Plot {
+                path: path.to_path_buf(),
+                message: format!("y range ({bottom}, {top}) is not finite and increasing"),
+            });
+        }
+    }
+    let ranges = bounds(series, y_range);
+    plot::render_svg(path, LINE_CHART_SIZE, |root| draw(root, axes, series, ranges))
+}
+
+/// The x and y ranges of a chart: x spans the finite data; y is `y_range` when given, else the
+/// data padded by 5 % (never below 0). No finite data: (0, 1) for each axis not given.
+fn bounds(series: &[Series], y_range: Option<(f64, f64)>) -> ((f64, f64), (f64, f64)) {
+    let ((x0, x1), y) = data_bounds(series);
+    ((x0, x1), y_range.unwrap_or(y))
+}
+
+fn data_bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     let points = series
         .iter()
         .flat_map(|s| s.points.iter().copied())
@@ -44,12 +74,57 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     ((x0, x1.max(x0 + 1e-9)), ((y0 - pad).max(0.0), y1 + pad))
 }
 
+/// Splits a polyline of finite points into the runs that lie within `bottom..=top` in y; a
+/// segment crossing an edge is cut where it crosses, so nothing is drawn outside the chart.
+fn clip_to_band(points: &[(f64, f64)], bottom: f64, top: f64) -> Vec<Vec<(f64, f64)>> {
+    let inside = |y: f64| (bottom..=top).contains(&y);
+    if let [only] = points {
+        return if inside(only.1) { vec![vec![*only]] } else { Vec::new() };
+    }
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    for pair in points.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        // The part of a→b inside the band is t ∈ [enter, exit] with p(t) = a + t (b − a).
+        let (enter, exit) = if a.1 == b.1 {
+            if inside(a.1) {
+                (0.0, 1.0)
+            } else {
+                continue;
+            }
+        } else {
+            let at = |edge: f64| (edge - a.1) / (b.1 - a.1);
+            let (t0, t1) = (at(bottom), at(top));
+            (t0.min(t1).max(0.0), t0.max(t1).min(1.0))
+        };
+        if enter > exit {
+            continue;
+        }
+        let at = |t: f64| {
+            if t <= 0.0 {
+                a
+            } else if t >= 1.0 {
+                b
+            } else {
+                (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+            }
+        };
+        let (start, end) = (at(enter), at(exit));
+        match runs.last_mut() {
+            Some(run) if run.last() == Some(&start) => run.push(end),
+            _ => runs.push(vec![start, end]),
+        }
+    }
+    runs
+}
+
+type Ranges = ((f64, f64), (f64, f64));
+
 fn draw(
     root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     axes: &Axes,
     series: &[Series],
+    ((x0, x1), (y0, y1)): Ranges,
 ) -> std::result::Result<(), String> {
-    let ((x0, x1), (y0, y1)) = bounds(series);
     let mut chart = ChartBuilder::on(root)
         .caption(axes.caption, text_style(plot::TITLE_FONT_SIZE))
         .margin(12)
@@ -69,17 +144,29 @@ fn draw(
         .map_err(plot_err)?;
     for line in series {
         let style = line.colour.stroke_width(2);
-        let points = line.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
-        let drawn = if line.dashed {
-            chart.draw_series(DashedLineSeries::new(points, 6, 4, style))
-        } else {
-            chart.draw_series(LineSeries::new(points, style))
-        };
+        let finite: Vec<(f64, f64)> =
+            line.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+        for run in clip_to_band(&finite, y0, y1) {
+            if line.dashed {
+                chart.draw_series(DashedLineSeries::new(run, 6, 4, style)).map_err(plot_err)?;
+            } else {
+                chart.draw_series(LineSeries::new(run, style)).map_err(plot_err)?;
+            }
+        }
+        // An empty series that only carries the legend entry.
         let colour = line.colour;
-        drawn
+        let dashed = line.dashed;
+        chart
+            .draw_series(LineSeries::new(Vec::<(f64, f64)>::new(), style))
             .map_err(plot_err)?
             .label(line.name.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                // Two strokes, 4 px apart for a dashed line, touching for a solid one.
+                let (style, gap) = (colour.stroke_width(2), if dashed { 4 } else { 0 });
+                EmptyElement::at((x, y))
+                    + PathElement::new([(0, 0), (7, 0)], style)
+                    + PathElement::new([(7 + gap, 0), (18, 0)], style)
+            });
     }
     chart
         .configure_series_labels()
@@ -89,4 +176,98 @@ fn draw(
         .draw()
         .map_err(plot_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn low_series() -> Vec<Series> {
+        vec![
+            Series {
+                name: "L".into(),
+                colour: plot::PURPLE,
+                dashed: true,
+                points: vec![(0.0, 0.42), (0.1, 0.3), (0.2, 0.12)],
+            },
+            Series {
+                name: "L∘A_L".into(),
+                colour: plot::PURPLE,
+                dashed: false,
+                points: vec![(0.0, 0.45), (0.1, 0.4), (0.2, f64::NAN), (0.3, 0.2)],
+            },
+        ]
+    }
+
+    fn axes() -> Axes<'static> {
+        Axes { caption: "Figure 4: test", x: "noise strength s", y: "top-1" }
+    }
+
+    #[test]
+    fn a_fixed_y_range_replaces_the_data_bounds() {
+        let series = low_series();
+        let ((x0, x1), (y0, y1)) = bounds(&series, None);
+        assert_eq!((x0, x1), (0.0, 0.3));
+        assert!(y0 > 0.1 && y1 < 0.5, "data bounds ({y0}, {y1})");
+        assert_eq!(bounds(&series, Some((0.0, 1.0))), ((0.0, 0.3), (0.0, 1.0)));
+        assert_eq!(bounds(&[], Some((0.2, 0.8))), ((0.0, 1.0), (0.2, 0.8)));
+    }
+
+    #[test]
+    fn the_svg_shows_the_top_of_a_fixed_range_the_data_never_reach() {
+        let path = Path::new("fig4.svg");
+        let fixed = line_chart_svg_with_range(path, &axes(), &low_series(), Some((0.0, 1.0)));
+        let fixed = fixed.unwrap();
+        assert!(fixed.contains(">\n1.0\n<"), "no tick at 1.0");
+        let free = line_chart_svg(path, &axes(), &low_series()).unwrap();
+        assert!(!free.contains(">\n1.0\n<"), "the data alone stay below 0.5");
+        let same = line_chart_svg_with_range(path, &axes(), &low_series(), Some((0.0, 1.0)));
+        assert_eq!(same.unwrap(), fixed, "same input, same bytes");
+        // A sample for a person to look at.
+        std::fs::write(std::env::temp_dir().join("dnlts_fig4_fixed_range_sample.svg"), fixed)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_bad_range_is_an_error_naming_the_figure() {
+        for range in [(1.0, 0.0), (0.5, 0.5), (0.0, f64::INFINITY), (f64::NAN, 1.0)] {
+            let err = line_chart_svg_with_range(Path::new("f.svg"), &axes(), &[], Some(range));
+            let message = err.unwrap_err().to_string();
+            assert!(message.contains("f.svg") && message.contains("y range"), "{message}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_where_they_leave_the_range() {
+        // Inside, up through the top, back down, below the bottom, back in.
+        let points = [(0.0, 0.5), (1.0, 1.5), (2.0, 0.5), (3.0, -0.5), (4.0, 0.5)];
+        let runs = clip_to_band(&points, 0.0, 1.0);
+        assert_eq!(
+            runs,
+            vec![
+                vec![(0.0, 0.5), (0.5, 1.0)],
+                vec![(1.5, 1.0), (2.0, 0.5), (2.5, 0.0)],
+                vec![(3.5, 0.0), (4.0, 0.5)],
+            ]
+        );
+        // Entirely inside: one run, the same points.
+        let inside = [(0.0, 0.2), (1.0, 0.3), (2.0, 0.3)];
+        assert_eq!(clip_to_band(&inside, 0.0, 1.0), vec![inside.to_vec()]);
+        // Jumping clean across the band keeps only the part inside.
+        assert_eq!(
+            clip_to_band(&[(0.0, -1.0), (2.0, 3.0)], 0.0, 1.0),
+            vec![vec![(0.5, 0.0), (1.0, 1.0)]]
+        );
+        assert!(clip_to_band(&[(0.0, 2.0), (1.0, 3.0)], 0.0, 1.0).is_empty());
+        assert_eq!(clip_to_band(&[(0.0, 0.5)], 0.0, 1.0), vec![vec![(0.0, 0.5)]]);
+    }
+
+    #[test]
+    fn every_series_is_in_the_legend_even_when_out_of_range() {
+        let mut series = low_series();
+        series[0].points = vec![(0.0, 5.0), (1.0, 6.0)];
+        let svg = line_chart_svg_with_range(Path::new("f.svg"), &axes(), &series, Some((0.0, 1.0)));
+        let svg = svg.unwrap();
+        assert!(svg.contains(">\nL\n<") && svg.contains(">\nL∘A_L\n<"), "legend names");
+    }
 }

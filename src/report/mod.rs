@@ -1,11 +1,14 @@
-//! Figures of the analysis half: Figure 6 (RRC bars), Figure 7 (lattices, SVG and DOT) and
-//! Figure 3's L*a*b* histograms. Same input ⇒ same bytes.
+//! Figures of the analysis half: Figure 6 (RRC bars), Figure 7 (lattices, SVG and DOT),
+//! Figure 3's L*a*b* histograms, labelled picture grids (Figures 3 and 5, with their bitmap
+//! font), line charts (Figures 2 and 4) and Figure 9's nMI bars. Same input ⇒ same bytes.
 
 pub mod curves;
 pub mod fig6;
+pub mod font;
 pub mod grid;
 pub mod lab_hist;
 pub mod lattice;
+pub mod nmi_chart;
 pub mod plot;
 
 use crate::metrics::analysis::Analysis;
