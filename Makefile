@@ -4,7 +4,7 @@
 #   make reproduce [PROFILE=tiny|ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
-#   make golden    regenerate golden snapshots after an intended change (review the diff!)
+#   make golden    re-bless the golden files after an intended change; prints what moved
 #   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
 #   make gpu-check checks the CUDA path on an NVIDIA GPU (builds with TORCH=cuda; results/gpu-check)
 
@@ -59,8 +59,13 @@ gpu-check:
 bench:
 	$(WITH_TORCH) cargo bench --workspace --locked
 
+# Re-bless every golden file after an intended change, then print what moved (review the diff!).
+# STAGES=1 also replaces the fixed stages of the evaluation layer by a fresh ci run's.
+GOLDEN_LAYERS := _layer_matches_golden
 golden:
-	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS)
+	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS) -- --skip $(GOLDEN_LAYERS)
+	DNLTS_BLESS=1 DNLTS_BLESS_STAGES=$(if $(STAGES),1,0) $(WITH_TORCH) cargo test $(CARGO_FLAGS) \
+		-p dnlts-suite --test golden -- --test-threads 1 --nocapture $(GOLDEN_LAYERS)
 
 clean:
 	cargo clean

@@ -45,6 +45,29 @@ pub struct View<'a> {
     pub ae: Option<&'a AutoEncoder>,
 }
 
+/// What a classifier reads, by meaning rather than by row of an [`AccuracyTable`]: views are
+/// named `x`, `A_S` and `A_<classifier name>`, and looked up by that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// The original images x.
+    Original,
+    /// Reconstructions of the pre-trained AE A_S.
+    Pretrained,
+    /// Reconstructions of the AE fine-tuned through the classifier of this name.
+    FinetunedFor(&'a str),
+}
+
+impl Seen<'_> {
+    /// The view's name, as [`evaluate`] records it.
+    pub fn view_name(&self) -> String {
+        match self {
+            Seen::Original => "x".into(),
+            Seen::Pretrained => "A_S".into(),
+            Seen::FinetunedFor(classifier) => format!("A_{classifier}"),
+        }
+    }
+}
+
 /// Accuracies of every classifier on every view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyTable {
@@ -56,6 +79,27 @@ pub struct AccuracyTable {
     pub images: u64,
     /// Strength s of the additive noise U(-s, s) applied before everything else.
     pub noise: f64,
+}
+
+impl AccuracyTable {
+    fn cell(&self, matrix: &[Vec<f64>], seen: Seen, classifier: &str) -> f64 {
+        let view = self.views.iter().position(|v| *v == seen.view_name());
+        let column = self.classifiers.iter().position(|c| c == classifier);
+        match (view, column) {
+            (Some(v), Some(c)) => matrix[v][c],
+            _ => f64::NAN,
+        }
+    }
+
+    /// Top-1 of `classifier` on `seen`; NaN when the pair was not evaluated.
+    pub fn top1_on(&self, seen: Seen, classifier: &str) -> f64 {
+        self.cell(&self.top1, seen, classifier)
+    }
+
+    /// Top-5 of `classifier` on `seen`; NaN when the pair was not evaluated.
+    pub fn top5_on(&self, seen: Seen, classifier: &str) -> f64 {
+        self.cell(&self.top5, seen, classifier)
+    }
 }
 
 /// Adds U(-s, s) noise to [0, 1] images and clamps, seeded per (seed, sample index, s) so each

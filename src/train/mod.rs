@@ -270,29 +270,42 @@ pub fn copy_named(
     })
 }
 
-/// Runs `task` for its schedule. On CPU, a run resumed from any checkpoint ends with the same
-/// bytes as an uninterrupted one: each step reseeds libtorch from (seed, task, step) and data
-/// is addressed by index.
+/// How many step losses from the start of a loop [`drive`] returns: the training goldens
+/// compare them tightly, before rounding differences between CPUs grow.
+pub const FIRST_LOSSES: usize = 8;
+
+/// What a checkpoint holds besides tensors: the task's state and the driver's record.
+#[derive(Serialize, serde::Deserialize)]
+struct Saved<S> {
+    task: S,
+    first_losses: Vec<f64>,
+}
+
+/// Runs `task` for its schedule and returns the losses of its first [`FIRST_LOSSES`] steps.
+/// On CPU, a run resumed from any checkpoint ends with the same bytes as an uninterrupted
+/// one: each step reseeds libtorch from (seed, task, step) and data is addressed by index.
 pub fn drive<T: Task>(
     task: &mut T,
     schedule: Schedule,
     persistence: Option<&Persistence>,
     seed: u64,
-) -> Result<(), TrainError> {
+) -> Result<Vec<f64>, TrainError> {
     let name = task.name();
     let mut start = 0;
+    let mut first_losses = Vec::new();
     if let Some(p) = persistence.filter(|p| p.resume) {
-        if let Some(loaded) = p.checkpoints.latest::<T::State>()? {
-            task.restore(&loaded.tensors, loaded.state)
+        if let Some(loaded) = p.checkpoints.latest::<Saved<T::State>>()? {
+            task.restore(&loaded.tensors, loaded.state.task)
                 .map_err(|reason| TrainError::Restore { task: name.clone(), reason })?;
             start = loaded.step;
+            first_losses = loaded.state.first_losses;
         }
     }
+    let mut run = Run { schedule, persistence, seed, start, first_losses };
     let loader = task.loader();
     if schedule.prefetch == 0 {
-        return run_steps(task, &schedule, persistence, seed, start, &mut |step| {
-            Some(loader(step))
-        });
+        run.steps(task, &mut |step| Some(loader(step)))?;
+        return Ok(run.first_losses);
     }
     std::thread::scope(|scope| {
         // `prefetch - 1` batches wait in the channel, one more in the loader's hands.
@@ -306,44 +319,64 @@ pub fn drive<T: Task>(
             }
         });
         // A closed channel means the loader panicked; the scope re-raises its panic.
-        run_steps(task, &schedule, persistence, seed, start, &mut |_| batches.recv().ok())
-    })
+        run.steps(task, &mut |_| batches.recv().ok())
+    })?;
+    Ok(run.first_losses)
 }
 
-fn run_steps<T: Task>(
-    task: &mut T,
-    schedule: &Schedule,
-    persistence: Option<&Persistence>,
+/// One run of a loop: its schedule, where it checkpoints, and what the driver records.
+struct Run<'a> {
+    schedule: Schedule,
+    persistence: Option<&'a Persistence>,
     seed: u64,
     start: u64,
-    next_batch: &mut dyn FnMut(u64) -> Option<Vec<Tensor>>,
-) -> Result<(), TrainError> {
-    let name = task.name();
-    let mut progress = progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
-    progress.set_position(start * schedule.images_per_step);
-    for step in start..schedule.steps {
-        if stop::requested() {
-            if let Some(p) = persistence {
-                p.checkpoints.save(step, &task.tensors(), &task.state(), None)?;
-                return Err(TrainError::Interrupted { task: name, step, dir: p.dir.clone() });
-            }
+    first_losses: Vec<f64>,
+}
+
+impl Run<'_> {
+    fn save<T: Task>(&self, task: &T, step: u64, score: Option<f64>) -> Result<(), TrainError> {
+        if let Some(p) = self.persistence {
+            let saved = Saved { task: task.state(), first_losses: self.first_losses.clone() };
+            p.checkpoints.save(step, &task.tensors(), &saved, score)?;
         }
-        let Some(batch) = next_batch(step) else { break };
-        tch::manual_seed(crate::seed::derive(seed, &name, &format!("step{step}")) as i64);
-        let loss = guarded_step(task, step, batch, schedule)?;
-        if !loss.is_finite() {
-            let last_good = persistence.and_then(|p| p.checkpoints.steps().last().copied());
-            return Err(TrainError::NonFinite { task: name, step, loss, last_good });
-        }
-        let done = step + 1;
-        progress.update(done * schedule.images_per_step, loss, task.learning_rate());
-        if done % schedule.check_every == 0 || done == schedule.steps {
-            let score = task.check(done);
-            if let Some(p) = persistence {
-                p.checkpoints.save(done, &task.tensors(), &task.state(), score)?;
-            }
-        }
+        Ok(())
     }
-    progress.finish();
-    Ok(())
+
+    fn steps<T: Task>(
+        &mut self,
+        task: &mut T,
+        next_batch: &mut dyn FnMut(u64) -> Option<Vec<Tensor>>,
+    ) -> Result<(), TrainError> {
+        let (name, schedule) = (task.name(), self.schedule);
+        let mut progress =
+            progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
+        progress.set_position(self.start * schedule.images_per_step);
+        for step in self.start..schedule.steps {
+            if stop::requested() {
+                if let Some(p) = self.persistence {
+                    self.save(task, step, None)?;
+                    return Err(TrainError::Interrupted { task: name, step, dir: p.dir.clone() });
+                }
+            }
+            let Some(batch) = next_batch(step) else { break };
+            tch::manual_seed(crate::seed::derive(self.seed, &name, &format!("step{step}")) as i64);
+            let loss = guarded_step(task, step, batch, &schedule)?;
+            if !loss.is_finite() {
+                let last_good =
+                    self.persistence.and_then(|p| p.checkpoints.steps().last().copied());
+                return Err(TrainError::NonFinite { task: name, step, loss, last_good });
+            }
+            if (step as usize) < FIRST_LOSSES {
+                self.first_losses.push(loss);
+            }
+            let done = step + 1;
+            progress.update(done * schedule.images_per_step, loss, task.learning_rate());
+            if done % schedule.check_every == 0 || done == schedule.steps {
+                let score = task.check(done);
+                self.save(task, done, score)?;
+            }
+        }
+        progress.finish();
+        Ok(())
+    }
 }

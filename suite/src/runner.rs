@@ -6,9 +6,10 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::pipeline::{Pipeline, RunOptions};
+use crate::output::write_json;
 use crate::profile::Profile;
 use crate::provenance::Provenance;
+use crate::stages::{Pipeline, RunOptions};
 use crate::targets::{self, Context, Target};
 
 /// What `dnlts reproduce` was asked to do.
@@ -106,14 +107,6 @@ fn relative(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).unwrap_or(path).display().to_string()
 }
 
-/// Pretty JSON with a trailing newline, written atomically.
-pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    dnlts::atomic::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("could not write {}", path.display()))
-}
-
 /// `report.md`: every markdown fragment and figure of the targets that ran, in target order,
 /// with the provenance of the run — ready to paste into a paper or a lab notebook.
 fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()> {
@@ -140,24 +133,11 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         if compute.amp { "on" } else { "off" },
         if compute.channels_last { "on" } else { "off" },
     );
-    // The paper's order, not the registry's alphabetical one; the analysis of published
-    // numbers and the claims check close the report.
-    const ORDER: [&str; 11] = [
-        "table1",
-        "table2",
-        "fig2",
-        "fig3",
-        "fig4",
-        "fig5",
-        "fig6",
-        "fig7",
-        "fig9",
-        "published",
-        "claims",
-    ];
-    let mut ran: Vec<&String> = summary.ran.iter().collect();
-    ran.sort_by_key(|name| ORDER.iter().position(|o| o == name).unwrap_or(ORDER.len()));
-    for name in ran {
+    // The paper's order (the registry's report positions), not the alphabetical one.
+    let mut ran: Vec<&'static Target> =
+        targets::all().iter().filter(|t| summary.ran.iter().any(|name| name == t.name)).collect();
+    ran.sort_by_key(|target| target.report_position);
+    for name in ran.iter().map(|target| target.name) {
         let record: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json")))?)?;
         let seconds = record["wall_seconds"].as_f64().unwrap_or(0.0);
@@ -173,6 +153,6 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
             }
         }
     }
-    dnlts::atomic::write_atomic(&out.join("report.md"), report.as_bytes())?;
+    crate::output::write_text(&out.join("report.md"), &report)?;
     Ok(())
 }

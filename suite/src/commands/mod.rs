@@ -1,4 +1,7 @@
 //! One module per subcommand that needs more than a few lines.
 pub mod analyze;
+pub mod data;
 pub mod env;
+pub mod list;
 pub mod models;
+pub mod reproduce;

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{Context, Outcome};
+use dnlts::eval::{AccuracyTable, Seen};
 use dnlts::models::Family;
 
 #[derive(Serialize)]
@@ -26,6 +27,9 @@ fn per_classifier(test: impl Fn(usize) -> bool) -> (bool, String) {
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let clean = context.pipeline.evaluation(0.0, true)?;
     let noisy = context.pipeline.evaluation(0.3, false)?;
+    let names = context.pipeline.classifier_names();
+    let top1 = |table: &AccuracyTable, seen: Seen, c: usize| table.top1_on(seen, &names[c]);
+    let own = |c: usize| Seen::FinetunedFor(&names[c]);
     let mut claims = Vec::new();
     let mut push = |statement, paper, (holds, evidence): (bool, String)| {
         claims.push(Claim { statement, paper, holds, evidence })
@@ -33,38 +37,36 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     push(
         "C∘A_S is below C for every classifier",
         "Table 1",
-        per_classifier(|c| clean.top1[1][c] < clean.top1[0][c]),
+        per_classifier(|c| top1(&clean, Seen::Pretrained, c) < top1(&clean, Seen::Original, c)),
     );
     push(
         "fine-tuning recovers it: C∘A_C ≥ C∘A_S for every classifier",
         "Table 1",
-        per_classifier(|c| clean.top1[c + 2][c] >= clean.top1[1][c]),
+        per_classifier(|c| top1(&clean, own(c), c) >= top1(&clean, Seen::Pretrained, c)),
     );
     push(
         "each classifier does best on its own AE",
         "Table 2, §3.4",
         per_classifier(|j| {
-            (0..Family::ALL.len()).all(|i| clean.top1[i + 2][j] <= clean.top1[j + 2][j])
+            (0..Family::ALL.len()).all(|i| top1(&clean, own(i), j) <= top1(&clean, own(j), j))
         }),
     );
     push(
         "under noise s = 0.3, i∘A_i beats i for every classifier",
         "Figure 4",
-        per_classifier(|c| noisy.top1[c + 2][c] > noisy.top1[0][c]),
+        per_classifier(|c| top1(&noisy, own(c), c) > top1(&noisy, Seen::Original, c)),
     );
-    let cross = super::table2::cross_table(context)?;
-    let analysis = dnlts::metrics::analysis::analyze(&cross, &[0.2, 0.8])?;
-    let chains: Vec<String> = analysis
-        .lattices
-        .iter()
+    let analysis = context.pipeline.analysis()?;
+    let chains: Vec<String> = (analysis.lattices.iter())
+        .filter(|l| l.threshold == 0.2 || l.threshold == 0.8)
         .map(|l| format!("t={}: {}", l.threshold, if l.is_chain { "chain" } else { "not a chain" }))
         .collect();
     push(
         "the lattices at t = 0.2 and 0.8 are chains (a total order)",
         "Figure 7, §3.4",
-        (analysis.lattices.iter().all(|l| l.is_chain), chains.join(", ")),
+        (chains.iter().all(|l| !l.contains("not")), chains.join(", ")),
     );
-    let nmi = super::fig9::measure(context)?;
+    let nmi = context.pipeline.nmi()?;
     let best = nmi
         .iter()
         .max_by(|a, b| a.intra.mean.total_cmp(&b.intra.mean))

@@ -64,7 +64,7 @@ pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
     let pipeline = context.pipeline;
     let original = sample(context)?;
     let strengths = [0.0, 0.1, 0.2, 0.3, 0.5, 0.8];
-    let noise_seed = dnlts::seed::derive(pipeline.master_seed, "stage", "noise");
+    let noise_seed = pipeline.noise_seed();
     let noisy: Vec<Tensor> =
         strengths.iter().map(|&s| add_uniform_noise(&original, &[SAMPLE], s, noise_seed)).collect();
     let noisy = Tensor::cat(&noisy, 0);

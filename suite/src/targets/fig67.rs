@@ -2,14 +2,9 @@
 //! thresholded RRC context at t ∈ {0.1, 0.2, 0.8, 0.9} with their stable intervals.
 
 use super::{Context, Outcome};
-use dnlts::metrics::analysis::{analyze, Analysis, DEFAULT_THRESHOLDS};
-
-fn analysis(context: &Context) -> anyhow::Result<Analysis> {
-    Ok(analyze(&super::table2::cross_table(context)?, &DEFAULT_THRESHOLDS)?)
-}
 
 pub fn run_fig6(context: &Context) -> anyhow::Result<Outcome> {
-    let analysis = analysis(context)?;
+    let analysis = context.pipeline.analysis()?;
     let file = dnlts::report::write_fig6(&analysis, &context.out_dir.join("figures"))?;
     let lowest = analysis
         .rrc
@@ -21,7 +16,7 @@ pub fn run_fig6(context: &Context) -> anyhow::Result<Outcome> {
 }
 
 pub fn run_fig7(context: &Context) -> anyhow::Result<Outcome> {
-    let analysis = analysis(context)?;
+    let analysis = context.pipeline.analysis()?;
     let files = dnlts::report::write_fig7(&analysis, &context.out_dir.join("figures"))?;
     let chains: Vec<String> = analysis
         .lattices

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::Pipeline;
 use crate::profile::Profile;
+use crate::stages::Pipeline;
 
 mod claims;
 mod fig2;
@@ -29,9 +29,7 @@ pub struct Context<'a> {
 
 /// Writes a markdown fragment of a target (collected into report.md) and returns its path.
 pub fn write_markdown(context: &Context, name: &str, text: &str) -> anyhow::Result<PathBuf> {
-    let path = context.out_dir.join(name);
-    dnlts::atomic::write_atomic(&path, text.as_bytes())?;
-    Ok(path)
+    crate::output::write_text(&context.out_dir.join(name), text)
 }
 
 /// What a target produced.
@@ -51,6 +49,11 @@ pub struct Target {
     /// The artefact of the paper it reproduces.
     pub artefact: &'static str,
     pub summary: &'static str,
+    /// Its place in report.md: the paper's order, then the analysis of published numbers and
+    /// the claims check.
+    pub report_position: u8,
+    /// Part of `dnlts evaluate` (the targets the evaluation pass feeds).
+    pub evaluation: bool,
     pub run: RunFn,
 }
 
@@ -61,70 +64,97 @@ pub fn all() -> &'static [Target] {
             name: "claims",
             artefact: "Sections 3.3–3.5",
             summary: "which of the paper's statements hold on our numbers",
+            report_position: 10,
+            evaluation: false,
             run: claims::run,
         },
         Target {
             name: "fig2",
             artefact: "Figure 2",
             summary: "AE pre-training: train and held-out reconstruction error",
+            report_position: 2,
+            evaluation: false,
             run: fig2::run,
         },
         Target {
             name: "fig3",
             artefact: "Figure 3",
             summary: "reconstructions of each fine-tuned AE with L*a*b* histograms",
+            report_position: 3,
+            evaluation: false,
             run: fig35::run_fig3,
         },
         Target {
             name: "fig4",
             artefact: "Figure 4",
             summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
+            report_position: 4,
+            evaluation: true,
             run: fig4::run,
         },
         Target {
             name: "fig5",
             artefact: "Figure 5",
             summary: "noisy inputs and their reconstructions by A_S and A_V",
+            report_position: 5,
+            evaluation: false,
             run: fig35::run_fig5,
         },
         Target {
             name: "fig6",
             artefact: "Figure 6",
             summary: "relative rate of change of every j∘A_i, sorted",
+            report_position: 6,
+            evaluation: false,
             run: fig67::run_fig6,
         },
         Target {
             name: "fig7",
             artefact: "Figure 7",
             summary: "formal-concept lattices of the thresholded RRC context",
+            report_position: 7,
+            evaluation: false,
             run: fig67::run_fig7,
         },
         Target {
             name: "fig9",
             artefact: "Figure 9",
             summary: "intra- and inter-sample normalized mutual information per AE",
+            report_position: 8,
+            evaluation: true,
             run: fig9::run,
         },
         Target {
             name: "published",
             artefact: "Figures 6–7 (paper's data)",
             summary: "RRC, lattices and stable thresholds recomputed from the paper's Table 2",
+            report_position: 9,
+            evaluation: false,
             run: published::run,
         },
         Target {
             name: "table1",
             artefact: "Table 1",
             summary: "top-1/top-5 of C, C∘A_S and C∘A_C",
+            report_position: 0,
+            evaluation: true,
             run: table1::run,
         },
         Target {
             name: "table2",
             artefact: "Table 2",
             summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
+            report_position: 1,
+            evaluation: true,
             run: table2::run,
         },
     ];
     TARGETS
+}
+
+/// The targets of `dnlts evaluate`.
+pub fn evaluation() -> Vec<&'static Target> {
+    all().iter().filter(|target| target.evaluation).collect()
 }
 
 /// The targets picked by `--include` and `--exclude` (comma-separated names; a trailing `*`

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{write_markdown, Context, Outcome};
-use dnlts::models::Family;
+use dnlts::eval::{AccuracyTable, Seen};
 
 /// The paper's Table 1, as published (percent).
 const PAPER: &str = include_str!("../../../fixtures/paper/table1.json");
@@ -19,25 +19,25 @@ pub struct Row {
     pub diff5: Option<f64>,
 }
 
-/// Table 1's rows from the evaluation pass (views x, A_S, A_L…A_R).
-pub fn rows(table: &dnlts::eval::AccuracyTable) -> Vec<Row> {
+/// Table 1's rows from the evaluation pass: for each classifier C, C alone, C∘A_S, C∘A_C.
+pub fn rows(table: &AccuracyTable, classifiers: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (c, family) in Family::ALL.iter().enumerate() {
-        let letter = family.letter();
-        let base = (100.0 * table.top1[0][c], 100.0 * table.top5[0][c]);
-        for (view, name) in [
-            (0, letter.to_string()),
-            (1, format!("{letter}∘A_S")),
-            (c + 2, format!("{letter}∘A_{letter}")),
+    for c in classifiers {
+        let alone = (table.top1_on(Seen::Original, c), table.top5_on(Seen::Original, c));
+        for (seen, network) in [
+            (Seen::Original, c.clone()),
+            (Seen::Pretrained, format!("{c}∘A_S")),
+            (Seen::FinetunedFor(c), format!("{c}∘A_{c}")),
         ] {
-            let (top1, top5) = (100.0 * table.top1[view][c], 100.0 * table.top5[view][c]);
-            let diff = |value: f64, reference: f64| (view != 0).then_some(value - reference);
+            let (top1, top5) = (100.0 * table.top1_on(seen, c), 100.0 * table.top5_on(seen, c));
+            let diff =
+                |value: f64, alone: f64| (seen != Seen::Original).then_some(value - 100.0 * alone);
             rows.push(Row {
-                network: name,
+                network,
                 top1,
                 top5,
-                diff1: diff(top1, base.0),
-                diff5: diff(top5, base.1),
+                diff1: diff(top1, alone.0),
+                diff5: diff(top5, alone.1),
             });
         }
     }
@@ -46,7 +46,7 @@ pub fn rows(table: &dnlts::eval::AccuracyTable) -> Vec<Row> {
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let table = context.pipeline.evaluation(0.0, false)?;
-    let rows = rows(&table);
+    let rows = rows(&table, &context.pipeline.classifier_names());
     let paper: serde_json::Value = serde_json::from_str(PAPER)?;
     let signed = |d: Option<f64>| d.map_or(String::new(), |d| format!("{d:+.2}"));
     let mut markdown = format!(

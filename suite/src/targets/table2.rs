@@ -1,19 +1,9 @@
 //! Table 2: accuracy of every classifier j on the reconstructions of every fine-tuned AE A_i.
 
 use super::{write_markdown, Context, Outcome};
-use dnlts::metrics::rrc::CrossTable;
-use dnlts::models::Family;
-
-/// Table 2 as a cross table (rows A_L…A_R, columns L…R), ready for `dnlts analyze`.
-pub fn cross_table(context: &Context) -> anyhow::Result<CrossTable> {
-    let table = context.pipeline.evaluation(0.0, true)?;
-    let names: Vec<String> = Family::ALL.iter().map(|f| f.letter().to_string()).collect();
-    let accuracy: Vec<Vec<f64>> = (0..names.len()).map(|i| table.top1[i + 2].clone()).collect();
-    Ok(CrossTable::new(names, accuracy, std::path::Path::new("table2_cross.json"))?)
-}
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
-    let table = cross_table(context)?;
+    let table = context.pipeline.cross_table()?;
     let names = table.names();
     let mut markdown = format!(
         "## Table 2 — top-1 of classifier j (columns) on reconstructions of A_i (rows), profile `{}`\n\n|  | {} |\n|---|{}\n",
@@ -32,7 +22,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         "accuracy": table.rows(),
     });
     let cross_path = context.out_dir.join("table2_cross.json");
-    crate::runner::write_json(&cross_path, &cross)?;
+    crate::output::write_json(&cross_path, &cross)?;
     markdown += "\nAs data: `table2_cross.json` (try `dnlts analyze table2_cross.json`).\n";
     let files = vec![write_markdown(context, "table2.md", &markdown)?, cross_path];
     let diagonal_best = (0..names.len())

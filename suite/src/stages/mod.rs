@@ -2,6 +2,10 @@
 //! evaluation pass — each computed once per run and cached on disk under
 //! `<out>/stages/`, keyed by everything that determines it (profile, seed, dnlts version).
 //! A target asks for what it needs; whatever was already made is loaded, the rest is trained.
+//! The measures several targets share (the cross table, its analysis, nMI) are in
+//! [`measures`], computed once per run too.
+
+pub mod measures;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -17,7 +21,7 @@ use dnlts::compute::Compute;
 use dnlts::data::fashion;
 use dnlts::data::source::{DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages};
 use dnlts::data::synthetic::SyntheticConfig;
-use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, View};
+use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
@@ -40,6 +44,9 @@ const EVAL_CACHE_BYTES: u64 = 2 << 30;
 struct StageRecord<L> {
     key: String,
     seconds: f64,
+    /// Losses of the first steps (what the training goldens compare tightly).
+    #[serde(default)]
+    first_losses: Vec<f64>,
     log: L,
 }
 
@@ -53,6 +60,9 @@ pub struct RunOptions {
     pub data_dir: Option<PathBuf>,
     /// Training batches made ahead on a loader thread (0: between steps).
     pub prefetch: usize,
+    /// A folder of finished stages (weights and records, listed in its sha256 manifest) to
+    /// use as they are: nothing is trained. The evaluation goldens run on such a folder.
+    pub fixed_stages: Option<PathBuf>,
 }
 
 pub struct Pipeline {
@@ -69,6 +79,7 @@ pub struct Pipeline {
     classifiers: RefCell<BTreeMap<Family, Rc<Classifier>>>,
     finetuned: RefCell<BTreeMap<Family, Rc<AutoEncoder>>>,
     evaluations: RefCell<BTreeMap<String, AccuracyTable>>,
+    measures: measures::Cache,
     /// The decoded test images as 8-bit RGB, made by the first evaluation when they fit.
     test_images: RefCell<Option<Rc<DecodedSplit>>>,
 }
@@ -117,6 +128,24 @@ fn open_source(
     }
 }
 
+/// Fixed stages are trusted only as their manifest lists them.
+fn check_fixed_stages(dir: &std::path::Path) -> anyhow::Result<()> {
+    let report = dnlts::data::manifest::verify(dir)
+        .with_context(|| format!("cannot use {} as fixed stages", dir.display()))?;
+    anyhow::ensure!(
+        report.is_ok(),
+        "the fixed stages in {} do not match their manifest: missing {:?}, changed {:?}, \
+         extra {:?}; restore the files (git checkout) or, if the change is intended, rewrite \
+         it with `dnlts data verify {} --write`",
+        dir.display(),
+        report.missing,
+        report.changed,
+        report.extra,
+        dir.display()
+    );
+    Ok(())
+}
+
 /// The synthetic world's seed for a master seed.
 pub fn data_seed(master_seed: u64) -> u64 {
     dnlts::seed::derive(master_seed, "data", "synthetic")
@@ -132,6 +161,9 @@ impl Pipeline {
         resume: bool,
     ) -> anyhow::Result<Self> {
         let source = open_source(&profile, options.data_dir.as_deref(), master_seed);
+        if let Some(dir) = &options.fixed_stages {
+            check_fixed_stages(dir)?;
+        }
         Ok(Pipeline {
             profile,
             options,
@@ -144,6 +176,7 @@ impl Pipeline {
             classifiers: RefCell::new(BTreeMap::new()),
             finetuned: RefCell::new(BTreeMap::new()),
             evaluations: RefCell::new(BTreeMap::new()),
+            measures: measures::Cache::default(),
             test_images: RefCell::new(None),
         })
     }
@@ -169,6 +202,11 @@ impl Pipeline {
         dnlts::seed::derive(self.master_seed, "stage", stage)
     }
 
+    /// The seed of the evaluation noise U(-s, s): Figures 4 and 5 draw the same noise.
+    pub fn noise_seed(&self) -> u64 {
+        self.seed("noise")
+    }
+
     /// A stage's cache key: what determines its result.
     fn key(&self, stage: &str, config: &impl Serialize) -> String {
         let text = serde_json::to_string(&(
@@ -192,11 +230,35 @@ impl Pipeline {
         self.stages.join(format!("{stage}.safetensors"))
     }
 
-    /// The stage's log if it is cached under `key`.
-    fn cached<L: DeserializeOwned>(&self, stage: &str, key: &str) -> Option<StageRecord<L>> {
-        let text = std::fs::read(self.record_path(stage)).ok()?;
-        let record: StageRecord<L> = serde_json::from_slice(&text).ok()?;
-        (record.key == key && self.weights_path(stage).is_file()).then_some(record)
+    /// The stage's record if it is cached under `key`, or, with fixed stages, the fixed one
+    /// (an error if the folder lacks it: fixed stages never train).
+    fn cached<L: DeserializeOwned>(
+        &self,
+        stage: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<(StageRecord<L>, PathBuf)>> {
+        if let Some(dir) = &self.options.fixed_stages {
+            let (record, weights) =
+                (dir.join(format!("{stage}.json")), dir.join(format!("{stage}.safetensors")));
+            anyhow::ensure!(
+                record.is_file() && weights.is_file(),
+                "the fixed stages in {} lack stage '{stage}' ({} and {}); fixed stages are \
+                 used as they are, never trained: copy the stage from a run's stages/ folder \
+                 and rewrite the manifest with `dnlts data verify {} --write`",
+                dir.display(),
+                record.display(),
+                weights.display(),
+                dir.display()
+            );
+            let text = std::fs::read(&record)?;
+            let parsed = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not a stage record", record.display()))?;
+            return Ok(Some((parsed, weights)));
+        }
+        let Ok(text) = std::fs::read(self.record_path(stage)) else { return Ok(None) };
+        let Ok(record) = serde_json::from_slice::<StageRecord<L>>(&text) else { return Ok(None) };
+        let weights = self.weights_path(stage);
+        Ok((record.key == key && weights.is_file()).then_some((record, weights)))
     }
 
     /// Trains stage `stage` with `task` (resuming from its checkpoints when asked), then
@@ -218,10 +280,11 @@ impl Pipeline {
             resume: self.resume,
         };
         let schedule = Schedule { prefetch: self.options.prefetch, ..schedule };
-        drive(task, schedule, Some(&persistence), self.seed(stage))?;
+        let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage))?;
         save(&self.weights_path(stage))?;
-        let record = StageRecord { key, seconds: started.elapsed().as_secs_f64(), log: log(task) };
-        crate::runner::write_json(&self.record_path(stage), &record)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let record = StageRecord { key, seconds, first_losses, log: log(task) };
+        crate::output::write_json(&self.record_path(stage), &record)?;
         let _ = std::fs::remove_dir_all(dir);
         Ok(())
     }
@@ -249,8 +312,8 @@ impl Pipeline {
         let key = self.key("pretrain", &config);
         tch::manual_seed(self.seed("pretrain") as i64);
         let mut ae = AutoEncoder::new(segnet, self.device);
-        if self.cached::<Vec<CheckRecord>>("pretrain", &key).is_some() {
-            ae.load(&self.weights_path("pretrain"), LoadPolicy::Strict)?;
+        if let Some((_, weights)) = self.cached::<Vec<CheckRecord>>("pretrain", &key)? {
+            ae.load(&weights, LoadPolicy::Strict)?;
         } else {
             let mut task = Pretrain::new(&ae, self.source()?, config.clone());
             let schedule =
@@ -274,8 +337,9 @@ impl Pipeline {
         self.pretrained()?;
         let key = self.key("pretrain", &self.pretrain_config());
         Ok(self
-            .cached::<Vec<CheckRecord>>("pretrain", &key)
+            .cached::<Vec<CheckRecord>>("pretrain", &key)?
             .context("pre-training record missing")?
+            .0
             .log)
     }
 
@@ -302,8 +366,7 @@ impl Pipeline {
         let key = self.key(&stage, &config);
         tch::manual_seed(seed as i64);
         let mut classifier = Classifier::builtin(family, scale, p.classes as i64, self.device);
-        let weights = self.weights_path(&stage);
-        if self.cached::<serde_json::Value>(&stage, &key).is_some() {
+        if let Some((_, weights)) = self.cached::<serde_json::Value>(&stage, &key)? {
             let store = classifier.store_mut().expect("built-in");
             dnlts::models::weights::load(&mut [store], &weights, LoadPolicy::Strict)?;
         } else {
@@ -354,8 +417,8 @@ impl Pipeline {
         let pretrained = self.pretrained()?;
         let classifier = self.classifier(family)?;
         let mut ae = pretrained.duplicate()?;
-        if self.cached::<Vec<FinetuneCheck>>(&stage, &key).is_some() {
-            ae.load(&self.weights_path(&stage), LoadPolicy::Strict)?;
+        if let Some((_, weights)) = self.cached::<Vec<FinetuneCheck>>(&stage, &key)? {
+            ae.load(&weights, LoadPolicy::Strict)?;
         } else {
             let mut task = Finetune::new(&ae, &classifier, self.source()?, config.clone());
             let schedule =
@@ -394,8 +457,8 @@ impl Pipeline {
 
     /// Every classifier on the original test images, on A_S's reconstructions and on every
     /// fine-tuned AE's, under noise of strength `noise` — the one pass behind Tables 1 and 2.
-    /// Views are x, A_S, A_L, A_A, A_V, A_I, A_R; `full` computes every pair (Table 2), else
-    /// only what Table 1 and Figure 4 read (C on x, on A_S, on its own A_C).
+    /// Views are named as [`Seen`] says; `full` computes every pair (Table 2), else only what
+    /// Table 1 and Figure 4 read (C on x, on A_S, on its own A_C).
     pub fn evaluation(&self, noise: f64, full: bool) -> anyhow::Result<AccuracyTable> {
         let cache_key = format!("{noise:.3}-{full}");
         if let Some(table) = self.evaluations.borrow().get(&cache_key) {
@@ -406,16 +469,20 @@ impl Pipeline {
         let pretrained = self.pretrained()?;
         let finetuned: Vec<Rc<AutoEncoder>> =
             Family::ALL.iter().map(|&f| self.finetuned(f)).collect::<Result<_, _>>()?;
-        let mut views = vec![
-            View { name: "x".into(), ae: None },
-            View { name: "A_S".into(), ae: Some(pretrained.as_ref()) },
-        ];
-        for (family, ae) in Family::ALL.iter().zip(&finetuned) {
-            views.push(View { name: format!("A_{}", family.letter()), ae: Some(ae.as_ref()) });
+        let view = |seen: Seen, ae| View { name: seen.view_name(), ae };
+        let mut views =
+            vec![view(Seen::Original, None), view(Seen::Pretrained, Some(pretrained.as_ref()))];
+        for (classifier, ae) in classifiers.iter().zip(&finetuned) {
+            views.push(view(Seen::FinetunedFor(&classifier.name), Some(ae.as_ref())));
         }
         let refs: Vec<&Classifier> = classifiers.iter().map(|c| c.as_ref()).collect();
-        let wanted = |v: usize, c: usize| full || v < 2 || v == c + 2;
-        let seed = self.seed("noise");
+        let own: Vec<String> =
+            refs.iter().map(|c| Seen::FinetunedFor(&c.name).view_name()).collect();
+        let generic = [Seen::Original.view_name(), Seen::Pretrained.view_name()];
+        let wanted = |v: usize, c: usize| {
+            full || generic.contains(&views[v].name) || views[v].name == own[c]
+        };
+        let seed = self.noise_seed();
         let plan = EvalPlan {
             split: Split::Test,
             images: self.profile.eval_images,

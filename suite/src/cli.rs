@@ -1,0 +1,237 @@
+//! The command line's types: every subcommand and option, with the help text users read.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use dnlts::device::DeviceChoice;
+
+use crate::profile;
+
+/// What do deep networks like to see?
+///
+/// dnlts fine-tunes an autoencoder through frozen classifiers (LeNet-5, AlexNet, VGG16-BN,
+/// Inception v3, ResNet-50) and measures which part of the input signal each one uses,
+/// reproducing every table and figure of Palacio et al. (CVPR 2018) as a deterministic target.
+#[derive(Parser)]
+#[command(name = "dnlts", version, propagate_version = true)]
+#[command(after_help = "Start with `dnlts list`, then `dnlts reproduce` (profile `small`, \
+    any CPU). Results go to results/<profile>/.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Show versions, devices, thread count and the determinism settings in force
+    Env {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the targets (one per table or figure of the paper) and the profiles
+    List {
+        /// List the profiles with their settings instead of the targets
+        #[arg(long)]
+        profiles: bool,
+    },
+    /// Run targets of a profile and write their results under results/<profile>/
+    Reproduce(ReproduceArgs),
+    /// Stage: pre-train the SegNet on the unlabelled stream (A_S); cached in <out>/stages/
+    Pretrain(StageArgs),
+    /// Stage: train a classifier from scratch on the profile's labelled data
+    TrainClassifier {
+        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
+        #[arg(long)]
+        classifier: String,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
+    /// Stage: fine-tune a copy of A_S, decoder only, through a frozen classifier
+    Finetune {
+        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
+        #[arg(long)]
+        classifier: String,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
+    /// Stage: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
+    Evaluate(StageArgs),
+    /// List the built-in models (paper scale and scaled) with parameter counts and input specs
+    Models {
+        /// Print one JSON document instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Check that a TorchScript classifier of yours loads and runs:
+        /// NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B]
+        #[arg(long, value_name = "NAME=FILE")]
+        classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
+    },
+    /// RRC (Figure 6), concept lattices and stable thresholds (Figure 7) of any cross-accuracy
+    /// table: rows = AEs, columns = classifiers (JSON or CSV, see fixtures/README.md)
+    Analyze {
+        table: PathBuf,
+        /// RRC thresholds t of the lattices
+        #[arg(long, value_delimiter = ',', default_values_t = dnlts::metrics::analysis::DEFAULT_THRESHOLDS)]
+        thresholds: Vec<f64>,
+        /// Write Figure 6 (SVG) and each lattice (SVG and Graphviz DOT) into this folder
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Normalized mutual information of two equally sized 8-bit images (PNG)
+    Nmi {
+        a: PathBuf,
+        b: PathBuf,
+        /// Equal-width bins over the 256 sub-pixel values
+        #[arg(long, default_value_t = 256)]
+        bins: usize,
+    },
+    /// Look at and check datasets
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Work with weight files (safetensors)
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Write a labelled picture grid of a profile's synthetic images (the same bytes whatever
+    /// the thread count)
+    Preview {
+        /// tiny, ci or small (the synthetic profiles)
+        #[arg(long, default_value = profile::DEFAULT)]
+        profile: String,
+        /// Number of images
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Draw the images with one cue switched off: no-palette, no-shape, no-texture or
+        /// no-opponent (what the generator's ablation switch does)
+        #[arg(long, default_value = "full")]
+        ablation: String,
+        /// Master seed (the data seed derives from it, as in `reproduce`)
+        #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a dataset folder against its sha256 manifest (MANIFEST.sha256), or write one
+    Verify {
+        dir: PathBuf,
+        /// Write (or replace) the manifest instead of checking it
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WeightsCommand {
+    /// List a file's tensors with shape and dtype, the value total and the file's sha256
+    Inspect {
+        file: PathBuf,
+        /// Print one JSON document instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a file into a paper-scale model (strictly by default) and say whether it fits
+    Check {
+        file: PathBuf,
+        /// segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50
+        #[arg(long)]
+        model: String,
+        /// Load what matches and list the rest instead of failing on any difference
+        #[arg(long)]
+        allow_partial: bool,
+    },
+}
+
+/// Where and how reproducibly to compute.
+#[derive(Args)]
+pub struct MachineArgs {
+    /// libtorch intra-op threads; fixed for the whole run because results depend on it
+    /// (default: all logical cores)
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Master seed; every target and stage derives its own seed from it
+    #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct ReproduceArgs {
+    /// Run only these targets (comma-separated; `fig*` matches a prefix)
+    #[arg(long, value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Skip these targets (comma-separated; `fig*` matches a prefix)
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub run: StageArgs,
+}
+
+/// How training and evaluation steps are computed. Stages made with other settings are not
+/// reused (they are part of each stage's cache key).
+#[derive(Args)]
+pub struct TrainingArgs {
+    /// Images per optimisation step and per evaluation batch (default: the profile's)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Option<u32>,
+    /// Split each batch into N micro-batches whose gradients add up: the same update with
+    /// 1/N of the activation memory (batch-norm layers see micro-batch statistics)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub accumulate: u64,
+    /// bf16 autocast for training and evaluation (for CUDA; slower on CPUs without bf16 units)
+    #[arg(long)]
+    pub amp: bool,
+    /// Run the networks on channels-last (NHWC) tensors, which cuDNN and oneDNN prefer
+    #[arg(long)]
+    pub channels_last: bool,
+    /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
+    #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
+    pub finetune_part: dnlts::models::segnet::Part,
+    /// Training batches made ahead on a loader thread while a step computes (0: make each
+    /// batch between steps); results do not depend on it
+    #[arg(long, default_value_t = 1)]
+    pub prefetch: usize,
+    /// Dataset folder of a real-data profile: for fashion, the Fashion-MNIST IDX files
+    /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Use the finished stages in DIR (weights and records of pretrain, classifier-*,
+    /// finetune-*, checked against DIR/MANIFEST.sha256) as they are and train nothing; the
+    /// evaluation goldens run on golden/stages/ci this way
+    #[arg(long, value_name = "DIR")]
+    pub fixed_stages: Option<PathBuf>,
+}
+
+/// Options shared by `reproduce` and the stage commands.
+#[derive(Args)]
+pub struct StageArgs {
+    /// ci (≤ 3 min on 2 cores), small (default, ≤ 15 min), fashion (Fashion-MNIST), paper
+    /// (ImageNet + YFCC100m on a GPU) or tiny (seconds, for tests)
+    #[arg(long, default_value = profile::DEFAULT)]
+    pub profile: String,
+    /// Output folder (default: results/<profile>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue training stages interrupted earlier (Ctrl-C, a crash) from their checkpoints
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+}
+
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

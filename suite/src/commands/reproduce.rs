@@ -1,0 +1,115 @@
+//! `dnlts reproduce`, `dnlts evaluate` and the stage commands (`pretrain`,
+//! `train-classifier`, `finetune`): options to a run request, then the runner or one stage.
+
+use std::path::PathBuf;
+
+use crate::cli::{ReproduceArgs, StageArgs, TrainingArgs};
+use crate::{profile, runner, stages, targets};
+
+impl TrainingArgs {
+    /// The run options, and the profile with the batch size asked for.
+    pub fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<stages::RunOptions> {
+        if let Some(batch_size) = self.batch_size {
+            profile.batch_size = batch_size;
+        }
+        anyhow::ensure!(
+            self.accumulate <= profile.batch_size as u64,
+            "--accumulate {} splits a batch of {} into empty micro-batches; use at most {}",
+            self.accumulate,
+            profile.batch_size,
+            profile.batch_size
+        );
+        let compute = dnlts::compute::Compute {
+            accumulation: self.accumulate,
+            amp: self.amp,
+            channels_last: self.channels_last,
+        };
+        Ok(stages::RunOptions {
+            compute,
+            finetune_part: self.finetune_part,
+            data_dir: self.data.clone(),
+            prefetch: self.prefetch,
+            fixed_stages: self.fixed_stages.clone(),
+        })
+    }
+}
+
+pub fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
+    dnlts::models::Family::parse(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown classifier '{name}': use L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50"
+        )
+    })
+}
+
+/// Runs one stage of the pipeline (and what it depends on), caching it like `reproduce` does.
+pub fn run_stage(
+    args: StageArgs,
+    stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let request = args.request(Vec::new())?;
+    let seed = dnlts::seed::derive(request.master_seed, "stage-command", "");
+    dnlts::seed::Determinism::new(seed, request.threads).apply();
+    stage(&runner::pipeline(&request)?)?;
+    println!("done; stages cached in {}", request.out_dir.join("stages").display());
+    Ok(())
+}
+
+impl StageArgs {
+    /// What to run: the profile with --batch-size applied, the run options, the device.
+    pub fn request(
+        self,
+        targets: Vec<&'static targets::Target>,
+    ) -> anyhow::Result<runner::RunRequest> {
+        let mut profile = profile::Profile::preset(&self.profile)?;
+        let options = self.training.apply(&mut profile)?;
+        let device = self.machine.device.resolve()?;
+        if options.compute.amp {
+            dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
+        }
+        if options.compute.amp && device == tch::Device::Cpu {
+            eprintln!(
+                "warning: --amp on the CPU runs bf16 autocast there, which is slower than f32 \
+                 unless the CPU has bf16 units (AVX512-BF16, AMX)"
+            );
+        }
+        let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        Ok(runner::RunRequest {
+            targets,
+            profile,
+            options,
+            resume: self.resume,
+            master_seed: self.machine.seed,
+            threads: self.machine.threads,
+            device,
+            out_dir,
+        })
+    }
+}
+
+pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
+    run_targets(args.run.request(targets::select(&args.include, &args.exclude)?)?)
+}
+
+fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
+    println!(
+        "dnlts reproduce: profile {}, seed {}, {} thread(s), device {:?}, output {}",
+        request.profile.name,
+        request.master_seed,
+        request.threads,
+        request.device,
+        request.out_dir.display()
+    );
+    let summary = runner::run(&request)?;
+    println!(
+        "done: {} target(s) ran; report in {}",
+        summary.ran.len(),
+        request.out_dir.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// `dnlts evaluate`: the targets the evaluation pass feeds.
+pub fn evaluate(stage: StageArgs) -> anyhow::Result<()> {
+    run_targets(stage.request(targets::evaluation())?)
+}

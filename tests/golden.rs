@@ -1,0 +1,337 @@
+//! The goldens of what the pipeline computes, in the two layers that need the `dnlts` binary
+//! (the pure layer — metrics, the analysis of the paper's Table 2, the synthetic data, seeds —
+//! is in `analysis_golden.rs`, `data_synthetic.rs` and `seed.rs`):
+//!
+//! - **evaluation**: every target run on the fixed, checked-in stages of the `ci` profile
+//!   (`golden/stages/ci`, trusted through its sha256 manifest): nothing trains, so numbers
+//!   move only when a metric, an evaluation or a rendering changes;
+//! - **training**: the `ci` profile trained from scratch with its fixed seeds: the first
+//!   losses of every stage (tight) and the final numbers (loose).
+//!
+//! Each golden file holds every number with its tolerance and the reason for it; the measured
+//! spreads behind the tolerances are in `golden/README.md`. `make golden` re-blesses
+//! (`DNLTS_BLESS=1`) and prints what moved; CI only checks.
+
+#[path = "golden_check/mod.rs"]
+mod golden_check;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use golden_check::{compare, flatten, Entry, GoldenFile, Mismatch, Tolerance};
+use serde_json::Value;
+
+/// Images of the `ci` profile's evaluation (its `eval_images`).
+const CI_IMAGES: f64 = 400.0;
+
+/// The worst difference of any nMI mean or sd, and of any L*a*b* histogram value, between
+/// evaluations of the fixed stages on this machine with 1 or 2 threads, vectorised or not
+/// (ATEN_CPU_CAPABILITY) and oneDNN limited to SSE4.1 (golden/README.md), times ten.
+const NMI_TOLERANCE: f64 = 1e-6;
+const LAB_TOLERANCE: f64 = 1e-6;
+
+/// Training layer: the first losses of a stage agree to this relative difference across
+/// thread counts and CPU kernels (measured spread ×10, golden/README.md).
+const FIRST_LOSS_RELATIVE: f64 = 1e-4;
+
+/// Training layer: final accuracies of the `ci` run, in points (measured spread ×2 and at
+/// least 2 points, golden/README.md).
+const FINAL_ACCURACY_POINTS: f64 = 10.0;
+/// Training layer: final nMI means and the last held-out MSE (measured spread ×2).
+const FINAL_NMI: f64 = 0.05;
+const FINAL_MSE_RELATIVE: f64 = 0.05;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("suite/ has a parent").to_path_buf()
+}
+
+fn blessing() -> bool {
+    std::env::var_os("DNLTS_BLESS").is_some_and(|v| v == "1")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dnlts-golden-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `dnlts reproduce --profile ci` with `extra` arguments into `out`.
+fn reproduce_ci(out: &Path, extra: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(["reproduce", "--profile", "ci", "--threads", "2", "--out"])
+        .arg(out)
+        .args(extra)
+        .env_remove("LD_LIBRARY_PATH")
+        .status()
+        .expect("the dnlts binary starts");
+    assert!(status.success(), "dnlts reproduce --profile ci {extra:?} failed");
+}
+
+fn read_json(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `result` of every target JSON in `out` (run.json lists them).
+fn target_results(out: &Path) -> BTreeMap<String, Value> {
+    let run = read_json(&out.join("run.json"));
+    run["ran"]
+        .as_array()
+        .expect("run.json lists the targets")
+        .iter()
+        .map(|name| {
+            let name = name.as_str().expect("a target name");
+            (name.to_string(), read_json(&out.join(format!("{name}.json")))["result"].clone())
+        })
+        .collect()
+}
+
+/// The tolerance of one number of the evaluation layer, and why. Accuracies may move by one
+/// image (a prediction at a tie); what is computed from accuracies moves with them; the rest
+/// is discrete or read from a file and must not move at all.
+fn evaluation_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance {
+    let one_image = "1 image of 400: a prediction may flip at a tie; measured spread 0 images";
+    let last = metric.rsplit('/').next().unwrap_or(metric);
+    let number = value.as_f64().is_some();
+    match (target, last) {
+        _ if !number => Tolerance::exact("not a number: exact"),
+        _ if metric.starts_with("paper/") => Tolerance::exact("the paper's numbers (fixture): exact"),
+        ("table1", "top1" | "top5") => Tolerance::absolute(100.0 / CI_IMAGES, one_image),
+        ("table1", "diff1" | "diff5") => {
+            Tolerance::absolute(200.0 / CI_IMAGES, "2 images of 400: both terms may flip at a tie")
+        }
+        ("table2" | "fig4", _) if !metric.ends_with("/s") => {
+            Tolerance::absolute(1.0 / CI_IMAGES, one_image)
+        }
+        ("fig6", "accuracy") => Tolerance::absolute(1.0 / CI_IMAGES, one_image),
+        ("fig6", _) | ("fig7", "above" | "up_to" | "lower" | "upper" | "width") => {
+            Tolerance::relative(
+                4.0 / (CI_IMAGES * 0.1),
+                "RRC of accuracies ≥ 0.1 that may each move by 1 image: ≤ 4 images / (400 × 0.1) relative",
+            )
+        }
+        ("fig9", "mean" | "std") => {
+            Tolerance::absolute(NMI_TOLERANCE, "nMI of 8-bit reconstructions: measured spread ×10")
+        }
+        ("fig3", _) if metric.starts_with("lab_histograms") => Tolerance::absolute(
+            LAB_TOLERANCE,
+            "L*a*b* histogram of an 8-bit reconstruction: measured spread ×10",
+        ),
+        _ => Tolerance::exact("discrete, counted or read from a fixed file: exact"),
+    }
+}
+
+/// What the training layer compares of a from-scratch `ci` run, with its tolerance.
+fn training_tolerance(target: &str, metric: &str) -> Option<Tolerance> {
+    let last = metric.rsplit('/').next().unwrap_or(metric);
+    match (target, last) {
+        ("table1", "top1" | "top5") if metric.starts_with("rows/") => Some(Tolerance::absolute(
+            FINAL_ACCURACY_POINTS,
+            "trained from scratch: measured spread across threads and CPU kernels ×2",
+        )),
+        ("table2", _) if metric.starts_with("accuracy/") => Some(Tolerance::absolute(
+            FINAL_ACCURACY_POINTS / 100.0,
+            "trained from scratch: measured spread across threads and CPU kernels ×2",
+        )),
+        ("fig9", "mean") => Some(Tolerance::absolute(
+            FINAL_NMI,
+            "trained from scratch: measured spread across threads and CPU kernels ×2",
+        )),
+        _ => None,
+    }
+}
+
+fn golden_path(layer: &str, target: &str) -> PathBuf {
+    root().join("golden").join(layer).join(format!("{target}.json"))
+}
+
+/// Checks (or, when blessing, rewrites) the golden file of `target`; returns the mismatches.
+fn check_or_bless(golden: &GoldenFile, moved: &mut Vec<String>) -> Vec<Mismatch> {
+    let path = golden_path(&golden.layer, &golden.target);
+    let old = GoldenFile::load(&path);
+    if blessing() {
+        if let Some(old) = &old {
+            moved.extend(compare(old, &golden.entries).iter().map(Mismatch::as_change));
+            moved.extend(golden_check::tolerance_changes(old, &golden.entries));
+        } else {
+            moved.push(format!("{}: new golden file", golden.target));
+        }
+        golden.save(&path);
+        return Vec::new();
+    }
+    match old {
+        Some(old) => compare(&old, &golden.entries),
+        None => vec![Mismatch::missing_file(&path)],
+    }
+}
+
+fn report(layer: &str, mismatches: Vec<Mismatch>, moved: Vec<String>) {
+    if blessing() {
+        eprintln!("golden/{layer}: {} change(s)", moved.len());
+        for line in &moved {
+            eprintln!("  {line}");
+        }
+        return;
+    }
+    let lines: Vec<String> = mismatches.iter().map(Mismatch::to_string).collect();
+    assert!(
+        lines.is_empty(),
+        "{} number(s) of golden/{layer} moved:\n{}\nIf the change is intended, run `make golden` \
+         and commit the diff it prints.",
+        lines.len(),
+        lines.join("\n")
+    );
+}
+
+/// The evaluation layer of the fixed `ci` stages, as a list of golden files (one per target).
+fn evaluation_goldens(out: &Path) -> Vec<GoldenFile> {
+    let made_by = "dnlts reproduce --profile ci --fixed-stages golden/stages/ci --threads 2";
+    target_results(out)
+        .into_iter()
+        .map(|(target, result)| {
+            let entries = flatten(&result)
+                .into_iter()
+                .map(|(metric, value)| {
+                    let tolerance = evaluation_tolerance(&target, &metric, &value);
+                    Entry { metric, value, tolerance }
+                })
+                .collect();
+            GoldenFile::new("evaluation", &target, made_by, entries)
+        })
+        .collect()
+}
+
+/// Every target on the fixed stages, checked against golden/evaluation; then the same
+/// numbers, deliberately computed wrong, must fail the check with readable lines.
+#[test]
+fn evaluation_layer_matches_golden() {
+    let out = scratch("evaluation");
+    let stages = root().join("golden/stages/ci");
+    reproduce_ci(&out, &["--fixed-stages", stages.to_str().unwrap()]);
+    assert!(!out.join("stages").exists(), "fixed stages never train or cache anything");
+    let goldens = evaluation_goldens(&out);
+    let (mut mismatches, mut moved) = (Vec::new(), Vec::new());
+    for golden in &goldens {
+        mismatches.extend(check_or_bless(golden, &mut moved));
+    }
+    report("evaluation", mismatches, moved);
+    if !blessing() {
+        a_wrong_metric_fails_with_one_line_per_number(goldens);
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The first losses of every stage of a from-scratch run in `out`.
+fn first_losses(out: &Path) -> GoldenFile {
+    let mut entries = Vec::new();
+    let mut records: Vec<PathBuf> = std::fs::read_dir(out.join("stages"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    records.sort();
+    for path in records {
+        let stage = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let losses = read_json(&path)["first_losses"].clone();
+        let losses = losses.as_array().cloned().unwrap_or_default();
+        assert!(!losses.is_empty(), "{} records no first losses", path.display());
+        for (step, loss) in losses.into_iter().enumerate() {
+            entries.push(Entry {
+                metric: format!("{stage}/step{step}"),
+                value: loss,
+                tolerance: Tolerance::relative(
+                    FIRST_LOSS_RELATIVE,
+                    "first steps from fixed seeds: measured relative spread ×10",
+                ),
+            });
+        }
+    }
+    let made_by = "dnlts reproduce --profile ci --threads 2 (stages/*.json first_losses)";
+    GoldenFile::new("training", "first_losses", made_by, entries)
+}
+
+/// The final numbers of a from-scratch `ci` run: what the training layer compares loosely.
+fn final_numbers(out: &Path) -> GoldenFile {
+    let mut entries = Vec::new();
+    for (target, result) in target_results(out) {
+        for (metric, value) in flatten(&result) {
+            if let Some(tolerance) = training_tolerance(&target, &metric) {
+                entries.push(Entry { metric: format!("{target}/{metric}"), value, tolerance });
+            }
+        }
+    }
+    let log = read_json(&out.join("fig2.json"))["result"]["checks"].clone();
+    if let Some(last) = log.as_array().and_then(|checks| checks.last()) {
+        entries.push(Entry {
+            metric: "fig2/last check/heldout_loss".into(),
+            value: last["heldout_loss"].clone(),
+            tolerance: Tolerance::relative(
+                FINAL_MSE_RELATIVE,
+                "trained from scratch: measured spread across threads and CPU kernels ×2",
+            ),
+        });
+    }
+    let made_by = "dnlts reproduce --profile ci --threads 2";
+    GoldenFile::new("training", "ci_final", made_by, entries)
+}
+
+#[test]
+fn training_layer_matches_golden() {
+    let out = scratch("training");
+    reproduce_ci(&out, &["--include", "table1,table2,fig2,fig9"]);
+    let (mut mismatches, mut moved) = (Vec::new(), Vec::new());
+    for golden in [first_losses(&out), final_numbers(&out)] {
+        mismatches.extend(check_or_bless(&golden, &mut moved));
+    }
+    if blessing() && std::env::var_os("DNLTS_BLESS_STAGES").is_some_and(|v| v == "1") {
+        replace_fixed_stages(&out.join("stages"));
+        moved.push("golden/stages/ci: replaced by this run's stages".into());
+    }
+    report("training", mismatches, moved);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// `make golden STAGES=1`: the fixed stages of the evaluation layer become this run's.
+fn replace_fixed_stages(stages: &Path) {
+    let fixed = root().join("golden/stages/ci");
+    let _ = std::fs::remove_dir_all(&fixed);
+    std::fs::create_dir_all(&fixed).unwrap();
+    for entry in std::fs::read_dir(stages).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, fixed.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(["data", "verify", "--write"])
+        .arg(&fixed)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A wrong metric must not pass: each perturbation is a plausible mistake applied to the real
+/// evaluation of the fixed stages, and the check must name what moved.
+fn a_wrong_metric_fails_with_one_line_per_number(goldens: Vec<GoldenFile>) {
+    let goldens: BTreeMap<String, GoldenFile> =
+        goldens.into_iter().map(|g| (g.target.clone(), g)).collect();
+    let stored = |target: &str| GoldenFile::load(&golden_path("evaluation", target)).unwrap();
+    for (target, wrong, named) in golden_check::perturbations(&goldens) {
+        let mismatches = compare(&stored(&target), &wrong);
+        assert!(!mismatches.is_empty(), "{target} {named}: the golden check did not notice");
+        let text: Vec<String> = mismatches.iter().map(Mismatch::to_string).collect();
+        for line in &text {
+            for part in [target.as_str(), "expected", "got", "tolerance", "make golden"] {
+                assert!(line.contains(part), "{named}: '{line}' does not name '{part}'");
+            }
+        }
+        assert!(
+            text.iter().all(|line| line.contains(&named)),
+            "{target}: a line does not name {named}:\n{}",
+            text.join("\n")
+        );
+        eprintln!("{target}, wrong {named}: {} line(s), e.g. {}", text.len(), text[0]);
+    }
+}
