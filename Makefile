@@ -54,6 +54,7 @@ test:
 gpu-check:
 	TORCH=cuda $(WITH_TORCH) cargo build --release --locked -p dnlts-suite --bin dnlts
 	TORCH=cuda $(WITH_TORCH) cargo build --release --locked -p dnlts --example generator_study
+	TORCH=cuda $(WITH_TORCH) cargo test --release --locked -p dnlts-suite --test golden --no-run
 	DNLTS=target/cuda/release/dnlts scripts/gpu-check.sh results/gpu-check
 
 bench:

@@ -4,9 +4,13 @@
 #   2. the ci profile runs end to end on the GPU, in f32 and with --amp --channels-last,
 #      each timed; the f32 run twice, to say whether the GPU run repeats its bytes;
 #   3. a batch far too big for the card stops with dnlts' out-of-memory advice, not a crash
-#      (needs the generator_study example built beside dnlts).
+#      (needs the generator_study example built beside dnlts);
+#   4. the evaluation goldens (golden/evaluation, made on a CPU) hold on the GPU: the fixed
+#      ci stages must give the same predictions up to ties (needs the golden test binary,
+#      GOLDEN_TEST, built by `make gpu-check`).
 #
-#   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] scripts/gpu-check.sh OUT_DIR
+#   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] [GOLDEN_TEST=…] \
+#     scripts/gpu-check.sh OUT_DIR
 #
 # `make gpu-check` builds both binaries with TORCH=cuda and runs this into results/gpu-check
 # (`make build TORCH=cuda` builds dnlts alone, so the out-of-memory step is then skipped).
@@ -70,5 +74,10 @@ step ci-amp "$dnlts" reproduce --profile ci --device cuda --amp --channels-last 
 if [ -x "$study" ]; then
   step oom "$study" --families V --device cuda --train-images 1048576 --epochs 1 \
     --batch 1048576 --threads 16
+fi
+golden_test=${GOLDEN_TEST:-$(find "$(dirname "$dnlts")/deps" -maxdepth 1 -type f -name 'golden-*' ! -name '*.d' 2>/dev/null | head -n 1)}
+if [ -n "$golden_test" ] && [ -x "$golden_test" ]; then
+  step golden-evaluation-on-gpu env DNLTS_BIN="$dnlts" DNLTS_GOLDEN_DEVICE=cuda DNLTS_ROOT="$PWD" \
+    "$golden_test" evaluation_layer --nocapture
 fi
 cat "$log"

@@ -25,11 +25,13 @@ use serde_json::Value;
 /// Images of the `ci` profile's evaluation (its `eval_images`).
 const CI_IMAGES: f64 = 400.0;
 
-/// The worst difference of any nMI mean or sd, and of any L*a*b* histogram value, between
-/// evaluations of the fixed stages on this machine with 1 or 2 threads, vectorised or not
-/// (ATEN_CPU_CAPABILITY) and oneDNN limited to SSE4.1 (golden/README.md), times ten.
-const NMI_TOLERANCE: f64 = 1e-6;
-const LAB_TOLERANCE: f64 = 1e-6;
+/// nMI of the reconstructions of fixed AEs: the worst difference between evaluations of the
+/// fixed stages with 1 or 2 threads, ATen kernels avx2 or unvectorised, oneDNN limited to AVX2
+/// or SSE4.1 was 1.64e-6 (golden/README.md); ten times that, rounded up.
+const NMI_TOLERANCE: f64 = 2e-5;
+/// Figure 3's L*a*b* histograms count pixels of one 8-bit reconstruction: a sub-pixel that
+/// rounds the other way moves one pixel to a neighbouring bin (measured: no change at all).
+const LAB_TOLERANCE_PIXELS: f64 = 1.0;
 
 /// Training layer: the first losses of a stage agree to this relative difference across
 /// thread counts and CPU kernels (measured spread ×10, golden/README.md).
@@ -42,8 +44,17 @@ const FINAL_ACCURACY_POINTS: f64 = 10.0;
 const FINAL_NMI: f64 = 0.05;
 const FINAL_MSE_RELATIVE: f64 = 0.05;
 
+/// The repository (DNLTS_ROOT when the test binary runs elsewhere, as `make gpu-check` does).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("suite/ has a parent").to_path_buf()
+    match std::env::var_os("DNLTS_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("has a parent").into(),
+    }
+}
+
+/// The binary under test: this build's, or DNLTS_BIN (a CUDA build on a GPU machine).
+fn dnlts_binary() -> PathBuf {
+    std::env::var_os("DNLTS_BIN").map_or(PathBuf::from(env!("CARGO_BIN_EXE_dnlts")), PathBuf::from)
 }
 
 fn blessing() -> bool {
@@ -57,10 +68,12 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `dnlts reproduce --profile ci` with `extra` arguments into `out`.
+/// Runs `dnlts reproduce --profile ci` with `extra` arguments into `out`, on the device
+/// DNLTS_GOLDEN_DEVICE names (default: the CPU, where the goldens were made).
 fn reproduce_ci(out: &Path, extra: &[&str]) {
-    let status = Command::new(env!("CARGO_BIN_EXE_dnlts"))
-        .args(["reproduce", "--profile", "ci", "--threads", "2", "--out"])
+    let device = std::env::var("DNLTS_GOLDEN_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let status = Command::new(dnlts_binary())
+        .args(["reproduce", "--profile", "ci", "--threads", "2", "--device", &device, "--out"])
         .arg(out)
         .args(extra)
         .env_remove("LD_LIBRARY_PATH")
@@ -91,7 +104,17 @@ fn target_results(out: &Path) -> BTreeMap<String, Value> {
 /// The tolerance of one number of the evaluation layer, and why. Accuracies may move by one
 /// image (a prediction at a tie); what is computed from accuracies moves with them; the rest
 /// is discrete or read from a file and must not move at all.
-fn evaluation_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance {
+fn evaluation_tolerance(target: &str, metric: &str, value: &Value) -> Option<Tolerance> {
+    let rendered = ["/ours", "/paper", "/computed"];
+    if target == "claims" && rendered.iter().any(|suffix| metric.ends_with(suffix)) {
+        // Sentences quoting numbers compared elsewhere (Tables 1–2, Figures 4 and 9) under
+        // their own tolerances; the verdicts themselves are compared exactly.
+        return None;
+    }
+    Some(number_tolerance(target, metric, value))
+}
+
+fn number_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance {
     let one_image = "1 image of 400: a prediction may flip at a tie; measured spread 0 images";
     let last = metric.rsplit('/').next().unwrap_or(metric);
     let number = value.as_f64().is_some();
@@ -112,12 +135,13 @@ fn evaluation_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance 
                 "RRC of accuracies ≥ 0.1 that may each move by 1 image: ≤ 4 images / (400 × 0.1) relative",
             )
         }
-        ("fig9", "mean" | "std") => {
-            Tolerance::absolute(NMI_TOLERANCE, "nMI of 8-bit reconstructions: measured spread ×10")
-        }
-        ("fig3", _) if metric.starts_with("lab_histograms") => Tolerance::absolute(
-            LAB_TOLERANCE,
-            "L*a*b* histogram of an 8-bit reconstruction: measured spread ×10",
+        ("fig9", "mean" | "std") => Tolerance::absolute(
+            NMI_TOLERANCE,
+            "nMI of 8-bit reconstructions: measured spread 1.6e-6 ×10, rounded up",
+        ),
+        ("fig3", _) if metric.contains("/counts/") => Tolerance::absolute(
+            LAB_TOLERANCE_PIXELS,
+            "pixels in an L*a*b* bin: 1 pixel may round into the next bin; measured spread 0",
         ),
         _ => Tolerance::exact("discrete, counted or read from a fixed file: exact"),
     }
@@ -193,9 +217,9 @@ fn evaluation_goldens(out: &Path) -> Vec<GoldenFile> {
         .map(|(target, result)| {
             let entries = flatten(&result)
                 .into_iter()
-                .map(|(metric, value)| {
-                    let tolerance = evaluation_tolerance(&target, &metric, &value);
-                    Entry { metric, value, tolerance }
+                .filter_map(|(metric, value)| {
+                    let tolerance = evaluation_tolerance(&target, &metric, &value)?;
+                    Some(Entry { metric, value, tolerance })
                 })
                 .collect();
             GoldenFile::new("evaluation", &target, made_by, entries)
@@ -304,7 +328,7 @@ fn replace_fixed_stages(stages: &Path) {
             std::fs::copy(&path, fixed.join(path.file_name().unwrap())).unwrap();
         }
     }
-    let status = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+    let status = Command::new(dnlts_binary())
         .args(["data", "verify", "--write"])
         .arg(&fixed)
         .status()

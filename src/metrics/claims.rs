@@ -9,6 +9,8 @@
 //! `RRC ≥ t`, "at least 80 %") stay `≥`.
 
 use super::analysis::{analyze, Analysis, StableInterval, DEFAULT_THRESHOLDS};
+use super::nmi::AeNmi;
+#[cfg(test)]
 use super::nmi::NmiSummary;
 use super::rrc::CrossTable;
 use serde::{Deserialize, Serialize};
@@ -57,14 +59,6 @@ pub struct NoiseRow {
 pub struct NoisePoint {
     pub strength: f64,
     pub rows: Vec<NoiseRow>,
-}
-
-/// Figure 9 for one AE, named `A_S`, `A_L`, `A_A`, ….
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AeNmi {
-    pub ae: String,
-    pub intra: NmiSummary,
-    pub inter: NmiSummary,
 }
 
 /// Everything the claims read. Classifiers are named by the paper's letters (L, A, V, I, R);

@@ -13,6 +13,15 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::OnceLock;
 
+/// Figure 9 for one AE, named `A_S`, `A_L`, `A_A`, …: intra nMI (original vs reconstruction)
+/// and inter nMI (reconstructions of two different images).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AeNmi {
+    pub ae: String,
+    pub intra: NmiSummary,
+    pub inter: NmiSummary,
+}
+
 /// Largest number of bins: one per 8-bit value.
 pub const MAX_BINS: usize = 256;
 

@@ -220,25 +220,22 @@ pub fn compare(golden: &GoldenFile, actual: &[Entry]) -> Vec<Mismatch> {
     mismatches
 }
 
-/// "target metric: tolerance old → new" for every number whose tolerance changed.
-pub fn tolerance_changes(golden: &GoldenFile, actual: &[Entry]) -> Vec<String> {
+/// One line saying how many tolerances of `golden`'s target changed, with the first as an
+/// example ("target: 12 tolerance(s) changed, e.g. metric ±0.1 → ±0.2"), if any did.
+pub fn tolerance_changes(golden: &GoldenFile, actual: &[Entry]) -> Option<String> {
     let old: BTreeMap<&str, &Tolerance> =
         golden.entries.iter().map(|e| (e.metric.as_str(), &e.tolerance)).collect();
-    actual
+    let changed: Vec<String> = actual
         .iter()
         .filter_map(|entry| {
             let before = old.get(entry.metric.as_str())?;
             (**before != entry.tolerance).then(|| {
-                format!(
-                    "{} {}: tolerance {} → {}",
-                    golden.target,
-                    entry.metric,
-                    before.describe(),
-                    entry.tolerance.describe()
-                )
+                format!("{} {} → {}", entry.metric, before.describe(), entry.tolerance.describe())
             })
         })
-        .collect()
+        .collect();
+    let first = changed.first()?;
+    Some(format!("{}: {} tolerance(s) changed, e.g. {first}", golden.target, changed.len()))
 }
 
 /// The name an element of an array goes by in a metric's path, and the part of it to descend

@@ -5,12 +5,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Serialize;
-
 use dnlts::data::source::{range, tensor_to_images, Split};
 use dnlts::eval::{AccuracyTable, Seen};
 use dnlts::metrics::analysis::{analyze, Analysis, DEFAULT_THRESHOLDS};
-use dnlts::metrics::nmi::{inter_nmi, intra_nmi, ImageShape, NmiSummary};
+use dnlts::metrics::nmi::{inter_nmi, intra_nmi, AeNmi, ImageShape};
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
 use dnlts::models::Family;
@@ -23,14 +21,6 @@ const NMI_BINS: usize = 256;
 /// Figure 4's noise strengths s = 0, 0.1, …, 1.0.
 pub fn noise_strengths() -> Vec<f64> {
     (0..=10).map(|k| k as f64 / 10.0).collect()
-}
-
-/// Intra and inter nMI of one AE (Figure 9).
-#[derive(Debug, Clone, Serialize)]
-pub struct AeNmi {
-    pub ae: String,
-    pub intra: NmiSummary,
-    pub inter: NmiSummary,
 }
 
 /// What has been measured so far in this run.

@@ -9,7 +9,7 @@ use dnlts::eval::add_uniform_noise;
 use dnlts::metrics::lab::lab_histograms;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
 use dnlts::models::Family;
-use dnlts::report::grid::image_grid;
+use dnlts::report::grid::{labelled_grid, zoom};
 use tch::Tensor;
 
 /// The test image both figures show.
@@ -40,10 +40,20 @@ pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
         ));
     }
     let images: Vec<_> = named.iter().flat_map(|(_, t)| tensor_to_images(t)).collect();
+    // The centre quarter of each image, twice as large again: the patterns the paper zooms in on.
+    let zoomed: Vec<_> = images
+        .iter()
+        .map(|image| {
+            let (w, h) = image.dimensions();
+            zoom(image, w / 4, h / 4, w / 2, h / 2, 2)
+        })
+        .collect();
     let dir = context.out_dir.join("figures");
     std::fs::create_dir_all(&dir)?;
     let grid_path = dir.join("fig3_reconstructions.png");
-    save_png(&image_grid(std::slice::from_ref(&images), ENLARGE, 4), &grid_path)?;
+    let columns: Vec<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+    let grid = labelled_grid(&[images.clone(), zoomed], &["", "centre x2"], &columns, ENLARGE, 4);
+    save_png(&grid, &grid_path)?;
     let histograms: Vec<_> = named
         .iter()
         .zip(&images)
@@ -75,7 +85,10 @@ pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
     ];
     let path = context.out_dir.join("figures/fig5_noise.png");
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    save_png(&image_grid(&rows, ENLARGE, 4), &path)?;
+    let columns: Vec<String> = strengths.iter().map(|s| format!("s={s}")).collect();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let grid = labelled_grid(&rows, &["x+noise", "A_S", "A_V"], &columns, ENLARGE, 4);
+    save_png(&grid, &path)?;
     let summary = format!("rows: input, A_S, A_V; columns: s = {strengths:?}");
     Ok(Outcome {
         result: serde_json::json!({ "sample": SAMPLE, "strengths": strengths, "rows": ["x", "A_S", "A_V"] }),

@@ -4,7 +4,7 @@
 
 use super::{Context, Outcome};
 use dnlts::eval::Seen;
-use dnlts::report::curves::{line_chart_svg, Axes, Series};
+use dnlts::report::curves::{line_chart_svg_with_range, Axes, Series};
 use dnlts::report::plot::{classifier_colour, write_atomically};
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
@@ -34,7 +34,10 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         let path = context.out_dir.join(format!("figures/fig4_{panel}.svg"));
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
         let axes = Axes { caption: title, x: "noise strength s", y: "top-1" };
-        files.push(write_atomically(&path, &line_chart_svg(&path, &axes, &series)?)?);
+        files.push(write_atomically(
+            &path,
+            &line_chart_svg_with_range(&path, &axes, &series, Some((0.0, 1.0)))?,
+        )?);
         result.insert(
             panel.into(),
             serde_json::to_value(series.iter().map(|s| (&s.name, &s.points)).collect::<Vec<_>>())?,

@@ -14,7 +14,11 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             row.ae, row.intra.mean, row.intra.std, row.inter.mean, row.inter.std
         );
     }
-    let files = vec![super::write_markdown(context, "fig9.md", &markdown)?];
+    let chart = context.out_dir.join("figures/fig9_nmi.svg");
+    std::fs::create_dir_all(chart.parent().expect("has a parent"))?;
+    let bars: Vec<_> = rows.iter().map(|r| (r.ae.clone(), r.intra, r.inter)).collect();
+    let chart = dnlts::report::nmi_chart::write_nmi_chart(&bars, &chart)?;
+    let files = vec![super::write_markdown(context, "fig9.md", &markdown)?, chart];
     let mut order: Vec<_> = rows.iter().collect();
     order.sort_by(|a, b| b.intra.mean.total_cmp(&a.intra.mean));
     let summary = format!(

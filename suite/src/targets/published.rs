@@ -18,8 +18,10 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let files = dnlts::report::write_figures(&analysis, &dir)
         .with_context(|| format!("writing figures to {}", dir.display()))?;
     let chains = analysis.lattices.iter().filter(|l| l.is_chain).count();
+    let differ = analysis.notes.iter().filter(|note| !note.agrees).count();
     let summary = format!(
-        "paper's Table 2: {} lattices ({} chains), {} note(s) where the paper's text differs",
+        "paper's Table 2: {} lattices ({} chains); {differ} of {} statements differ from the \
+         paper's text",
         analysis.lattices.len(),
         chains,
         analysis.notes.len()
