@@ -40,6 +40,42 @@ pub fn write_atomic_with(
     written
 }
 
+/// Removes the temporary files that writers killed mid-write (kill -9, a power cut) left in
+/// `dir` and its subfolders — `.NAME.PID.tmp` whose process no longer runs — and returns
+/// their paths. Temporaries of a writer still running are kept. Where running processes
+/// cannot be listed (no /proc), nothing is removed.
+pub fn remove_stale_temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return Vec::new();
+    }
+    let mut removed = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                folders.push(path);
+            } else if kind.is_file()
+                && writer_pid(&path).is_some_and(|pid| !proc.join(pid).exists())
+                && fs::remove_file(&path).is_ok()
+            {
+                removed.push(path);
+            }
+        }
+    }
+    removed
+}
+
+/// The process id in a temporary's name `.NAME.PID.tmp`.
+fn writer_pid(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let pid = stem.rsplit_once('.')?.1;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +89,26 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"second");
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).collect();
         assert_eq!(leftovers.len(), 1, "only out.json should remain");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("dnlts-stale-{}", std::process::id()));
+        let nested = dir.join("stages/finetune-resnet50.checkpoints");
+        fs::create_dir_all(&nested).unwrap();
+        // A writer that has exited: its pid no longer runs.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = nested.join(format!(".step-0000000004.safetensors.{dead}.tmp"));
+        let live = dir.join(format!(".table1.json.{}.tmp", std::process::id()));
+        let other = dir.join("notes.tmp");
+        for path in [&stale, &live, &other] {
+            fs::write(path, b"partial").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(&dir), vec![stale.clone()]);
+        assert!(!stale.exists() && live.exists() && other.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

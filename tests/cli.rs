@@ -105,7 +105,7 @@ fn training_options_reach_the_stages_and_are_recorded() {
 #[test]
 fn bad_input_gets_an_error_that_names_it() {
     let fashion = ["reproduce", "--profile", "fashion", "--include", "table1", "--data", "/no"];
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["reproduce", "--profile", "huge"], "unknown profile 'huge'"),
         (&["reproduce", "--include", "tabel1"], "no target matches 'tabel1'"),
         (&["reproduce", "--device", "gpu"], "unknown device 'gpu'"),
@@ -115,6 +115,10 @@ fn bad_input_gets_an_error_that_names_it() {
         ),
         (&["finetune", "--classifier", "L", "--finetune-part", "wheels"], "unknown part 'wheels'"),
         (&fashion, "/no/train-images-idx3-ubyte: missing"),
+        (
+            &["reproduce", "--profile", "tiny", "--batch-size", "100000", "--include", "table1"],
+            "batch size 100000 is larger than the 512 images of AE pre-training",
+        ),
     ];
     for (args, expected) in cases {
         let out = dnlts(args, &scratch("errors"));
@@ -122,6 +126,62 @@ fn bad_input_gets_an_error_that_names_it() {
         let stderr = text(&out.stderr);
         assert!(stderr.contains(expected), "{args:?}: expected '{expected}' in:\n{stderr}");
     }
+}
+
+#[test]
+fn an_output_path_that_is_a_file_stops_before_any_training() {
+    let dir = scratch("out-file");
+    std::fs::write(dir.join("taken"), b"not a folder").unwrap();
+    let started = std::time::Instant::now();
+    let out =
+        dnlts(&["finetune", "--classifier", "L", "--profile", "tiny", "--out", "taken"], &dir);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--out taken is a file, not a folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("pretrain"), "nothing trained first");
+    assert!(started.elapsed().as_secs() < 20, "it stops before any work");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_cached_stage_is_retrained_not_trusted() {
+    let dir = scratch("damaged-stage");
+    let args =
+        ["reproduce", "--profile", "tiny", "--include", "table1", "--out", "r", "--threads", "1"];
+    assert!(dnlts(&args, &dir).status.success());
+    let before = numbers(&dir.join("r"));
+    let weights = dir.join("r/stages/classifier-lenet5.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let end = bytes.len() - 1;
+    bytes[end] ^= 0x55; // one value of the last tensor changes
+    std::fs::write(&weights, bytes).unwrap();
+    let out = dnlts(&args, &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("classifier-lenet5.safetensors does not match the sha256"), "{stderr}");
+    assert!(stderr.contains("retraining stage 'classifier-lenet5'"), "{stderr}");
+    assert_eq!(numbers(&dir.join("r")), before, "retrained to the same numbers");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn temporaries_left_by_a_killed_run_are_removed_by_the_next() {
+    let dir = scratch("stale");
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = dir.join(format!("r/stages/.pretrain.safetensors.{dead}.tmp"));
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, b"half a file").unwrap();
+    let out =
+        dnlts(&["reproduce", "--profile", "tiny", "--include", "published", "--out", "r"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!stale.exists());
+    assert!(text(&out.stderr).contains("left by a run that was killed"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

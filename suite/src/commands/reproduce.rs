@@ -74,6 +74,7 @@ impl StageArgs {
             );
         }
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        prepare_output(&out_dir)?;
         Ok(runner::RunRequest {
             targets,
             profile,
@@ -112,4 +113,32 @@ fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
 /// `dnlts evaluate`: the targets the evaluation pass feeds.
 pub fn evaluate(stage: StageArgs) -> anyhow::Result<()> {
     run_targets(stage.request(targets::evaluation())?)
+}
+
+/// Makes sure results can be written to `out` before any work starts, and removes the
+/// temporary files an earlier run killed mid-write left there.
+fn prepare_output(out: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !out.exists() || out.is_dir(),
+        "--out {} is a file, not a folder; results are a folder of files: choose another path",
+        out.display()
+    );
+    std::fs::create_dir_all(out).map_err(|error| {
+        anyhow::anyhow!(
+            "cannot create the output folder {} ({error}); choose a writable place with --out",
+            out.display()
+        )
+    })?;
+    let probe = out.join(format!(".dnlts-write-test.{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|error| {
+        anyhow::anyhow!(
+            "cannot write into the output folder {} ({error}); choose a writable place with --out",
+            out.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    for stale in dnlts::atomic::remove_stale_temporaries(out) {
+        eprintln!("removed {}, left by a run that was killed while writing it", stale.display());
+    }
+    Ok(())
 }

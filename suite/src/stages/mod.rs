@@ -47,6 +47,9 @@ struct StageRecord<L> {
     /// Losses of the first steps (what the training goldens compare tightly).
     #[serde(default)]
     first_losses: Vec<f64>,
+    /// sha256 of the weights file: a cached stage whose file no longer matches is retrained.
+    #[serde(default)]
+    weights_sha256: String,
     log: L,
 }
 
@@ -146,6 +149,33 @@ fn check_fixed_stages(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A training stage that takes no step would leave its network untrained and every target
+/// computed from it meaningless: refuse batch sizes that leave a stage without a step.
+fn check_every_stage_trains(profile: &Profile) -> anyhow::Result<()> {
+    let batch = profile.batch_size as u64;
+    let stages = [
+        ("AE pre-training", profile.pretrain_images, 1),
+        ("classifier training", profile.train_images, profile.classifier_epochs),
+        ("AE fine-tuning", profile.finetune_images, 1),
+    ];
+    for (stage, images, epochs) in stages {
+        anyhow::ensure!(
+            epochs == 0 || images >= batch,
+            "batch size {batch} is larger than the {images} images of {stage} in profile '{}': \
+             the stage would take no step and every target would come from an untrained \
+             network; use --batch-size {images} or less",
+            profile.name
+        );
+    }
+    Ok(())
+}
+
+fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(dnlts::models::weights::sha256_of(&mut file)?)
+}
+
 /// The synthetic world's seed for a master seed.
 pub fn data_seed(master_seed: u64) -> u64 {
     dnlts::seed::derive(master_seed, "data", "synthetic")
@@ -161,8 +191,9 @@ impl Pipeline {
         resume: bool,
     ) -> anyhow::Result<Self> {
         let source = open_source(&profile, options.data_dir.as_deref(), master_seed);
-        if let Some(dir) = &options.fixed_stages {
-            check_fixed_stages(dir)?;
+        match &options.fixed_stages {
+            Some(dir) => check_fixed_stages(dir)?,
+            None => check_every_stage_trains(&profile)?,
         }
         Ok(Pipeline {
             profile,
@@ -258,7 +289,19 @@ impl Pipeline {
         let Ok(text) = std::fs::read(self.record_path(stage)) else { return Ok(None) };
         let Ok(record) = serde_json::from_slice::<StageRecord<L>>(&text) else { return Ok(None) };
         let weights = self.weights_path(stage);
-        Ok((record.key == key && weights.is_file()).then_some((record, weights)))
+        if record.key != key || !weights.is_file() {
+            return Ok(None);
+        }
+        if file_sha256(&weights)? != record.weights_sha256 {
+            eprintln!(
+                "warning: {} does not match the sha256 in {} (damaged or replaced); \
+                 retraining stage '{stage}'",
+                weights.display(),
+                self.record_path(stage).display()
+            );
+            return Ok(None);
+        }
+        Ok(Some((record, weights)))
     }
 
     /// Trains stage `stage` with `task` (resuming from its checkpoints when asked), then
@@ -281,9 +324,11 @@ impl Pipeline {
         };
         let schedule = Schedule { prefetch: self.options.prefetch, ..schedule };
         let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage))?;
-        save(&self.weights_path(stage))?;
+        let weights = self.weights_path(stage);
+        save(&weights)?;
         let seconds = started.elapsed().as_secs_f64();
-        let record = StageRecord { key, seconds, first_losses, log: log(task) };
+        let weights_sha256 = file_sha256(&weights)?;
+        let record = StageRecord { key, seconds, first_losses, weights_sha256, log: log(task) };
         crate::output::write_json(&self.record_path(stage), &record)?;
         let _ = std::fs::remove_dir_all(dir);
         Ok(())
