@@ -99,15 +99,65 @@ pub struct Note {
     pub agrees: bool,
 }
 
-/// Runs the pipeline. Thresholds must be finite.
-pub fn analyze(table: &CrossTable, thresholds: &[f64]) -> Result<Analysis> {
-    if let Some(&value) = thresholds.iter().find(|t| !t.is_finite()) {
-        return Err(MetricsError::InvalidThreshold { value });
+/// Default of `--max-concepts`: the most concepts one lattice may have. A lattice of n
+/// classifiers can have up to 2^n concepts; the paper's 5 × 5 table never exceeds 32.
+pub const DEFAULT_MAX_CONCEPTS: usize = 100_000;
+
+/// Checks one lattice threshold: RRC values are ≥ 0, so t ≤ 0 relates every pair and says
+/// nothing, and a NaN or infinite t selects nothing meaningful.
+pub fn check_threshold(value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(MetricsError::InvalidThreshold { value })
     }
+}
+
+/// How far a long analysis got, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Contexts (one per requested threshold, one per interval of the sweep) finished.
+    pub contexts_done: usize,
+    pub contexts: usize,
+    /// Concepts computed so far, over all finished contexts.
+    pub concepts: usize,
+    /// The most concepts of one finished context.
+    pub largest: usize,
+}
+
+/// Runs the pipeline with the default limit and no progress reports.
+pub fn analyze(table: &CrossTable, thresholds: &[f64]) -> Result<Analysis> {
+    analyze_with(table, thresholds, DEFAULT_MAX_CONCEPTS, &mut |_| {})
+}
+
+/// Runs the pipeline. Thresholds must be finite and above 0 ([`check_threshold`]). Stops with
+/// [`MetricsError::TooManyConcepts`] as soon as one lattice has more than `max_concepts`
+/// concepts, so the work is at most (thresholds + n² + 1) × `max_concepts` concepts for n
+/// classifiers; `progress` hears after each context.
+pub fn analyze_with(
+    table: &CrossTable,
+    thresholds: &[f64],
+    max_concepts: usize,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Analysis> {
+    thresholds.iter().try_for_each(|&t| check_threshold(t))?;
     let values = rrc_by_object(table);
-    let sweep = fca::threshold_sweep(&values);
-    let lattices = thresholds.iter().map(|&t| lattice_at(table, &values, &sweep, t)).collect();
-    let stable_intervals = stable_intervals(table, &values, &sweep);
+    let cuts = fca::threshold_cuts(&values);
+    let mut counter = Counter {
+        max_concepts,
+        progress,
+        state: Progress {
+            contexts_done: 0,
+            contexts: thresholds.len() + cuts.len() + 1,
+            concepts: 0,
+            largest: 0,
+        },
+    };
+    let lattices = thresholds
+        .iter()
+        .map(|&t| lattice_at(table, &values, &cuts, t, &mut counter))
+        .collect::<Result<_>>()?;
+    let stable_intervals = stable_intervals(table, &values, &cuts, &mut counter)?;
     let mut analysis = Analysis {
         classifiers: table.names().to_vec(),
         accuracy: table.rows().to_vec(),
@@ -120,6 +170,37 @@ pub fn analyze(table: &CrossTable, thresholds: &[f64]) -> Result<Analysis> {
     };
     analysis.notes = paper_notes(table, &analysis);
     Ok(analysis)
+}
+
+/// Computes every context's concepts under the limit and reports progress.
+struct Counter<'a> {
+    max_concepts: usize,
+    progress: &'a mut dyn FnMut(&Progress),
+    state: Progress,
+}
+
+impl Counter<'_> {
+    fn concepts(
+        &mut self,
+        context: &Context,
+        interval: Interval,
+        relation_size: usize,
+    ) -> Result<Vec<fca::Concept>> {
+        let concepts = fca::concepts_at_most(context, self.max_concepts).map_err(|_| {
+            MetricsError::TooManyConcepts {
+                limit: self.max_concepts,
+                interval: interval.to_text(),
+                objects: context.object_count(),
+                attributes: context.attribute_count(),
+                relation_size,
+            }
+        })?;
+        self.state.contexts_done += 1;
+        self.state.concepts += concepts.len();
+        self.state.largest = self.state.largest.max(concepts.len());
+        (self.progress)(&self.state);
+        Ok(concepts)
+    }
 }
 
 /// Context values with objects = classifiers: `values[j][i]` = RRC(j∘A_i).
@@ -138,26 +219,28 @@ fn interval_of(sweep_item: &ThresholdInterval) -> Interval {
 fn lattice_at(
     table: &CrossTable,
     values: &[Vec<f64>],
-    sweep: &[ThresholdInterval],
+    cuts: &[f64],
     t: f64,
-) -> Lattice {
+    counter: &mut Counter,
+) -> Result<Lattice> {
     let incidence = fca::threshold(values, t);
-    let interval = sweep
-        .iter()
-        .map(interval_of)
-        .find(|i| i.contains(t))
-        .expect("the sweep covers the real line");
+    // The sweep interval (cuts[k-1], cuts[k]] with cuts[k-1] < t ≤ cuts[k].
+    let k = cuts.partition_point(|&c| c < t);
+    let interval =
+        Interval { above: k.checked_sub(1).map(|b| cuts[b]), up_to: cuts.get(k).copied() };
+    debug_assert!(interval.contains(t));
     let context = Context::from_matrix(&incidence);
-    let concepts = fca::concepts(&context);
+    let relation = relation_names(table, &incidence);
+    let concepts = counter.concepts(&context, interval, relation.len())?;
     let edges = fca::covering_edges(&context, &concepts);
-    Lattice {
+    Ok(Lattice {
         threshold: t,
         interval,
-        relation: relation_names(table, &incidence),
+        relation,
         concepts: concept_names(table, &context, &concepts),
         edges: edges.into_iter().map(|(l, u)| [l, u]).collect(),
         is_chain: fca::is_chain(&concepts),
-    }
+    })
 }
 
 fn relation_names(table: &CrossTable, incidence: &[Vec<bool>]) -> Vec<String> {
@@ -198,22 +281,25 @@ fn concept_names(
 fn stable_intervals(
     table: &CrossTable,
     values: &[Vec<f64>],
-    sweep: &[ThresholdInterval],
-) -> Vec<StableInterval> {
-    sweep
-        .iter()
-        .map(|item| {
+    cuts: &[f64],
+    counter: &mut Counter,
+) -> Result<Vec<StableInterval>> {
+    // One context at a time: the n² + 1 incidences of an n × n table are never all held.
+    (0..=cuts.len())
+        .map(|k| {
+            let item = fca::sweep_interval(values, cuts, k);
             let context = Context::from_matrix(&item.incidence);
-            let concepts = fca::concepts(&context);
-            StableInterval {
-                interval: interval_of(item),
-                relation_size: item.incidence.iter().flatten().filter(|&&b| b).count(),
+            let relation_size = item.incidence.iter().flatten().filter(|&&b| b).count();
+            let concepts = counter.concepts(&context, interval_of(&item), relation_size)?;
+            Ok(StableInterval {
+                interval: interval_of(&item),
+                relation_size,
                 concept_count: concepts.len(),
                 is_chain: fca::is_chain(&concepts),
                 dropped_on_entry: item
                     .above
                     .map_or_else(Vec::new, |v| pairs_with_value(table, values, v)),
-            }
+            })
         })
         .collect()
 }
@@ -548,12 +634,70 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_thresholds_are_refused() {
+    fn thresholds_outside_the_valid_range_are_refused() {
         let err = analyze(&small_table(), &[0.1, f64::NAN]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "threshold NaN is not a finite number; give thresholds such as 0.1 or 0.9"
+            "threshold NaN is outside the valid range: thresholds must be finite numbers above 0 \
+             (RRC values are never negative, so t ≤ 0 relates every pair); give comma-separated \
+             thresholds such as 0.1,0.2,0.8,0.9"
         );
+        for bad in [0.0, -0.0, -0.5, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = analyze(&small_table(), &[bad]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("threshold {bad} is outside the valid range")),
+                "{err}"
+            );
+        }
+        assert!(analyze(&small_table(), &[1e-9, 5.0]).is_ok(), "tiny and large t are fine");
+    }
+
+    /// An n × n table whose RRC context at t = 0.5 is "everything but the diagonal"-like: many
+    /// concepts (the staircase of accuracies makes lattices grow with n).
+    fn wide_table(n: usize) -> CrossTable {
+        let names = (0..n).map(|k| format!("c{k}")).collect();
+        let rows = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        if i == j {
+                            1.0
+                        } else {
+                            0.3 + 0.4 * (((i * 7 + j * 13) % n) as f64) / n as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        CrossTable::new(names, rows, Path::new("wide.json")).unwrap()
+    }
+
+    #[test]
+    fn lattices_past_the_limit_stop_with_the_limit_named() {
+        let table = wide_table(24);
+        let mut heard = Vec::new();
+        let err = analyze_with(&table, &[0.5], 50, &mut |p| heard.push(*p)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("formal concept analysis stopped: the lattice for t in ("),
+            "{text}"
+        );
+        assert!(text.contains("(24 classifiers × 24 AEs,"), "{text}");
+        assert!(text.contains("has more than 50 concepts, the limit of --max-concepts"), "{text}");
+        assert!(text.contains("raise the limit with --max-concepts N"), "{text}");
+        // Progress was heard for every context finished before the one that stopped it.
+        assert!(heard.iter().all(|p| p.largest <= 50 && p.contexts == 1 + 24 * 24 + 1));
+        // Under a large enough limit the same table is analysed, with progress after each context.
+        let mut count = 0;
+        let analysis = analyze_with(&wide_table(6), &[0.5], 10_000, &mut |_| count += 1).unwrap();
+        assert_eq!(count, 1 + analysis.stable_intervals.len());
+    }
+
+    #[test]
+    fn the_limit_does_not_change_results() {
+        let default = analyze(&small_table(), &DEFAULT_THRESHOLDS).unwrap();
+        let bounded = analyze_with(&small_table(), &DEFAULT_THRESHOLDS, 4, &mut |_| {}).unwrap();
+        assert_eq!(default, bounded);
     }
 
     #[test]

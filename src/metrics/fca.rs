@@ -142,16 +142,41 @@ pub struct Concept {
 /// All concepts, sorted by descending extent size then by extent bits, so index 0 is the top
 /// (all objects) and the last is the bottom. Close-by-One: each concept is generated exactly
 /// once, from its canonical parent, via the canonicity test on attributes below `j`.
+///
+/// A context with n objects and m attributes can have up to 2^min(n, m) concepts: for
+/// contexts that come from users, use [`concepts_at_most`].
 pub fn concepts(context: &Context) -> Vec<Concept> {
+    concepts_at_most(context, usize::MAX).expect("no context has usize::MAX concepts")
+}
+
+/// A lattice had more concepts than allowed; the enumeration stopped at `limit + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyConcepts {
+    pub limit: usize,
+}
+
+/// [`concepts`], stopping as soon as more than `limit` concepts were found, so its time and
+/// memory are O(limit × m × (n + m) / 64) word operations whatever the context.
+pub fn concepts_at_most(
+    context: &Context,
+    limit: usize,
+) -> std::result::Result<Vec<Concept>, TooManyConcepts> {
     let top_extent = BitSet::full(context.object_count);
     let top = Concept { intent: context.intent_of(&top_extent), extent: top_extent };
     let mut found = Vec::new();
-    close_by_one(context, top, 0, &mut found);
+    close_by_one(context, top, 0, &mut found, limit).map_err(|()| TooManyConcepts { limit })?;
     found.sort_by(|a, b| b.extent.len().cmp(&a.extent.len()).then(a.cmp(b)));
-    found
+    Ok(found)
 }
 
-fn close_by_one(context: &Context, concept: Concept, start: usize, found: &mut Vec<Concept>) {
+/// Err(()) once `found` holds more than `limit` concepts.
+fn close_by_one(
+    context: &Context,
+    concept: Concept,
+    start: usize,
+    found: &mut Vec<Concept>,
+    limit: usize,
+) -> std::result::Result<(), ()> {
     for attribute in start..context.attribute_count {
         if concept.intent.contains(attribute) {
             continue;
@@ -160,10 +185,14 @@ fn close_by_one(context: &Context, concept: Concept, start: usize, found: &mut V
         let intent = context.intent_of(&extent);
         // Canonical iff closing added no attribute smaller than the one we added.
         if intent.agrees_below(&concept.intent, attribute) {
-            close_by_one(context, Concept { extent, intent }, attribute + 1, found);
+            close_by_one(context, Concept { extent, intent }, attribute + 1, found, limit)?;
         }
     }
     found.push(concept);
+    if found.len() > limit {
+        return Err(());
+    }
+    Ok(())
 }
 
 /// Covering pairs `(lower, upper)` as indices into `concepts` (which must be all concepts of
@@ -249,26 +278,36 @@ pub struct ThresholdInterval {
 
 /// Every distinct context as t runs over the real line, in increasing t. Between consecutive
 /// distinct values v_k < v_{k+1} the relation is constant on (v_k, v_{k+1}]. NaN never holds.
+/// Holds (distinct values + 1) incidences at once: for large tables, walk
+/// [`threshold_cuts`] with [`sweep_interval`] instead.
 pub fn threshold_sweep(values: &[Vec<f64>]) -> Vec<ThresholdInterval> {
+    let cuts = threshold_cuts(values);
+    (0..=cuts.len()).map(|k| sweep_interval(values, &cuts, k)).collect()
+}
+
+/// The distinct values of `values` in increasing order, NaN left out: the ends of the sweep's
+/// intervals.
+pub fn threshold_cuts(values: &[Vec<f64>]) -> Vec<f64> {
     let mut cuts: Vec<f64> = values.iter().flatten().copied().filter(|v| !v.is_nan()).collect();
     cuts.sort_by(f64::total_cmp);
     cuts.dedup();
-    let mut lower = None;
-    let mut intervals = Vec::with_capacity(cuts.len() + 1);
-    for &cut in &cuts {
-        intervals.push(ThresholdInterval {
-            above: lower,
-            up_to: Some(cut),
-            incidence: threshold(values, cut),
-        });
-        lower = Some(cut);
+    cuts
+}
+
+/// Interval `k` (0 ..= cuts.len()) of the sweep: (cuts[k-1], cuts[k]], unbounded below for
+/// k = 0 and above (the empty relation) for k = cuts.len().
+pub fn sweep_interval(values: &[Vec<f64>], cuts: &[f64], k: usize) -> ThresholdInterval {
+    let above = k.checked_sub(1).map(|below| cuts[below]);
+    match cuts.get(k) {
+        Some(&cut) => {
+            ThresholdInterval { above, up_to: Some(cut), incidence: threshold(values, cut) }
+        }
+        None => ThresholdInterval {
+            above,
+            up_to: None,
+            incidence: values.iter().map(|row| vec![false; row.len()]).collect(),
+        },
     }
-    intervals.push(ThresholdInterval {
-        above: lower,
-        up_to: None,
-        incidence: values.iter().map(|row| vec![false; row.len()]).collect(),
-    });
-    intervals
 }
 
 /// The incidence `value ≥ t`.
@@ -329,6 +368,19 @@ mod tests {
         );
         assert_eq!(s[1].incidence, threshold(&v, 0.5));
         assert_eq!(s[1].incidence, vec![vec![false, true], vec![true, true]]);
+    }
+
+    #[test]
+    fn enumeration_stops_past_the_limit() {
+        // The boolean lattice 2^3 has 8 concepts.
+        let c = ctx(&[".xx", "x.x", "xx."]);
+        assert_eq!(concepts_at_most(&c, 8).unwrap(), concepts(&c));
+        assert_eq!(concepts_at_most(&c, 7), Err(TooManyConcepts { limit: 7 }));
+        // 2^20 concepts would take seconds and memory; the limit stops it at once.
+        let big: Vec<Vec<bool>> = (0..20).map(|i| (0..20).map(|j| i != j).collect()).collect();
+        let started = std::time::Instant::now();
+        assert!(concepts_at_most(&Context::from_matrix(&big), 1000).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

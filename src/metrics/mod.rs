@@ -53,6 +53,8 @@ pub enum MetricsError {
     AccuracyOutOfRange { path: PathBuf, autoencoder: String, classifier: String, value: f64 },
     #[error("cross table `{path}` accuracy of {name}∘A_{name} is 0, so every RRC involving `{name}` divides by zero; check that row")]
     ZeroDiagonal { path: PathBuf, name: String },
+    #[error("cross table `{path}` accuracy of {name}∘A_{name} is {value:e}, below {min} (1/100000): RRC divides by it, so every RRC involving `{name}` is inflated up to {inflation:.0e}× and means nothing; check that cell (diagonal accuracies must be at least {min}, every accuracy a fraction in [0, 1])")]
+    DiagonalTooSmall { path: PathBuf, name: String, value: f64, min: f64, inflation: f64 },
     #[error("images have {a} and {b} values; nMI needs two equally shaped images")]
     LengthMismatch { a: usize, b: usize },
     #[error("image buffer has {found} values but shape {height}x{width}x{channels} needs {expected}; pass the matching shape")]
@@ -74,8 +76,16 @@ pub enum MetricsError {
     NotEnoughSamples { what: &'static str, count: usize, needed: &'static str },
     #[error("RGB buffer has {len} values, not a multiple of 3; pass interleaved 8-bit RGB")]
     NotRgb { len: usize },
-    #[error("threshold {value} is not a finite number; give thresholds such as 0.1 or 0.9")]
+    #[error("threshold {value} is outside the valid range: thresholds must be finite numbers above 0 (RRC values are never negative, so t ≤ 0 relates every pair); give comma-separated thresholds such as 0.1,0.2,0.8,0.9")]
     InvalidThreshold { value: f64 },
+    #[error("formal concept analysis stopped: the lattice for t in {interval} ({objects} classifiers × {attributes} AEs, {relation_size} pairs with RRC ≥ t) has more than {limit} concepts, the limit of --max-concepts; lattices can grow as 2^(classifiers), so analyse fewer classifiers, or raise the limit with --max-concepts N (time and memory grow in proportion)")]
+    TooManyConcepts {
+        limit: usize,
+        interval: String,
+        objects: usize,
+        attributes: usize,
+        relation_size: usize,
+    },
     #[error("could not draw `{path}`: {message}")]
     Plot { path: PathBuf, message: String },
 }

@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
 
+/// The smallest diagonal accuracy acc(i∘A_i) a table may have. RRC divides by the diagonal: a
+/// classifier right on fewer than 1 in 100,000 of its own AE's images gives RRC values up to
+/// 100,000 times any accuracy (1e298 for a diagonal of 1e-298), which measure nothing. Measured
+/// accuracies are k/n for n test images, so only n > 100,000 could ever fall below it.
+pub const MIN_DIAGONAL: f64 = 1e-5;
+
 /// Square table of accuracies: `accuracy[i][j]` = acc(j∘A_i), the accuracy of classifier `j`
 /// on reconstructions of the AE fine-tuned on classifier `i` (rows = AEs, columns =
 /// classifiers, as in Table 2). Construct it only through the validating constructors.
@@ -226,6 +232,15 @@ fn check_values(names: &[String], accuracy: &[Vec<f64>], path: &Path) -> Result<
                 name: names[i].clone(),
             });
         }
+        if row[i] < MIN_DIAGONAL {
+            return Err(MetricsError::DiagonalTooSmall {
+                path: path.to_path_buf(),
+                name: names[i].clone(),
+                value: row[i],
+                min: MIN_DIAGONAL,
+                inflation: 1.0 / row[i],
+            });
+        }
     }
     Ok(())
 }
@@ -355,6 +370,22 @@ mod tests {
             "cross table `t.json` accuracy of b∘A_b is 0, so every RRC involving `b` divides by zero; check that row"
         );
         assert_eq!(err(&[], vec![]), "cross table `t.json` is empty; give at least one classifier");
+    }
+
+    #[test]
+    fn tiny_diagonals_are_refused_with_the_cell() {
+        assert_eq!(
+            err(&["a", "b"], vec![vec![0.5, 0.5], vec![0.5, 1e-298]]),
+            "cross table `t.json` accuracy of b∘A_b is 1e-298, below 0.00001 (1/100000): RRC \
+             divides by it, so every RRC involving `b` is inflated up to 1e298× and means \
+             nothing; check that cell (diagonal accuracies must be at least 0.00001, every \
+             accuracy a fraction in [0, 1])"
+        );
+        // The smallest allowed diagonal is accepted; RRC then stays below 1 / MIN_DIAGONAL.
+        let t =
+            CrossTable::new(names(&["a", "b"]), vec![vec![1e-5, 0.9], vec![0.9, 0.9]], origin())
+                .unwrap();
+        assert!(t.rrc_matrix().iter().flatten().all(|&r| r <= 1.0 / MIN_DIAGONAL));
     }
 
     #[test]

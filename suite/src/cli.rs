@@ -74,9 +74,10 @@ pub enum Command {
     /// table: rows = AEs, columns = classifiers (JSON or CSV, see fixtures/README.md)
     Analyze {
         table: PathBuf,
-        /// RRC thresholds t of the lattices
-        #[arg(long, value_delimiter = ',', default_values_t = dnlts::metrics::analysis::DEFAULT_THRESHOLDS)]
-        thresholds: Vec<f64>,
+        // --thresholds and --max-concepts (commands::analyze::AnalyzeOptions), in one field so
+        // that main.rs dispatches them unchanged.
+        #[command(flatten)]
+        thresholds: crate::commands::analyze::AnalyzeOptions,
         /// Write Figure 6 (SVG) and each lattice (SVG and Graphviz DOT) into this folder
         #[arg(long)]
         out: Option<PathBuf>,
@@ -132,22 +133,25 @@ pub enum DataCommand {
 
 #[derive(Subcommand)]
 pub enum WeightsCommand {
-    /// List a file's tensors with shape and dtype, the value total and the file's sha256
+    /// Validate a file's whole structure, then list its tensors with shape and dtype, the value
+    /// total, NaN/Inf counts and the file's sha256
     Inspect {
         file: PathBuf,
         /// Print one JSON document instead of a table
         #[arg(long)]
         json: bool,
     },
-    /// Load a file into a paper-scale model (strictly by default) and say whether it fits
+    /// Load a file into a paper-scale model (strictly by default, refusing NaN/Inf values) and
+    /// say whether it fits and which tensors changed dtype
     Check {
         file: PathBuf,
         /// segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50
         #[arg(long)]
         model: String,
-        /// Load what matches and list the rest instead of failing on any difference
-        #[arg(long)]
-        allow_partial: bool,
+        // --allow-partial and --allow-non-finite (commands::models::CheckOptions), in one
+        // field so that main.rs dispatches them unchanged.
+        #[command(flatten)]
+        allow_partial: crate::commands::models::CheckOptions,
     },
 }
 

@@ -1,13 +1,85 @@
 //! `dnlts analyze` (Figures 6 and 7 for any cross-accuracy table) and `dnlts nmi`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use dnlts::metrics::analysis::analyze;
+use dnlts::metrics::analysis::{
+    analyze_with, check_threshold, Progress, DEFAULT_MAX_CONCEPTS, DEFAULT_THRESHOLDS,
+};
 use dnlts::metrics::rrc::CrossTable;
 
-pub fn run(table: &Path, thresholds: &[f64], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
+/// `dnlts analyze` options that bound the lattices. One struct, flattened into the `Analyze`
+/// command under the field name `thresholds`, so the dispatch in main.rs passes them on as one.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// RRC thresholds t of the lattices, comma-separated (e.g. 0.1,0.2,0.8,0.9); each a finite
+    /// number above 0
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T,T,…",
+        default_values_t = DEFAULT_THRESHOLDS,
+        value_parser = parse_threshold
+    )]
+    pub thresholds: Vec<f64>,
+    /// Stop with an error when one concept lattice (at a threshold or in the sweep over t) has
+    /// more than N concepts: an n-classifier table can have up to 2^n
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCEPTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concepts: u64,
+}
+
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| {
+        format!("`{text}` is not a number; give comma-separated thresholds such as 0.1,0.2,0.8,0.9")
+    })?;
+    check_threshold(value).map_err(|error| error.to_string())?;
+    Ok(value)
+}
+
+/// No progress lines before this, and at most one per this interval after it.
+const QUIET_FOR: Duration = Duration::from_secs(2);
+
+pub fn run(
+    table: &Path,
+    options: &AnalyzeOptions,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let path = table;
     let table = CrossTable::load(table)?;
-    let analysis = analyze(&table, thresholds)?;
+    let max_concepts = usize::try_from(options.max_concepts).unwrap_or(usize::MAX);
+    let n = table.len();
+    // Lattices of n classifiers can have 2^n concepts: say up front what bounds the work.
+    if n >= 63 || (1u64 << n) > options.max_concepts {
+        eprintln!(
+            "analyze: {n} classifiers: up to {} lattices to compute (one per threshold and per distinct \
+             RRC value), each with up to 2^{n} concepts; stopping at the first with more than {} \
+             (--max-concepts)",
+            options.thresholds.len() + n * n + 1,
+            options.max_concepts
+        );
+    }
+    let started = Instant::now();
+    let mut last = started;
+    let mut report = |p: &Progress| {
+        let now = Instant::now();
+        if now.duration_since(started) < QUIET_FOR || now.duration_since(last) < QUIET_FOR {
+            return;
+        }
+        last = now;
+        let elapsed = now.duration_since(started).as_secs_f64();
+        let left = elapsed / p.contexts_done as f64 * (p.contexts - p.contexts_done) as f64;
+        eprintln!(
+            "analyze {}: {}/{} lattices, {} concepts so far (largest {}), {elapsed:.0} s, about {left:.0} s left",
+            path.display(),
+            p.contexts_done,
+            p.contexts,
+            p.concepts,
+            p.largest
+        );
+    };
+    let analysis = analyze_with(&table, &options.thresholds, max_concepts, &mut report)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else {

@@ -113,6 +113,20 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
         thousands(summary.parameters),
         summary.sha256
     );
+    let non_finite: Vec<String> = summary
+        .tensors
+        .iter()
+        .filter(|t| t.non_finite > 0)
+        .map(|t| format!("{} ({})", t.name, t.non_finite))
+        .collect();
+    if !non_finite.is_empty() {
+        println!(
+            "NaN or Inf values in {} tensor(s): {}; `dnlts weights check` refuses them unless \
+             given --allow-non-finite",
+            non_finite.len(),
+            non_finite.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -139,19 +153,34 @@ pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyh
     Ok(())
 }
 
-/// Loads `file` into the paper-scale `model` and reports what was loaded and ignored.
-pub fn check_file(file: &Path, model: &str, allow_partial: bool) -> anyhow::Result<()> {
-    use dnlts::models::weights::{load, LoadPolicy};
-    let policy = if allow_partial { LoadPolicy::AllowPartial } else { LoadPolicy::Strict };
+/// `dnlts weights check` options beyond FILE and --model. One struct, flattened into the
+/// `Check` command under the field name `allow_partial`, so the dispatch in main.rs passes them
+/// on as one.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// Load what matches and list the rest instead of failing on any difference
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Load tensors holding NaN or Inf values (and list them) instead of refusing the file
+    #[arg(long)]
+    pub allow_non_finite: bool,
+}
+
+/// Loads `file` into the paper-scale `model` and reports what was loaded, converted and ignored.
+pub fn check_file(file: &Path, model: &str, options: CheckOptions) -> anyhow::Result<()> {
+    use dnlts::models::weights::{load_with, LoadOptions, LoadPolicy};
+    let policy = if options.allow_partial { LoadPolicy::AllowPartial } else { LoadPolicy::Strict };
+    let load_options = LoadOptions { policy, allow_non_finite: options.allow_non_finite };
     let report = if model == "segnet" {
-        AutoEncoder::new(SegNetConfig::paper(), Device::Cpu).load(file, policy)?
+        let mut ae = AutoEncoder::new(SegNetConfig::paper(), Device::Cpu);
+        load_with(&mut [&mut ae.encoder, &mut ae.decoder], file, load_options)?
     } else {
         let family = Family::parse(model).ok_or_else(|| {
             anyhow::anyhow!("unknown model '{model}': use segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50")
         })?;
         let mut store = VarStore::new(Device::Cpu);
         let _ = family.build(&store.root(), Scale::Paper, 1000);
-        load(&mut [&mut store], file, policy)?
+        load_with(&mut [&mut store], file, load_options)?
     };
     println!("{}: {} tensors loaded into {model}", file.display(), report.loaded);
     if !report.ignored.is_empty() {
@@ -168,6 +197,21 @@ pub fn check_file(file: &Path, model: &str, allow_partial: bool) -> anyhow::Resu
     }
     for (name, ours, theirs) in &m.wrong_shape {
         println!("wrong shape: {name} (model {ours:?}, file {theirs:?})");
+    }
+    // Conversions, grouped by (from, to) in a stable order.
+    let mut conversions: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+    for c in &report.converted {
+        conversions.entry((&c.from, &c.to)).or_default().push(&c.name);
+    }
+    for ((from, to), names) in conversions {
+        println!(
+            "converted {} tensor(s) from the file's {from} to the model's {to}: {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
+    for tensor in &report.non_finite {
+        println!("loaded despite NaN/Inf (--allow-non-finite): {tensor}");
     }
     Ok(())
 }
