@@ -74,10 +74,8 @@ pub enum Command {
     /// table: rows = AEs, columns = classifiers (JSON or CSV, see fixtures/README.md)
     Analyze {
         table: PathBuf,
-        // --thresholds and --max-concepts (commands::analyze::AnalyzeOptions), in one field so
-        // that main.rs dispatches them unchanged.
         #[command(flatten)]
-        thresholds: crate::commands::analyze::AnalyzeOptions,
+        options: AnalyzeOptions,
         /// Write Figure 6 (SVG) and each lattice (SVG and Graphviz DOT) into this folder
         #[arg(long)]
         out: Option<PathBuf>,
@@ -148,10 +146,8 @@ pub enum WeightsCommand {
         /// segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50
         #[arg(long)]
         model: String,
-        // --allow-partial and --allow-non-finite (commands::models::CheckOptions), in one
-        // field so that main.rs dispatches them unchanged.
         #[command(flatten)]
-        allow_partial: crate::commands::models::CheckOptions,
+        options: CheckOptions,
     },
 }
 
@@ -238,4 +234,35 @@ pub struct StageArgs {
 
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `dnlts analyze` options: the thresholds and the bound on the lattices.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// RRC thresholds t of the lattices, comma-separated (e.g. 0.1,0.2,0.8,0.9); each a finite
+    /// number above 0
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T,T,…",
+        default_values_t = dnlts::metrics::analysis::DEFAULT_THRESHOLDS,
+        value_parser = crate::commands::analyze::parse_threshold
+    )]
+    pub thresholds: Vec<f64>,
+    /// Stop with an error when one concept lattice (at a threshold or in the sweep over t) has
+    /// more than N concepts: an n-classifier table can have up to 2^n
+    #[arg(long, value_name = "N", default_value_t = dnlts::metrics::analysis::DEFAULT_MAX_CONCEPTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concepts: u64,
+}
+
+/// `dnlts weights check` options beyond FILE and --model.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// Load what matches and list the rest instead of failing on any difference
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Load tensors holding NaN or Inf values (and list them) instead of refusing the file
+    #[arg(long)]
+    pub allow_non_finite: bool,
 }

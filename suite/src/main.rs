@@ -74,8 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::models::list(json)
         }
         Command::Models { classifier, .. } => commands::models::check_scripted(&classifier),
-        Command::Analyze { table, thresholds, out, json } => {
-            commands::analyze::run(&table, &thresholds, out.as_deref(), json)
+        Command::Analyze { table, options, out, json } => {
+            commands::analyze::run(&table, &options, out.as_deref(), json)
         }
         Command::Nmi { a, b, bins } => commands::analyze::nmi(&a, &b, bins),
         Command::Data(DataCommand::Preview { profile, n, seed, ablation, out }) => {
@@ -85,8 +85,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Weights(WeightsCommand::Inspect { file, json }) => {
             commands::models::inspect(&file, json)
         }
-        Command::Weights(WeightsCommand::Check { file, model, allow_partial }) => {
-            commands::models::check_file(&file, &model, allow_partial)
+        Command::Weights(WeightsCommand::Check { file, model, options }) => {
+            commands::models::check_file(&file, &model, options)
         }
     }
 }

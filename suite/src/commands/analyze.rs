@@ -8,28 +8,9 @@ use dnlts::metrics::analysis::{
 };
 use dnlts::metrics::rrc::CrossTable;
 
-/// `dnlts analyze` options that bound the lattices. One struct, flattened into the `Analyze`
-/// command under the field name `thresholds`, so the dispatch in main.rs passes them on as one.
-#[derive(clap::Args, Debug, Clone)]
-pub struct AnalyzeOptions {
-    /// RRC thresholds t of the lattices, comma-separated (e.g. 0.1,0.2,0.8,0.9); each a finite
-    /// number above 0
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "T,T,…",
-        default_values_t = DEFAULT_THRESHOLDS,
-        value_parser = parse_threshold
-    )]
-    pub thresholds: Vec<f64>,
-    /// Stop with an error when one concept lattice (at a threshold or in the sweep over t) has
-    /// more than N concepts: an n-classifier table can have up to 2^n
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCEPTS as u64,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_concepts: u64,
-}
+use crate::cli::AnalyzeOptions;
 
-fn parse_threshold(text: &str) -> Result<f64, String> {
+pub fn parse_threshold(text: &str) -> Result<f64, String> {
     let value: f64 = text.trim().parse().map_err(|_| {
         format!("`{text}` is not a number; give comma-separated thresholds such as 0.1,0.2,0.8,0.9")
     })?;

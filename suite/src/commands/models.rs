@@ -153,21 +153,8 @@ pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyh
     Ok(())
 }
 
-/// `dnlts weights check` options beyond FILE and --model. One struct, flattened into the
-/// `Check` command under the field name `allow_partial`, so the dispatch in main.rs passes them
-/// on as one.
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub struct CheckOptions {
-    /// Load what matches and list the rest instead of failing on any difference
-    #[arg(long)]
-    pub allow_partial: bool,
-    /// Load tensors holding NaN or Inf values (and list them) instead of refusing the file
-    #[arg(long)]
-    pub allow_non_finite: bool,
-}
-
 /// Loads `file` into the paper-scale `model` and reports what was loaded, converted and ignored.
-pub fn check_file(file: &Path, model: &str, options: CheckOptions) -> anyhow::Result<()> {
+pub fn check_file(file: &Path, model: &str, options: crate::cli::CheckOptions) -> anyhow::Result<()> {
     use dnlts::models::weights::{load_with, LoadOptions, LoadPolicy};
     let policy = if options.allow_partial { LoadPolicy::AllowPartial } else { LoadPolicy::Strict };
     let load_options = LoadOptions { policy, allow_non_finite: options.allow_non_finite };
