@@ -22,7 +22,7 @@ fn png_bytes_are_identical_across_thread_pools() {
 fn grid_has_one_labelled_cell_per_sample() {
     let cfg = SyntheticConfig::default();
     // 20 samples → 5 columns × 4 rows of (32 + 2) × (32 + 8 + 2) cells plus a 2-px margin.
-    let img = grid(&cfg, 20);
+    let img = grid(&cfg, 20).unwrap();
     assert_eq!(img.dimensions(), (5 * 34 + 2, 4 * 42 + 2));
     // The label strip of the first cell holds white digit pixels.
     let strip_has_ink = (2..34).any(|x| (36..42).any(|y| img.get_pixel(x, y).0 == [255, 255, 255]));
@@ -39,7 +39,7 @@ fn unlabeled_sources_get_no_label_ink() {
         split: Split::Train,
         labelled: false,
     };
-    let img = grid_of(&source, 4);
+    let img = grid_of(&source, 4).unwrap();
     assert_eq!(img.dimensions(), (2 * 34 + 2, 2 * 42 + 2));
     let strip_has_ink = (2..34).any(|x| (36..42).any(|y| img.get_pixel(x, y).0 == [255, 255, 255]));
     assert!(!strip_has_ink);

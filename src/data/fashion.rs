@@ -11,7 +11,7 @@
 
 use super::batch::{Sample, SampleSource};
 use super::resize::resize_bilinear;
-use super::{io_err, DataError, Result, SkipReason};
+use super::{read_regular, DataError, Result, SkipReason};
 use flate2::read::GzDecoder;
 use image::RgbImage;
 use std::io::Read;
@@ -39,7 +39,8 @@ pub struct IdxArray {
 
 /// Reads an IDX file of `u8` with `expected_dims` dimensions; gzip is detected by its magic.
 pub fn read_idx(path: &Path, expected_dims: usize) -> Result<IdxArray> {
-    let raw = std::fs::read(path).map_err(io_err(path))?;
+    // A FIFO or device in place of the file is an error naming it, never opened.
+    let raw = read_regular(path)?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
@@ -90,7 +91,7 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     [stem.to_string(), format!("{stem}.gz")]
         .iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+        .find(|p| p.exists())
         .ok_or_else(|| DataError::BadFormat {
             file: dir.join(stem),
             message: "missing (plain or .gz); install `dataset-fashion-mnist` or pass the folder holding the IDX files".into(),

@@ -9,11 +9,18 @@
 //! per line) when present, else from the `train/` subfolders, else from the `val/` subfolders.
 //! Layout problems (missing folder, empty class, unknown label) are reported by [`open`] before
 //! any training starts.
+//!
+//! Damaged files are skipped, counted against the loader's failure budget and listed by name
+//! ([`super::batch::Prefetcher::skipped`]): zero bytes, not an image, a truncated JPEG (no EOI
+//! marker after its last scan) or PNG (no whole IEND chunk) or a decode error are
+//! `Undecodable`; a FIFO, socket or device named like an image is `NotRegularFile` and never
+//! opened (reading it could block forever). Entries not named like images are never read.
 
 use super::batch::{Sample, SampleSource};
 use super::resize::EvalTransform;
 use super::{
-    decode_rgb, has_image_extension, io_err, read_capped, walk_files, DataError, Result, SkipReason,
+    decode_rgb, has_image_extension, io_err, read_capped, read_regular_text, walk_files, DataError,
+    Result, SkipReason,
 };
 use std::path::{Path, PathBuf};
 
@@ -70,8 +77,8 @@ fn subfolders(dir: &Path) -> Result<Vec<String>> {
 
 fn class_list(root: &Path) -> Result<Vec<String>> {
     let synsets = root.join("synsets.txt");
-    if synsets.is_file() {
-        let text = std::fs::read_to_string(&synsets).map_err(io_err(&synsets))?;
+    if synsets.exists() {
+        let text = read_regular_text(&synsets)?;
         let mut list: Vec<String> =
             text.lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect();
         list.sort();
@@ -99,8 +106,16 @@ fn folder_items(dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
             known: classes.len(),
         })?;
         let class_dir = dir.join(&name);
-        let files: Vec<PathBuf> =
-            walk_files(&class_dir)?.into_iter().filter(|p| has_image_extension(p)).collect();
+        // FIFOs, sockets and devices named like images stay in the list: loading one is a
+        // counted `NotRegularFile` skip that names it, without opening it.
+        let walk = walk_files(&class_dir)?;
+        let mut files: Vec<PathBuf> = walk
+            .files
+            .into_iter()
+            .chain(walk.special.into_iter().map(|(p, _)| p))
+            .filter(|p| has_image_extension(p))
+            .collect();
+        files.sort();
         if files.is_empty() {
             return Err(DataError::EmptyClass(class_dir));
         }
@@ -111,7 +126,7 @@ fn folder_items(dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
 
 fn flat_items(root: &Path, dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
     let labels = root.join("val_labels.txt");
-    let text = std::fs::read_to_string(&labels).map_err(io_err(&labels))?;
+    let text = read_regular_text(&labels)?;
     let mut items = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let mut fields = line.split_whitespace();
@@ -129,7 +144,8 @@ fn flat_items(root: &Path, dir: &Path, classes: &[String]) -> Result<Vec<(PathBu
                 known: classes.len(),
             })?;
         let path = dir.join(file);
-        if !path.is_file() {
+        // A FIFO or device listed here is kept: loading it is a counted `NotRegularFile` skip.
+        if !path.exists() || path.is_dir() {
             return Err(DataError::BadFormat {
                 file: labels.clone(),
                 message: format!(

@@ -2,8 +2,12 @@
 //!
 //! Format of `DIR/MANIFEST.sha256`: one line per file, `<hex sha256>  <relative/path>`, sorted by
 //! path, `/` separators (the `sha256sum` format, so `sha256sum -c` can check it too).
+//!
+//! FIFOs, sockets and devices in the folder are never opened (reading one can block forever):
+//! they are left out of the manifest and listed as `skipped` with their kind, so the caller can
+//! say so. A listed file that has become one is `missing`.
 
-use super::{io_err, sha256_hex, walk_files, DataError, Result};
+use super::{io_err, open_regular, read_regular_text, walk_files, DataError, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,6 +20,37 @@ pub struct VerifyReport {
     pub missing: Vec<String>,
     pub changed: Vec<String>,
     pub extra: Vec<String>,
+    /// Entries that are not regular files (never opened, not hashed).
+    pub skipped: Vec<SkippedEntry>,
+}
+
+/// A FIFO, socket or device under the folder, by relative path.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedEntry {
+    pub path: String,
+    /// "FIFO (named pipe)", "socket", "character device", …
+    pub kind: &'static str,
+}
+
+impl std::fmt::Display for SkippedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is a {}, not a regular file: not opened, not hashed", self.path, self.kind)
+    }
+}
+
+/// The files of a folder with their sha256, and the entries left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HashedTree {
+    /// Relative path → hex sha256.
+    pub files: BTreeMap<String, String>,
+    pub skipped: Vec<SkippedEntry>,
+}
+
+/// What [`write_report`] wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    pub files: usize,
+    pub skipped: Vec<SkippedEntry>,
 }
 
 impl VerifyReport {
@@ -24,21 +59,31 @@ impl VerifyReport {
     }
 }
 
-/// Hashes every file under `dir` (except the manifest itself).
-pub fn hash_tree(dir: &Path) -> Result<BTreeMap<String, String>> {
+/// Hashes every regular file under `dir` (except the manifest itself), streaming each file;
+/// FIFOs, sockets and devices are listed in `skipped` without being opened.
+pub fn hash_tree(dir: &Path) -> Result<HashedTree> {
+    use sha2::Digest;
     if !dir.is_dir() {
         return Err(DataError::MissingFolder(dir.to_path_buf()));
     }
-    let mut out = BTreeMap::new();
-    for path in walk_files(dir)? {
+    let walk = walk_files(dir)?;
+    let mut tree = HashedTree::default();
+    for path in walk.files {
         let rel = relative(dir, &path);
         if rel == MANIFEST_NAME || rel.starts_with(".MANIFEST.") {
             continue;
         }
-        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        out.insert(rel, sha256_hex(&bytes));
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut open_regular(&path)?, &mut hasher).map_err(io_err(&path))?;
+        let hex = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        tree.files.insert(rel, hex);
     }
-    Ok(out)
+    tree.skipped = walk
+        .special
+        .iter()
+        .map(|(path, kind)| SkippedEntry { path: relative(dir, path), kind })
+        .collect();
+    Ok(tree)
 }
 
 fn relative(dir: &Path, path: &Path) -> String {
@@ -46,21 +91,28 @@ fn relative(dir: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Writes `dir/MANIFEST.sha256` atomically (temp file in the same folder, then rename).
+/// Writes `dir/MANIFEST.sha256` atomically (temp file in the same folder, then rename) and
+/// returns the number of files in it; see [`write_report`] for the entries left out.
 pub fn write(dir: &Path) -> Result<usize> {
-    let entries = hash_tree(dir)?;
+    write_report(dir).map(|w| w.files)
+}
+
+/// [`write`], also listing the FIFOs, sockets and devices left out of the manifest.
+pub fn write_report(dir: &Path) -> Result<Written> {
+    let tree = hash_tree(dir)?;
+    let entries = &tree.files;
     let text: String = entries.iter().map(|(path, hash)| format!("{hash}  {path}\n")).collect();
     let tmp = dir.join(format!(".MANIFEST.{}.tmp", std::process::id()));
     std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
     let target = dir.join(MANIFEST_NAME);
     std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
-    Ok(entries.len())
+    Ok(Written { files: entries.len(), skipped: tree.skipped })
 }
 
 /// Compares `dir` with its manifest.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
     let path = dir.join(MANIFEST_NAME);
-    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    let text = read_regular_text(&path)?;
     let mut expected = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let (hash, file) = line
@@ -75,8 +127,8 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             })?;
         expected.insert(file.to_string(), hash.to_string());
     }
-    let actual = hash_tree(dir)?;
-    let mut report = VerifyReport::default();
+    let HashedTree { files: actual, skipped } = hash_tree(dir)?;
+    let mut report = VerifyReport { skipped, ..VerifyReport::default() };
     for (file, hash) in &expected {
         match actual.get(file) {
             None => report.missing.push(file.clone()),

@@ -56,6 +56,12 @@ pub enum DataError {
     Image { what: String, message: String },
     #[error("cannot read zip shard {path}: {message}; re-download the shard")]
     Zip { path: PathBuf, message: String },
+    #[error("{path} is a {kind}, not a regular file; it was not opened because reading it could block forever; replace it with the file itself or remove it")]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error("{link} is a symbolic link to {target}, a folder that contains it; walking it would never end; remove the link or point it outside the dataset")]
+    SymlinkLoop { link: PathBuf, target: PathBuf },
+    #[error("invalid value {name} = {value}: {message}")]
+    OverLimit { name: &'static str, value: String, message: String },
 }
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
@@ -131,6 +137,9 @@ pub enum SkipReason {
     Undecodable,
     /// Header announces more pixels or memory than the decode limits allow (decompression bomb).
     TooLarge,
+    /// A FIFO, socket or device where an image should be: never opened, because reading one
+    /// can block forever.
+    NotRegularFile,
     /// YFCC filter: file under [`yfcc::MIN_FILE_BYTES`].
     SmallFile,
     /// YFCC filter: exactly [`yfcc::PLACEHOLDER_BYTES`], Flickr's "photo unavailable" image.
@@ -142,7 +151,7 @@ pub enum SkipReason {
 impl SkipReason {
     /// Load failures count against the failure budget; filter rejections are expected.
     pub fn is_failure(self) -> bool {
-        matches!(self, SkipReason::Undecodable | SkipReason::TooLarge)
+        matches!(self, SkipReason::Undecodable | SkipReason::TooLarge | SkipReason::NotRegularFile)
     }
 }
 
@@ -218,9 +227,83 @@ pub fn decode_limits() -> image::Limits {
 /// it keeps a huge file or a zip bomb member from exhausting memory before decoding starts.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads a whole file unless it exceeds [`MAX_FILE_BYTES`]; unreadable files are `Undecodable`.
+/// What a path is when it is neither a regular file nor a folder ("FIFO (named pipe)",
+/// "socket", …), following symbolic links; `None` for files and folders.
+pub fn special_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() || file_type.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("FIFO (named pipe)");
+        }
+        if file_type.is_socket() {
+            return Some("socket");
+        }
+        if file_type.is_char_device() {
+            return Some("character device");
+        }
+        if file_type.is_block_device() {
+            return Some("block device");
+        }
+    }
+    Some("special file")
+}
+
+/// Opens `path` for reading only if it is a regular file. The type is checked before opening
+/// (a FIFO is never opened), and again on the open handle, which is opened non-blocking so
+/// that a file swapped for a FIFO in between cannot block either.
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let not_regular = |kind| DataError::NotRegularFile { path: path.to_path_buf(), kind };
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    if meta.is_dir() {
+        return Err(not_regular("folder"));
+    }
+    if let Some(kind) = special_kind(&meta.file_type()) {
+        return Err(not_regular(kind));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io_err(path))?;
+    let meta = file.metadata().map_err(io_err(path))?;
+    match special_kind(&meta.file_type()) {
+        Some(kind) => Err(not_regular(kind)),
+        None if meta.is_dir() => Err(not_regular("folder")),
+        None => Ok(file),
+    }
+}
+
+/// Reads a whole regular file with [`open_regular`] (no size cap: for small metadata files).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?.read_to_end(&mut bytes).map_err(io_err(path))?;
+    Ok(bytes)
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub(crate) fn read_regular_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_regular(path)?).map_err(|_| DataError::BadFormat {
+        file: path.to_path_buf(),
+        message: "is not UTF-8 text; write it as plain text".into(),
+    })
+}
+
+/// Reads a whole file unless it exceeds [`MAX_FILE_BYTES`]; unreadable files are `Undecodable`,
+/// FIFOs, sockets and devices `NotRegularFile` (never opened: reading one can block forever).
 pub fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, SkipReason> {
-    read_stream_capped(std::fs::File::open(path).map_err(|_| SkipReason::Undecodable)?)
+    match open_regular(path) {
+        Ok(file) => read_stream_capped(file),
+        Err(DataError::NotRegularFile { .. }) => Err(SkipReason::NotRegularFile),
+        Err(_) => Err(SkipReason::Undecodable),
+    }
 }
 
 /// Reads at most [`MAX_FILE_BYTES`] from a stream; more is `TooLarge`.
@@ -252,11 +335,43 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
+/// The 8-byte signature every PNG starts with.
+pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+/// The PNG decoder accepts a file whose last chunk (IEND) is cut off, since the pixels are all
+/// there by then; a file is complete only if its chunks, walked by their lengths from the
+/// signature, reach a whole IEND chunk (bytes after it are allowed, as for JPEG's EOI). A cut
+/// anywhere earlier is also caught here, before the decoder runs.
+pub fn png_is_complete(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&PNG_SIGNATURE) {
+        return false;
+    }
+    let mut pos = PNG_SIGNATURE.len();
+    while let Some(header) = bytes.get(pos..pos + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        // length, type, data, CRC
+        let Some(end) = pos.checked_add(12).and_then(|p| p.checked_add(length)) else {
+            return false;
+        };
+        if end > bytes.len() {
+            return false;
+        }
+        if &header[4..8] == b"IEND" {
+            return true;
+        }
+        pos = end;
+    }
+    false
+}
+
 pub fn decode_rgb_with(
     bytes: &[u8],
     limits: image::Limits,
 ) -> std::result::Result<image::RgbImage, SkipReason> {
     if bytes.starts_with(&[0xFF, 0xD8]) && !jpeg_is_complete(bytes) {
+        return Err(SkipReason::Undecodable);
+    }
+    if bytes.starts_with(&PNG_SIGNATURE) && !png_is_complete(bytes) {
         return Err(SkipReason::Undecodable);
     }
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
@@ -270,22 +385,50 @@ pub fn decode_rgb_with(
     }
 }
 
-/// Lists files under `dir` recursively, sorted, so every reader sees the same order.
-pub(crate) fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
+/// What [`walk_files`] found under a folder, each list sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Walk {
+    /// Regular files, and entries whose type cannot be read (a dangling symbolic link), so
+    /// that reading them reports the error.
+    pub files: Vec<PathBuf>,
+    /// FIFOs, sockets and devices with their kind: never to be opened, since reading one can
+    /// block forever. Each reader says what it does with them.
+    pub special: Vec<(PathBuf, &'static str)>,
+}
+
+/// Lists the entries under `dir` recursively (following symbolic links), sorted, so every
+/// reader sees the same order. A link to a folder that contains it is an error, since the
+/// walk would never end; a folder reached twice along other paths is walked twice.
+pub(crate) fn walk_files(dir: &Path) -> Result<Walk> {
+    let mut walk = Walk::default();
+    let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+    // Each folder to visit with the real (canonical) folders above it and itself.
+    let mut stack = vec![(dir.to_path_buf(), vec![root])];
+    while let Some((d, ancestors)) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(io_err(&d))? {
             let path = entry.map_err(io_err(&d))?.path();
-            if path.is_dir() {
-                stack.push(path);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                walk.files.push(path);
+                continue;
+            };
+            if meta.is_dir() {
+                let real = std::fs::canonicalize(&path).map_err(io_err(&path))?;
+                if ancestors.contains(&real) {
+                    return Err(DataError::SymlinkLoop { link: path, target: real });
+                }
+                let mut below = ancestors.clone();
+                below.push(real);
+                stack.push((path, below));
+            } else if let Some(kind) = special_kind(&meta.file_type()) {
+                walk.special.push((path, kind));
             } else {
-                out.push(path);
+                walk.files.push(path);
             }
         }
     }
-    out.sort();
-    Ok(out)
+    walk.files.sort();
+    walk.special.sort();
+    Ok(walk)
 }
 
 pub(crate) fn has_image_extension(path: &Path) -> bool {

@@ -1,6 +1,10 @@
 //! Labelled picture grids (`dnlts data preview`) of the synthetic set or any sample source. Tiles are rendered in
 //! parallel but placed by index, and the PNG encoder is deterministic, so the file's bytes do
 //! not depend on the thread count.
+//!
+//! A grid is refused before anything is drawn when it asks for no image, for more images than
+//! the source has, or for more memory than [`MAX_GRID_BYTES`], so that a large `--n` cannot
+//! exhaust the machine and the count printed is always the count drawn.
 
 use super::batch::{Sample, SampleSource, SyntheticSource};
 use super::synthetic::{Split, SyntheticConfig};
@@ -29,17 +33,97 @@ const DIGITS: [[u8; 5]; 10] = [
     [7, 5, 7, 1, 7],
 ];
 
+/// Most memory a preview grid may hold at its peak (1 GiB): about 90,000 tiles of the
+/// synthetic profiles' 32×32 images, far more than a picture can usefully show, and little
+/// enough for any machine that runs the suite.
+pub const MAX_GRID_BYTES: u64 = 1 << 30;
+
+/// Columns and rows of a grid of `n` tiles: the smallest square that holds them, less its
+/// empty rows.
+fn layout(n: u64) -> (u64, u64) {
+    let mut cols = ((n as f64).sqrt() as u64).max(1);
+    while cols.saturating_mul(cols) < n {
+        cols += 1;
+    }
+    while cols > 1 && (cols - 1) * (cols - 1) >= n {
+        cols -= 1;
+    }
+    (cols, n.div_ceil(cols).max(1))
+}
+
+/// Bytes a grid of `n` tiles of `tile_w`×`tile_h` holds at its peak: the decoded tiles, the
+/// canvas, and the PNG being written (counted as large as the canvas, its worst case).
+pub fn grid_bytes(n: u64, tile_w: u32, tile_h: u32) -> u64 {
+    let (cols, rows) = layout(n);
+    let width = cols as u128 * (tile_w as u128 + GAP as u128) + GAP as u128;
+    let height = rows as u128 * (tile_h as u128 + (STRIP + GAP) as u128) + GAP as u128;
+    let canvas = width * height * 3;
+    let tiles = n as u128 * tile_w as u128 * tile_h as u128 * 3;
+    u64::try_from(2 * canvas + tiles).unwrap_or(u64::MAX)
+}
+
+/// Checks a grid of `n` tiles of `tile_w`×`tile_h` from a source of `available` samples:
+/// at least one image, no more than the source has, and at most [`MAX_GRID_BYTES`]. `name`
+/// is what the caller calls `n` in its errors (`"n"`, `"--n"`).
+pub fn check_grid(
+    name: &'static str,
+    n: usize,
+    available: u64,
+    tile_w: u32,
+    tile_h: u32,
+) -> Result<()> {
+    let over = |message: String| DataError::OverLimit { name, value: n.to_string(), message };
+    if n == 0 {
+        return Err(over(format!("a grid needs at least 1 image; set {name} to 1 or more")));
+    }
+    if n as u64 > available {
+        return Err(over(format!(
+            "there are only {available} images to show; set {name} to at most {available}"
+        )));
+    }
+    let bytes = grid_bytes(n as u64, tile_w, tile_h);
+    if bytes <= MAX_GRID_BYTES {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    // The largest count that fits: the estimate grows with n.
+    let (mut lo, mut hi) = (0u64, n as u64);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if grid_bytes(mid, tile_w, tile_h) <= MAX_GRID_BYTES {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let fix = if lo == 0 {
+        "not even one image of this size fits; preview smaller images".to_string()
+    } else {
+        format!("set {name} to at most {lo}")
+    };
+    Err(over(format!(
+        "a grid of {n} images of {tile_w}x{tile_h} needs about {:.2} GiB, over the preview \
+         limit of {:.0} GiB; {fix}",
+        gib(bytes),
+        gib(MAX_GRID_BYTES)
+    )))
+}
+
 /// Grid of the first `n` validation samples, each with its class number underneath.
-pub fn grid(config: &SyntheticConfig, n: usize) -> RgbImage {
+pub fn grid(config: &SyntheticConfig, n: usize) -> Result<RgbImage> {
     let source =
         SyntheticSource { config: config.clone(), split: Split::Validation, labelled: true };
     grid_of(&source, n)
 }
 
 /// Grid of the first `n` samples of any source (Fashion-MNIST, ImageNet, …). Labels below 0
-/// are not drawn; a sample that fails to load leaves its cell empty.
-pub fn grid_of(source: &dyn SampleSource, n: usize) -> RgbImage {
-    let n = n.min(source.len() as usize);
+/// are not drawn; a sample that fails to load leaves its cell empty. `n` is checked with
+/// [`check_grid`] against the first sample's size before any other is loaded, and again
+/// against the largest tile before the canvas is made.
+pub fn grid_of(source: &dyn SampleSource, n: usize) -> Result<RgbImage> {
+    check_grid("n", n, source.len(), 1, 1)?;
+    let (first_w, first_h) = source.load(0).map_or((1, 1), |s| s.image.dimensions());
+    check_grid("n", n, source.len(), first_w, first_h)?;
     let tiles: Vec<Option<Sample>> =
         (0..n).into_par_iter().map(|i| source.load(i as u64).ok()).collect();
     let (tile_w, tile_h) = tiles
@@ -47,8 +131,9 @@ pub fn grid_of(source: &dyn SampleSource, n: usize) -> RgbImage {
         .flatten()
         .map(|s| s.image.dimensions())
         .fold((1, 1), |(w, h), (a, b)| (w.max(a), h.max(b)));
-    let cols = (1..=n.max(1)).find(|c| c * c >= n).unwrap_or(1) as u32;
-    let rows = (n as u32).div_ceil(cols).max(1);
+    check_grid("n", n, source.len(), tile_w, tile_h)?;
+    let (cols, rows) = layout(n as u64);
+    let (cols, rows) = (cols as u32, rows as u32);
     let (cell_w, cell_h) = (tile_w + GAP, tile_h + STRIP + GAP);
     let mut canvas = RgbImage::from_pixel(cols * cell_w + GAP, rows * cell_h + GAP, BACKGROUND);
     for (i, tile) in tiles.iter().enumerate() {
@@ -59,12 +144,12 @@ pub fn grid_of(source: &dyn SampleSource, n: usize) -> RgbImage {
             draw_number(&mut canvas, sample.label as u64, x0 + 1, y0 + tile_h + 2);
         }
     }
-    canvas
+    Ok(canvas)
 }
 
 /// PNG bytes of [`grid`].
 pub fn grid_png(config: &SyntheticConfig, n: usize) -> Result<Vec<u8>> {
-    encode_png(&grid(config, n))
+    encode_png(&grid(config, n)?)
 }
 
 /// PNG bytes of any image (the encoder is deterministic: same pixels, same bytes).
@@ -77,7 +162,7 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
 
 /// Writes [`grid_png`] to `path`.
 pub fn save_grid(config: &SyntheticConfig, n: usize, path: &Path) -> Result<()> {
-    save_png(&grid(config, n), path)
+    save_png(&grid(config, n)?, path)
 }
 
 /// Writes any image (e.g. a [`grid_of`] grid) as PNG to `path`.

@@ -6,15 +6,20 @@
 //! 1. size < [`MIN_FILE_BYTES`] (2,600 bytes; also catches zero-byte files) → `SmallFile`;
 //! 2. size == [`PLACEHOLDER_BYTES`] (9,218 bytes, Flickr's "photo unavailable" PNG) → `Placeholder`;
 //! 3. not decodable (corrupt, truncated, not an image) → `Undecodable`; over the decode limits
-//!    (decompression bomb) → `TooLarge`;
+//!    (decompression bomb) → `TooLarge`; a truncated JPEG (no EOI marker after its last scan)
+//!    or PNG (no whole IEND chunk) is `Undecodable`;
 //! 4. the largest per-channel standard deviation below [`UNIFORM_STD_THRESHOLD`] (4 levels of
 //!    255) → `NearUniform` ("single colour" images; JPEG noise alone stays under ~2 levels).
+//!
+//! A FIFO, socket or device named like an image or a shard is never opened (reading it could
+//! block forever): it is one stream entry, rejected as `NotRegularFile`, which counts against
+//! the failure budget like an undecodable file.
 
 use super::augment::{augment, AugmentConfig};
 use super::batch::{loader_pool, spawn_producer, Batch, Prefetcher, NO_LABEL};
 use super::resize::EvalTransform;
 use super::{
-    decode_rgb, has_image_extension, io_err, read_capped, read_stream_capped, walk_files,
+    decode_rgb, has_image_extension, open_regular, read_capped, read_stream_capped, walk_files,
     DataError, FailureBudget, Result, SkipReason, Skipped,
 };
 use image::RgbImage;
@@ -128,6 +133,14 @@ enum Source {
     Shard { path: PathBuf, members: usize },
 }
 
+impl Source {
+    fn path(&self) -> &Path {
+        match self {
+            Source::File(path) | Source::Shard { path, .. } => path,
+        }
+    }
+}
+
 /// The shard being read: its archive and image members in name order.
 struct OpenShard {
     path: PathBuf,
@@ -155,16 +168,22 @@ pub fn open(root: &Path, budget: FailureBudget) -> Result<YfccStream> {
     if !root.is_dir() {
         return Err(DataError::MissingFolder(root.to_path_buf()));
     }
+    let is_zip = |p: &Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let walk = walk_files(root)?;
     let mut sources = Vec::new();
-    for path in walk_files(root)? {
-        let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-        if is_zip {
+    // Read as a loose file, a special entry is a `NotRegularFile` rejection without an open.
+    let special = walk.special.into_iter().map(|(p, _)| p);
+    let special = special.filter(|p| has_image_extension(p) || is_zip(p)).map(Source::File);
+    sources.extend(special);
+    for path in walk.files {
+        if is_zip(&path) {
             let members = open_shard(&path)?.members.len();
             sources.push(Source::Shard { path, members });
         } else if has_image_extension(&path) {
             sources.push(Source::File(path));
         }
     }
+    sources.sort_by(|a, b| a.path().cmp(b.path()));
     let total = sources
         .iter()
         .map(|s| match s {
@@ -189,7 +208,7 @@ fn zip_error(path: &Path, e: impl std::fmt::Display) -> DataError {
 
 /// Opens a shard and lists its image members in name order.
 fn open_shard(path: &Path) -> Result<OpenShard> {
-    let file = File::open(path).map_err(io_err(path))?;
+    let file = open_regular(path)?;
     let archive = zip::ZipArchive::new(file).map_err(|e| zip_error(path, e))?;
     let mut members: Vec<(usize, String)> = (0..archive.len())
         .filter_map(|i| archive.name_for_index(i).and_then(|n| n.ok()).map(|n| (i, n.to_string())))

@@ -107,8 +107,12 @@ pub enum DataCommand {
         /// tiny, ci or small (the synthetic profiles)
         #[arg(long, default_value = profile::DEFAULT)]
         profile: String,
-        /// Number of images
-        #[arg(long, default_value_t = 64)]
+        /// Number of images, at least 1; a grid over 1 GiB of memory (about 90,000 images of
+        /// the synthetic profiles) is refused with the largest count that fits
+        #[arg(long, default_value_t = 64, value_parser = |s: &str| match s.parse::<usize>() {
+            Ok(0) => Err("a grid needs at least 1 image".to_string()),
+            other => other.map_err(|e| e.to_string()),
+        })]
         n: usize,
         /// Draw the images with one cue switched off: no-palette, no-shape, no-texture or
         /// no-opponent (what the generator's ablation switch does)
@@ -199,8 +203,10 @@ pub struct TrainingArgs {
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     pub finetune_part: dnlts::models::segnet::Part,
     /// Training batches made ahead on a loader thread while a step computes (0: make each
-    /// batch between steps); results do not depend on it
-    #[arg(long, default_value_t = 1)]
+    /// batch between steps), at most 16: each one waiting holds a whole batch in memory, and a
+    /// loader that keeps up needs one or two; results do not depend on it
+    #[arg(long, default_value_t = 1,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=16))]
     pub prefetch: usize,
     /// Dataset folder of a real-data profile: for fashion, the Fashion-MNIST IDX files
     /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)

@@ -21,7 +21,11 @@ pub fn preview(
     let seed = crate::stages::data_seed(seed);
     let mut config = crate::stages::synthetic_source(&profile, seed).config;
     config.cues = dnlts::data::synthetic::CueSwitches::ablation(ablation)?;
-    let grid = dnlts::data::preview::grid(&config, n);
+    // Refused before anything is drawn: no image, more than the validation split holds, or
+    // a grid over the memory limit. The count printed below is the count drawn.
+    let available = dnlts::data::synthetic::Split::Validation.len();
+    dnlts::data::preview::check_grid("--n", n, available, config.size, config.size)?;
+    let grid = dnlts::data::preview::grid(&config, n)?;
     dnlts::data::preview::save_png(&grid, out)?;
     println!("wrote {} ({n} images of profile {})", out.display(), profile.name);
     Ok(())
@@ -29,12 +33,25 @@ pub fn preview(
 
 /// `dnlts data verify`: check a folder against its sha256 manifest, or write one.
 pub fn verify(dir: &Path, write: bool) -> anyhow::Result<()> {
+    // FIFOs, sockets and devices are never opened (reading one can block forever); each one
+    // left out is said on stderr.
+    let note = |skipped: &[dnlts::data::manifest::SkippedEntry]| {
+        for entry in skipped {
+            eprintln!("note: skipped {}/{entry}", dir.display());
+        }
+    };
     if write {
-        let files = dnlts::data::manifest::write(dir)?;
-        println!("wrote {}/MANIFEST.sha256 ({files} files)", dir.display());
+        let written = dnlts::data::manifest::write_report(dir)?;
+        note(&written.skipped);
+        let skipped = match written.skipped.len() {
+            0 => String::new(),
+            k => format!(", {k} non-regular entries left out"),
+        };
+        println!("wrote {}/MANIFEST.sha256 ({} files{skipped})", dir.display(), written.files);
         return Ok(());
     }
     let report = dnlts::data::manifest::verify(dir)?;
+    note(&report.skipped);
     println!("{}", serde_json::to_string_pretty(&report)?);
     anyhow::ensure!(
         report.missing.is_empty() && report.changed.is_empty() && report.extra.is_empty(),
