@@ -182,3 +182,48 @@ fn analyze_of_a_40_by_40_table_stops_at_max_concepts() {
     let out = dnlts(&["analyze", table.to_str().unwrap(), "--max-concepts", "0"]);
     assert!(!out.status.success());
 }
+
+/// SIGTERM outside a training loop (here a long concept analysis) ends the process at once:
+/// there is no checkpoint to wait for.
+#[test]
+fn sigterm_stops_a_long_analysis_promptly() {
+    let rows: Vec<Vec<f64>> = (0..40)
+        .map(|i| {
+            (0..40)
+                .map(|j| {
+                    if i == j {
+                        0.9
+                    } else {
+                        0.05 + 0.9 * (((i * 37 + j * 11) % 40) as f64) / 40.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let table = write_table("t40-sigterm.json", &rows);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(["analyze", table.to_str().unwrap(), "--max-concepts", "100000000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(child.try_wait().unwrap().is_none(), "the analysis is still running after 2 s");
+    let sent = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(5) {
+            child.kill().unwrap();
+            panic!("dnlts analyze did not stop within 5 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+}

@@ -290,6 +290,7 @@ pub fn drive<T: Task>(
     persistence: Option<&Persistence>,
     seed: u64,
 ) -> Result<Vec<f64>, TrainError> {
+    let _running = stop::LoopRunning::start();
     let name = task.name();
     let mut start = 0;
     let mut first_losses = Vec::new();

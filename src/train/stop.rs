@@ -1,9 +1,32 @@
 //! A polite stop: Ctrl-C or SIGTERM sets a flag that training loops read between steps, so the
-//! current step finishes and a checkpoint is written before the process exits.
+//! current step finishes and a checkpoint is written before the process exits. Outside a
+//! training loop there is nothing to save, so a stop there ends the process at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static LOOPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks a training loop as running while it lives: a stop then waits for its step.
+pub struct LoopRunning(());
+
+impl LoopRunning {
+    pub fn start() -> Self {
+        LOOPS.fetch_add(1, Ordering::SeqCst);
+        LoopRunning(())
+    }
+}
+
+impl Drop for LoopRunning {
+    fn drop(&mut self) {
+        LOOPS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a training loop would save a checkpoint on a stop (else stopping is immediate).
+pub fn loop_running() -> bool {
+    LOOPS.load(Ordering::SeqCst) > 0
+}
 
 /// Asks every running loop to stop after its current step.
 pub fn request() {

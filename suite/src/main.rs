@@ -39,7 +39,10 @@ fn main() -> ExitCode {
 /// to resume; a second Ctrl-C exits at once.
 fn install_stop_handler() {
     let handler = || {
-        if dnlts::train::stop::requested() {
+        // Outside training there is no checkpoint to write: stop now. Files are written
+        // atomically, so nothing half-written stays behind.
+        if dnlts::train::stop::requested() || !dnlts::train::stop::loop_running() {
+            eprintln!("\nstopped");
             std::process::exit(130);
         }
         eprintln!("\nstopping after the current step (Ctrl-C again to quit at once)…");

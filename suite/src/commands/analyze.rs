@@ -3,9 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dnlts::metrics::analysis::{
-    analyze_with, check_threshold, Progress, DEFAULT_MAX_CONCEPTS, DEFAULT_THRESHOLDS,
-};
+use dnlts::metrics::analysis::{analyze_with, check_threshold, Progress};
 use dnlts::metrics::rrc::CrossTable;
 
 use crate::cli::AnalyzeOptions;

@@ -154,7 +154,11 @@ pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyh
 }
 
 /// Loads `file` into the paper-scale `model` and reports what was loaded, converted and ignored.
-pub fn check_file(file: &Path, model: &str, options: crate::cli::CheckOptions) -> anyhow::Result<()> {
+pub fn check_file(
+    file: &Path,
+    model: &str,
+    options: crate::cli::CheckOptions,
+) -> anyhow::Result<()> {
     use dnlts::models::weights::{load_with, LoadOptions, LoadPolicy};
     let policy = if options.allow_partial { LoadPolicy::AllowPartial } else { LoadPolicy::Strict };
     let load_options = LoadOptions { policy, allow_non_finite: options.allow_non_finite };
