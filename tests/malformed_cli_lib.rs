@@ -153,22 +153,21 @@ fn analyze_refuses_impossible_thresholds_and_diagonals() {
     assert!(out.stdout.is_empty(), "no RRC printed");
 }
 
+/// 40 classifiers with scattered cross accuracies: a table whose lattices explode.
+fn table_40_by_40() -> Vec<Vec<f64>> {
+    let cell = |i: usize, j: usize| {
+        if i == j {
+            0.9
+        } else {
+            0.05 + 0.9 * (((i * 37 + j * 11) % 40) as f64) / 40.0
+        }
+    };
+    (0..40).map(|i| (0..40).map(|j| cell(i, j)).collect()).collect()
+}
+
 #[test]
 fn analyze_of_a_40_by_40_table_stops_at_max_concepts() {
-    let rows: Vec<Vec<f64>> = (0..40)
-        .map(|i| {
-            (0..40)
-                .map(|j| {
-                    if i == j {
-                        0.9
-                    } else {
-                        0.05 + 0.9 * (((i * 37 + j * 11) % 40) as f64) / 40.0
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let table = write_table("t40.json", &rows);
+    let table = write_table("t40.json", &table_40_by_40());
     let started = std::time::Instant::now();
     let out = dnlts(&["analyze", table.to_str().unwrap(), "--max-concepts", "5000"]);
     assert!(!out.status.success());
@@ -187,20 +186,7 @@ fn analyze_of_a_40_by_40_table_stops_at_max_concepts() {
 /// there is no checkpoint to wait for.
 #[test]
 fn sigterm_stops_a_long_analysis_promptly() {
-    let rows: Vec<Vec<f64>> = (0..40)
-        .map(|i| {
-            (0..40)
-                .map(|j| {
-                    if i == j {
-                        0.9
-                    } else {
-                        0.05 + 0.9 * (((i * 37 + j * 11) % 40) as f64) / 40.0
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let table = write_table("t40-sigterm.json", &rows);
+    let table = write_table("t40-sigterm.json", &table_40_by_40());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dnlts"))
         .args(["analyze", table.to_str().unwrap(), "--max-concepts", "100000000"])
         .stdout(std::process::Stdio::null())

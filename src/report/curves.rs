@@ -132,16 +132,7 @@ fn draw(
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.x)
-        .y_desc(axes.y)
-        .axis_desc_style(text_style(plot::LABEL_FONT_SIZE))
-        .label_style(text_style(plot::TICK_FONT_SIZE))
-        .max_light_lines(0)
-        .bold_line_style(plot::GUIDE_COLOUR.stroke_width(1))
-        .draw()
-        .map_err(plot_err)?;
+    plot::house_mesh(&mut chart).x_desc(axes.x).y_desc(axes.y).draw().map_err(plot_err)?;
     for line in series {
         let style = line.colour.stroke_width(2);
         let finite: Vec<(f64, f64)> =

@@ -30,15 +30,10 @@ fn draw(
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..bars.len() as f64, 0.0..y_max)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
+    plot::house_mesh(&mut chart)
         .disable_x_mesh()
         .disable_x_axis()
         .y_desc("RRC")
-        .axis_desc_style(text_style(plot::LABEL_FONT_SIZE))
-        .label_style(text_style(plot::TICK_FONT_SIZE))
-        .max_light_lines(0)
-        .bold_line_style(plot::GUIDE_COLOUR.stroke_width(1))
         .draw()
         .map_err(plot_err)?;
     // RRC = 1: the weaker classifier keeps all of its own accuracy.

@@ -77,17 +77,12 @@ fn draw(root: &Area, rows: &[(String, NmiSummary, NmiSummary)]) -> std::result::
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..slots, 0.0..1.0)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
+    plot::house_mesh(&mut chart)
         .disable_x_mesh()
         .disable_x_axis()
         .y_desc("normalized mutual information")
         .y_labels(11)
         .y_label_formatter(&|v| format!("{v:.1}"))
-        .axis_desc_style(text_style(plot::LABEL_FONT_SIZE))
-        .label_style(text_style(plot::TICK_FONT_SIZE))
-        .max_light_lines(0)
-        .bold_line_style(plot::GUIDE_COLOUR.stroke_width(1))
         .draw()
         .map_err(plot_err)?;
     chart

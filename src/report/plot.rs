@@ -5,6 +5,9 @@
 //! plotters only estimates label extents for layout.
 
 use crate::metrics::{MetricsError, Result};
+use plotters::chart::MeshStyle;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -71,6 +74,23 @@ pub fn lab_channel_colour(channel: &str) -> RGBColor {
 
 pub fn text_style(size: u32) -> TextStyle<'static> {
     (FONT_FAMILY, size).into_font().color(&BLACK)
+}
+
+/// What every chart of dnlts draws on: f64 axes on an SVG canvas.
+pub type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The mesh every chart shares: house fonts for axis titles and ticks, light guide lines
+/// only. Callers add what is their own (titles, hidden axes, tick counts), then draw.
+pub fn house_mesh<'a, 'b, 'c>(
+    chart: &'c mut Chart<'a, 'b>,
+) -> MeshStyle<'a, 'c, RangedCoordf64, RangedCoordf64, SVGBackend<'b>> {
+    let mut mesh = chart.configure_mesh();
+    mesh.axis_desc_style(text_style(LABEL_FONT_SIZE))
+        .label_style(text_style(TICK_FONT_SIZE))
+        .max_light_lines(0)
+        .bold_line_style(GUIDE_COLOUR.stroke_width(1));
+    mesh
 }
 
 /// Draws on an in-memory SVG canvas of `size` and returns the document.
