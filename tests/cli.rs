@@ -147,22 +147,28 @@ fn an_output_path_that_is_a_file_stops_before_any_training() {
 }
 
 #[test]
-fn a_damaged_cached_stage_is_retrained_not_trusted() {
+fn a_damaged_cached_stage_of_any_kind_is_retrained_not_trusted() {
     let dir = scratch("damaged-stage");
     let args =
         ["reproduce", "--profile", "tiny", "--include", "table1", "--out", "r", "--threads", "1"];
     assert!(dnlts(&args, &dir).status.success());
     let before = numbers(&dir.join("r"));
-    let weights = dir.join("r/stages/classifier-lenet5.safetensors");
-    let mut bytes = std::fs::read(&weights).unwrap();
-    let end = bytes.len() - 1;
-    bytes[end] ^= 0x55; // one value of the last tensor changes
-    std::fs::write(&weights, bytes).unwrap();
+    let stages = ["pretrain", "classifier-lenet5", "finetune-lenet5"];
+    for stage in stages {
+        let weights = dir.join(format!("r/stages/{stage}.safetensors"));
+        let mut bytes = std::fs::read(&weights).unwrap();
+        let end = bytes.len() - 1;
+        bytes[end] ^= 0x55; // one value of the last tensor changes
+        std::fs::write(&weights, bytes).unwrap();
+    }
     let out = dnlts(&args, &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("classifier-lenet5.safetensors does not match the sha256"), "{stderr}");
-    assert!(stderr.contains("retraining stage 'classifier-lenet5'"), "{stderr}");
+    for stage in stages {
+        let warning = format!("{stage}.safetensors does not match the sha256");
+        assert!(stderr.contains(&warning), "{stage}: {stderr}");
+        assert!(stderr.contains(&format!("retraining stage '{stage}'")), "{stderr}");
+    }
     assert_eq!(numbers(&dir.join("r")), before, "retrained to the same numbers");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -33,6 +33,12 @@ impl Tolerance {
         Tolerance { amount, relative: true, reason: reason.into() }
     }
 
+    /// Equal but for the last bits serde_json's float parsing may lose.
+    fn same_as(&self, other: &Tolerance) -> bool {
+        let close = (self.amount - other.amount).abs() <= 1e-12 * self.amount.abs().max(1e-300);
+        close && self.relative == other.relative && self.reason == other.reason
+    }
+
     /// The absolute difference allowed around `expected`.
     fn allowed(&self, expected: f64) -> f64 {
         let scale = if self.relative { expected.abs() } else { 1.0 };
@@ -229,7 +235,7 @@ pub fn tolerance_changes(golden: &GoldenFile, actual: &[Entry]) -> Option<String
         .iter()
         .filter_map(|entry| {
             let before = old.get(entry.metric.as_str())?;
-            (**before != entry.tolerance).then(|| {
+            (!before.same_as(&entry.tolerance)).then(|| {
                 format!("{} {} → {}", entry.metric, before.describe(), entry.tolerance.describe())
             })
         })
