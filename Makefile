@@ -62,11 +62,14 @@ bench:
 
 # Re-bless every golden file after an intended change, then print what moved (review the diff!).
 # STAGES=1 also replaces the fixed stages of the evaluation layer by a fresh ci run's.
+# Training first: with STAGES=1 it replaces the fixed stages the evaluation layer then reads.
 GOLDEN_LAYERS := _layer_matches_golden
+BLESS := DNLTS_BLESS=1 DNLTS_BLESS_STAGES=$(if $(filter 1,$(STAGES)),1,0) $(WITH_TORCH) cargo test \
+	$(CARGO_FLAGS) -p dnlts-suite --test golden
 golden:
 	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS) -- --skip $(GOLDEN_LAYERS)
-	DNLTS_BLESS=1 DNLTS_BLESS_STAGES=$(if $(STAGES),1,0) $(WITH_TORCH) cargo test $(CARGO_FLAGS) \
-		-p dnlts-suite --test golden -- --test-threads 1 --nocapture $(GOLDEN_LAYERS)
+	$(BLESS) -- --nocapture training_layer_matches_golden
+	$(BLESS) -- --nocapture evaluation_layer_matches_golden
 
 clean:
 	cargo clean

@@ -75,7 +75,8 @@ if [ -x "$study" ]; then
   step oom "$study" --families V --device cuda --train-images 1048576 --epochs 1 \
     --batch 1048576 --threads 16
 fi
-golden_test=${GOLDEN_TEST:-$(find "$(dirname "$dnlts")/deps" -maxdepth 1 -type f -name 'golden-*' ! -name '*.d' 2>/dev/null | head -n 1)}
+# The newest golden test binary (older builds leave theirs in deps/ too).
+golden_test=${GOLDEN_TEST:-$(ls -t "$(dirname "$dnlts")"/deps/golden-* 2>/dev/null | grep -v '\.d$' | head -n 1)}
 if [ -n "$golden_test" ] && [ -x "$golden_test" ]; then
   step golden-evaluation-on-gpu env DNLTS_BIN="$dnlts" DNLTS_GOLDEN_DEVICE=cuda DNLTS_ROOT="$PWD" \
     "$golden_test" evaluation_layer --nocapture

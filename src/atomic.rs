@@ -4,6 +4,9 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+/// Marks our temporaries (`.NAME.dnlts-PID.tmp`), so only those are ever cleaned up.
+const TEMP_MARK: &str = "dnlts-";
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced, then renamed:
 /// readers see either the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -28,7 +31,8 @@ pub fn write_atomic_with(
             format!("{} is not a file path", path.display()),
         )
     })?;
-    let temp = parent.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let temp =
+        parent.join(format!(".{}.{TEMP_MARK}{}.tmp", name.to_string_lossy(), std::process::id()));
     let written = (|| {
         write(&temp)?;
         fs::File::open(&temp)?.sync_all()?;
@@ -41,7 +45,7 @@ pub fn write_atomic_with(
 }
 
 /// Removes the temporary files that writers killed mid-write (kill -9, a power cut) left in
-/// `dir` and its subfolders — `.NAME.PID.tmp` whose process no longer runs — and returns
+/// `dir` and its subfolders — `.NAME.dnlts-PID.tmp` whose process no longer runs — and returns
 /// their paths. Temporaries of a writer still running are kept. Where running processes
 /// cannot be listed (no /proc), nothing is removed.
 pub fn remove_stale_temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -68,11 +72,11 @@ pub fn remove_stale_temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
     removed
 }
 
-/// The process id in a temporary's name `.NAME.PID.tmp`.
+/// The process id in one of our temporaries' names, `.NAME.dnlts-PID.tmp`.
 fn writer_pid(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let pid = stem.rsplit_once('.')?.1;
+    let pid = stem.rsplit_once('.')?.1.strip_prefix(TEMP_MARK)?;
     (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.to_string())
 }
 
@@ -101,14 +105,15 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let stale = nested.join(format!(".step-0000000004.safetensors.{dead}.tmp"));
-        let live = dir.join(format!(".table1.json.{}.tmp", std::process::id()));
+        let stale = nested.join(format!(".step-0000000004.safetensors.dnlts-{dead}.tmp"));
+        let live = dir.join(format!(".table1.json.dnlts-{}.tmp", std::process::id()));
         let other = dir.join("notes.tmp");
-        for path in [&stale, &live, &other] {
+        let not_ours = dir.join(format!(".editor.{dead}.tmp"));
+        for path in [&stale, &live, &other, &not_ours] {
             fs::write(path, b"partial").unwrap();
         }
         assert_eq!(remove_stale_temporaries(&dir), vec![stale.clone()]);
-        assert!(!stale.exists() && live.exists() && other.exists());
+        assert!(!stale.exists() && live.exists() && other.exists() && not_ours.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

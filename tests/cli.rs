@@ -179,7 +179,7 @@ fn temporaries_left_by_a_killed_run_are_removed_by_the_next() {
     let mut child = Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
-    let stale = dir.join(format!("r/stages/.pretrain.safetensors.{dead}.tmp"));
+    let stale = dir.join(format!("r/stages/.pretrain.safetensors.dnlts-{dead}.tmp"));
     std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
     std::fs::write(&stale, b"half a file").unwrap();
     let out =

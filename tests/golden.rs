@@ -77,7 +77,13 @@ fn dnlts_binary() -> PathBuf {
 }
 
 fn blessing() -> bool {
-    std::env::var_os("DNLTS_BLESS").is_some_and(|v| v == "1")
+    let bless = std::env::var_os("DNLTS_BLESS").is_some_and(|v| v == "1");
+    assert!(
+        !bless || golden_device() == "cpu",
+        "goldens are made on the CPU, not on {}",
+        golden_device()
+    );
+    bless
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -87,10 +93,23 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `dnlts reproduce --profile ci` with `extra` arguments into `out`, on the device
-/// DNLTS_GOLDEN_DEVICE names (default: the CPU, where the goldens were made).
+/// The device DNLTS_GOLDEN_DEVICE names (default: the CPU, where the goldens were made).
+fn golden_device() -> String {
+    std::env::var("DNLTS_GOLDEN_DEVICE").unwrap_or_else(|_| "cpu".into())
+}
+
+/// On another device than the goldens' CPU only predictions are compared (up to ties):
+/// reconstructions differ in their last bits there (cuDNN kernels, TF32), so nMI, histograms
+/// and the discrete structures thresholded from RRC are not comparable.
+fn compared_on_this_device(target: &str, metric: &str) -> bool {
+    golden_device() == "cpu"
+        || matches!(target, "table1" | "table2" | "fig4")
+        || (target == "fig6" && metric.ends_with("/accuracy"))
+}
+
+/// Runs `dnlts reproduce --profile ci` with `extra` arguments into `out`, on the golden device.
 fn reproduce_ci(out: &Path, extra: &[&str]) {
-    let device = std::env::var("DNLTS_GOLDEN_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let device = golden_device();
     let status = Command::new(dnlts_binary())
         .args(["reproduce", "--profile", "ci", "--threads", "2", "--device", &device, "--out"])
         .arg(out)
@@ -193,7 +212,10 @@ fn golden_path(layer: &str, target: &str) -> PathBuf {
 /// Checks (or, when blessing, rewrites) the golden file of `target`; returns the mismatches.
 fn check_or_bless(golden: &GoldenFile, moved: &mut Vec<String>) -> Vec<Mismatch> {
     let path = golden_path(&golden.layer, &golden.target);
-    let old = GoldenFile::load(&path);
+    let mut old = GoldenFile::load(&path);
+    if let Some(old) = old.as_mut() {
+        old.entries.retain(|e| compared_on_this_device(&golden.target, &e.metric));
+    }
     if blessing() {
         if let Some(old) = &old {
             moved.extend(compare(old, &golden.entries).iter().map(Mismatch::as_change));
@@ -236,6 +258,7 @@ fn evaluation_goldens(out: &Path) -> Vec<GoldenFile> {
         .map(|(target, result)| {
             let entries = flatten(&result)
                 .into_iter()
+                .filter(|(metric, _)| compared_on_this_device(&target, metric))
                 .filter_map(|(metric, value)| {
                     let tolerance = evaluation_tolerance(&target, &metric, &value)?;
                     Some(Entry { metric, value, tolerance })
@@ -260,7 +283,7 @@ fn evaluation_layer_matches_golden() {
         mismatches.extend(check_or_bless(golden, &mut moved));
     }
     report("evaluation", mismatches, moved);
-    if !blessing() {
+    if !blessing() && golden_device() == "cpu" {
         a_wrong_metric_fails_with_one_line_per_number(goldens);
     }
     std::fs::remove_dir_all(&out).unwrap();

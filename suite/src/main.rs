@@ -43,7 +43,8 @@ fn install_stop_handler() {
         // atomically, so nothing half-written stays behind.
         if dnlts::train::stop::requested() || !dnlts::train::stop::loop_running() {
             eprintln!("\nstopped");
-            std::process::exit(130);
+            // _exit: no C++ static destructors while the main thread may be inside libtorch.
+            unsafe { libc::_exit(130) };
         }
         eprintln!("\nstopping after the current step (Ctrl-C again to quit at once)…");
         dnlts::train::stop::request();

@@ -331,6 +331,13 @@ impl Pipeline {
         let record = StageRecord { key, seconds, first_losses, weights_sha256, log: log(task) };
         crate::output::write_json(&self.record_path(stage), &record)?;
         let _ = std::fs::remove_dir_all(dir);
+        // A stop asked for during the last step: the stage is saved, the run goes no further.
+        anyhow::ensure!(
+            !dnlts::train::stop::requested(),
+            "stopped on request after stage '{stage}' finished (saved in {}); run the same \
+             command again to continue",
+            self.stages.display()
+        );
         Ok(())
     }
 
