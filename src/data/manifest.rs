@@ -91,7 +91,7 @@ fn relative(dir: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Writes `dir/MANIFEST.sha256` atomically (temp file in the same folder, then rename) and
+/// Writes `dir/MANIFEST.sha256` atomically ([`crate::atomic::write_atomic`]) and
 /// returns the number of files in it; see [`write_report`] for the entries left out.
 pub fn write(dir: &Path) -> Result<usize> {
     write_report(dir).map(|w| w.files)
@@ -102,10 +102,8 @@ pub fn write_report(dir: &Path) -> Result<Written> {
     let tree = hash_tree(dir)?;
     let entries = &tree.files;
     let text: String = entries.iter().map(|(path, hash)| format!("{hash}  {path}\n")).collect();
-    let tmp = dir.join(format!(".MANIFEST.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
     let target = dir.join(MANIFEST_NAME);
-    std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
+    crate::atomic::write_atomic(&target, text.as_bytes()).map_err(io_err(&target))?;
     Ok(Written { files: entries.len(), skipped: tree.skipped })
 }
 
