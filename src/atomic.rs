@@ -36,6 +36,7 @@ pub fn write_atomic_with(
     let written = (|| {
         write(&temp)?;
         fs::File::open(&temp)?.sync_all()?;
+        crate::failpoint::hit("before-rename", || path.display().to_string());
         fs::rename(&temp, path)
     })();
     if written.is_err() {

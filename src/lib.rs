@@ -9,6 +9,7 @@ pub mod compute;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod failpoint;
 pub mod metrics;
 pub mod models;
 pub mod report;

@@ -89,6 +89,7 @@ impl Checkpoints {
         write_tensors(&pairs, &tensor_path).map_err(write_error(&tensor_path))?;
         let mut file = fs::File::open(&tensor_path).map_err(write_error(&tensor_path))?;
         let tensors_sha256 = sha256_of(&mut file).map_err(write_error(&tensor_path))?;
+        crate::failpoint::hit("checkpoint-tensors", || tensor_path.display().to_string());
         let envelope = Envelope { step, tensors_sha256, score, state };
         let json = serde_json::to_vec_pretty(&envelope).expect("checkpoint state serialises");
         write_atomic(&json_path, &json).map_err(write_error(&json_path))?;

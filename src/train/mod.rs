@@ -367,6 +367,7 @@ impl Run<'_> {
                     self.persistence.and_then(|p| p.checkpoints.steps().last().copied());
                 return Err(TrainError::NonFinite { task: name, step, loss, last_good });
             }
+            crate::failpoint::hit("step", || format!("{name}@{step}"));
             if (step as usize) < FIRST_LOSSES {
                 self.first_losses.push(loss);
             }

@@ -257,6 +257,10 @@ impl Pipeline {
         self.stages.join(format!("{stage}.json"))
     }
 
+    fn checkpoints_dir(&self, stage: &str) -> PathBuf {
+        self.stages.join(format!("{stage}.checkpoints"))
+    }
+
     fn weights_path(&self, stage: &str) -> PathBuf {
         self.stages.join(format!("{stage}.safetensors"))
     }
@@ -301,6 +305,8 @@ impl Pipeline {
             );
             return Ok(None);
         }
+        // A run killed between writing the record and removing the checkpoints left them.
+        let _ = std::fs::remove_dir_all(self.checkpoints_dir(stage));
         Ok(Some((record, weights)))
     }
 
@@ -316,7 +322,7 @@ impl Pipeline {
         save: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let dir = self.stages.join(format!("{stage}.checkpoints"));
+        let dir = self.checkpoints_dir(stage);
         let persistence = Persistence {
             checkpoints: Checkpoints::new(&dir, 2),
             dir: dir.clone(),
@@ -326,10 +332,12 @@ impl Pipeline {
         let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage))?;
         let weights = self.weights_path(stage);
         save(&weights)?;
+        dnlts::failpoint::hit("stage-weights", || stage.to_string());
         let seconds = started.elapsed().as_secs_f64();
         let weights_sha256 = file_sha256(&weights)?;
         let record = StageRecord { key, seconds, first_losses, weights_sha256, log: log(task) };
         crate::output::write_json(&self.record_path(stage), &record)?;
+        dnlts::failpoint::hit("stage-record", || stage.to_string());
         let _ = std::fs::remove_dir_all(dir);
         // A stop asked for during the last step: the stage is saved, the run goes no further.
         anyhow::ensure!(
