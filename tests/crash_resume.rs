@@ -15,8 +15,13 @@ const STAGES: [(&str, &str); 3] =
     [("pretrain", "pretrain"), ("classifier-lenet5", "train-L"), ("finetune-lenet5", "finetune-L")];
 
 fn run(out: &Path, failpoint: Option<&str>) -> Output {
+    run_with(out, failpoint, &[])
+}
+
+fn run_with(out: &Path, failpoint: Option<&str>, options: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
     command.args(["finetune", "--classifier", "L", "--profile", "tiny", "--threads", "1"]);
+    command.args(options);
     command.args(["--resume", "--out"]).arg(out).env_remove(dnlts::failpoint::VARIABLE);
     if let Some(point) = failpoint {
         command.env(dnlts::failpoint::VARIABLE, point);
@@ -36,6 +41,7 @@ fn failpoints(stage: &str, task: &str) -> Vec<String> {
     vec![
         format!("step:{task}@1"),
         format!("step:{task}@{after_checkpoint}"),
+        format!("before-rename:{stage}.checkpoints/KEY"),
         format!("checkpoint-tensors:{stage}.checkpoints/"),
         format!("before-rename:{stage}.checkpoints/step-"),
         format!("before-rename:stages/{stage}.safetensors"),
@@ -138,5 +144,24 @@ fn a_run_killed_anywhere_in_any_stage_resumes_to_the_same_bytes() {
         points.len(),
         failures.join("\n")
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Checkpoints of a run with other settings (here another batch size) are not resumed: that
+/// would continue a different training run. The stage starts afresh and says so.
+#[test]
+fn checkpoints_made_with_other_settings_are_not_resumed() {
+    let root = std::env::temp_dir().join(format!("dnlts-crash-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (killed, fresh) = (root.join("killed"), root.join("fresh"));
+    let first = run(&killed, Some("step:pretrain@9"));
+    assert_eq!(first.status.signal(), Some(libc::SIGKILL));
+    assert!(killed.join("stages/pretrain.checkpoints/step-0000000008.json").is_file());
+    let resumed = run_with(&killed, None, &["--batch-size", "16"]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(stderr.contains("were made with other settings or another dnlts version"), "{stderr}");
+    assert!(run_with(&fresh, None, &["--batch-size", "16"]).status.success());
+    assert_eq!(stage_files(&killed), stage_files(&fresh));
     std::fs::remove_dir_all(&root).unwrap();
 }

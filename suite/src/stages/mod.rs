@@ -9,7 +9,7 @@ pub mod measures;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use anyhow::Context as _;
@@ -323,6 +323,7 @@ impl Pipeline {
     ) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let dir = self.checkpoints_dir(stage);
+        self.claim_checkpoints(stage, &dir, &key)?;
         let persistence = Persistence {
             checkpoints: Checkpoints::new(&dir, 2),
             dir: dir.clone(),
@@ -347,6 +348,27 @@ impl Pipeline {
             self.stages.display()
         );
         Ok(())
+    }
+
+    /// Marks `dir` as holding checkpoints of the stage keyed `key`. Checkpoints of another key
+    /// (other settings, another dnlts commit, or a dnlts from before keys were recorded) would
+    /// resume a different training run, so they are removed and the stage starts afresh.
+    fn claim_checkpoints(&self, stage: &str, dir: &Path, key: &str) -> anyhow::Result<()> {
+        let key_file = dir.join("KEY");
+        let recorded = std::fs::read_to_string(&key_file).ok();
+        if dir.exists() && recorded.as_deref() != Some(key) {
+            if self.resume {
+                eprintln!(
+                    "note: the checkpoints in {} were made with other settings or another \
+                     dnlts version; stage '{stage}' starts afresh",
+                    dir.display()
+                );
+            }
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove the old checkpoints {}", dir.display()))?;
+        }
+        dnlts::atomic::write_atomic(&key_file, key.as_bytes())
+            .with_context(|| format!("cannot write {}", key_file.display()))
     }
 
     fn pretrain_config(&self) -> PretrainConfig {
