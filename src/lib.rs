@@ -10,6 +10,7 @@ pub mod data;
 pub mod device;
 pub mod eval;
 pub mod failpoint;
+pub mod files;
 pub mod metrics;
 pub mod models;
 pub mod report;

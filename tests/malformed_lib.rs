@@ -109,7 +109,7 @@ fn files_that_are_not_safetensors_say_what_they_might_be() {
     refused(&zip, "a PyTorch .pt or .pth checkpoint? convert it with safetensors.torch.save_file");
     let folder = scratch("folder.safetensors");
     std::fs::create_dir_all(&folder).unwrap();
-    refused(&folder, "is a folder, not a weight file");
+    refused(&folder, "is a folder, not a file");
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 /// Errors of the data layer. Each message names the file or value at fault and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}; check that the path exists and is readable")]
+    #[error("cannot read or write {path}: {}", crate::files::describe_io(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -227,65 +227,27 @@ pub fn decode_limits() -> image::Limits {
 /// it keeps a huge file or a zip bomb member from exhausting memory before decoding starts.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// What a path is when it is neither a regular file nor a folder ("FIFO (named pipe)",
-/// "socket", …), following symbolic links; `None` for files and folders.
-pub fn special_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
-    if file_type.is_file() || file_type.is_dir() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return Some("FIFO (named pipe)");
-        }
-        if file_type.is_socket() {
-            return Some("socket");
-        }
-        if file_type.is_char_device() {
-            return Some("character device");
-        }
-        if file_type.is_block_device() {
-            return Some("block device");
+pub use crate::files::special_kind;
+
+impl From<crate::files::FileError> for DataError {
+    fn from(error: crate::files::FileError) -> Self {
+        use crate::files::FileError;
+        match error {
+            FileError::Io { path, source } => DataError::Io { path, source },
+            FileError::Folder { path } => DataError::NotRegularFile { path, kind: "folder" },
+            FileError::NotRegular { path, kind } => DataError::NotRegularFile { path, kind },
         }
     }
-    Some("special file")
 }
 
-/// Opens `path` for reading only if it is a regular file. The type is checked before opening
-/// (a FIFO is never opened), and again on the open handle, which is opened non-blocking so
-/// that a file swapped for a FIFO in between cannot block either.
+/// [`crate::files::open_regular`] with the data layer's errors.
 pub fn open_regular(path: &Path) -> Result<std::fs::File> {
-    let not_regular = |kind| DataError::NotRegularFile { path: path.to_path_buf(), kind };
-    let meta = std::fs::metadata(path).map_err(io_err(path))?;
-    if meta.is_dir() {
-        return Err(not_regular("folder"));
-    }
-    if let Some(kind) = special_kind(&meta.file_type()) {
-        return Err(not_regular(kind));
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(io_err(path))?;
-    let meta = file.metadata().map_err(io_err(path))?;
-    match special_kind(&meta.file_type()) {
-        Some(kind) => Err(not_regular(kind)),
-        None if meta.is_dir() => Err(not_regular("folder")),
-        None => Ok(file),
-    }
+    Ok(crate::files::open_regular(path)?)
 }
 
-/// Reads a whole regular file with [`open_regular`] (no size cap: for small metadata files).
+/// [`crate::files::read_regular`] with the data layer's errors (for small metadata files).
 pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    open_regular(path)?.read_to_end(&mut bytes).map_err(io_err(path))?;
-    Ok(bytes)
+    Ok(crate::files::read_regular(path)?)
 }
 
 /// [`read_regular`] as UTF-8 text.

@@ -17,9 +17,7 @@ use std::path::PathBuf;
 /// and says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error(
-        "cannot read or write `{path}`: {source}; check that the path exists and is accessible"
-    )]
+    #[error("cannot read or write `{path}`: {}", crate::files::describe_io(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -86,6 +84,8 @@ pub enum MetricsError {
         attributes: usize,
         relation_size: usize,
     },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     #[error("could not draw `{path}`: {message}")]
     Plot { path: PathBuf, message: String },
 }

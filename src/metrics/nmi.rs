@@ -268,17 +268,27 @@ fn summarize_pairs(
 }
 
 /// Decodes a PNG to interleaved 8-bit RGB (grey and alpha images are converted; 16-bit ones
-/// are reduced to 8 bits). Returns the pixels with width and height.
+/// are reduced to 8 bits). Returns the pixels with width and height. Anything but a whole PNG
+/// (another format, a file cut short) is refused: the decoder would accept a PNG missing its
+/// last chunk, and other formats are lossy or ambiguous about their pixels.
 pub fn read_png_rgb8(path: &Path) -> Result<(Vec<u8>, u32, u32)> {
-    let decoded = image::ImageReader::open(path)
-        .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?
-        .with_guessed_format()
-        .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?
-        .decode()
-        .map_err(|e| MetricsError::ImageDecode {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let refuse = |message: &str| MetricsError::ImageDecode {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    let bytes = crate::files::read_regular(path)?;
+    if !bytes.starts_with(&crate::data::PNG_SIGNATURE) {
+        return Err(refuse("it is not a PNG file (no PNG signature)"));
+    }
+    if !crate::data::png_is_complete(&bytes) {
+        return Err(refuse("the file is truncated (it ends before its closing IEND chunk)"));
+    }
+    let mut reader = image::ImageReader::with_format(
+        std::io::Cursor::new(bytes.as_slice()),
+        image::ImageFormat::Png,
+    );
+    reader.limits(crate::data::decode_limits());
+    let decoded = reader.decode().map_err(|e| refuse(&e.to_string()))?;
     let rgb = decoded.into_rgb8();
     let (width, height) = rgb.dimensions();
     Ok((rgb.into_raw(), width, height))
@@ -412,10 +422,13 @@ mod tests {
         assert!(err.starts_with(&format!("cannot decode image `{}`", not_png.display())), "{err}");
         assert!(err.ends_with("; give an 8-bit PNG"), "{err}");
         let missing = dir.join("missing.png");
-        let err = nmi_of_png_files(&missing, &a, 256).unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with(&format!("cannot read or write `{}`", missing.display())));
+        let err = nmi_of_png_files(&missing, &a, 256).unwrap_err().to_string();
+        assert!(err.contains("it does not exist; check the path"), "{err}");
+        let bytes = std::fs::read(&a).unwrap();
+        let cut = dir.join("cut.png");
+        std::fs::write(&cut, &bytes[..bytes.len() - 6]).unwrap();
+        let err = nmi_of_png_files(&cut, &a, 256).unwrap_err().to_string();
+        assert!(err.contains("cut.png`: the file is truncated"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

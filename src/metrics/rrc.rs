@@ -77,8 +77,12 @@ impl CrossTable {
 
     /// Loads `*.json` or `*.csv`.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::files::read_regular(path)?;
+        let text = String::from_utf8(bytes).map_err(|_| MetricsError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "is not UTF-8 text; save the table as UTF-8 JSON or CSV".into(),
+        })?;
         match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => Self::from_json_str(&text, path),
             Some(ext) if ext.eq_ignore_ascii_case("csv") => Self::from_csv_str(&text, path),
@@ -433,7 +437,7 @@ mod tests {
     #[test]
     fn load_refuses_unknown_extensions_and_missing_files() {
         let e = CrossTable::load(Path::new("table.xlsx")).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read or write `table.xlsx`"));
+        assert!(e.to_string().starts_with("cannot read table.xlsx: it does not exist"), "{e}");
         let dir = std::env::temp_dir().join(format!("dnlts-rrc-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("table.txt");

@@ -46,14 +46,15 @@ impl Classifier {
             tch::CModule::load_on_device(file, device).map_err(|error| WeightsError::Format {
                 path: file.to_path_buf(),
                 reason: format!(
-                    "not a loadable TorchScript module ({error}); export it with \
-                     torch.jit.script(model).save(path) or torch.jit.trace"
+                    "not a loadable TorchScript module ({}); export it with \
+                     torch.jit.script(model).save(path) or torch.jit.trace",
+                    first_line(&error.to_string())
                 ),
             })?;
         module.set_eval();
         for (_, parameter) in module.named_parameters().map_err(|error| WeightsError::Format {
             path: file.to_path_buf(),
-            reason: error.to_string(),
+            reason: first_line(&error.to_string()).to_string(),
         })? {
             // Gradients must reach the input, never the classifier's own weights.
             let _ = parameter.set_requires_grad(false);
@@ -158,9 +159,12 @@ impl std::str::FromStr for ScriptedSpec {
 
 impl ScriptedSpec {
     pub fn load(&self, device: Device) -> Result<Classifier, WeightsError> {
-        if !self.file.is_file() {
-            return Err(WeightsError::NotFound { path: self.file.clone() });
-        }
+        super::weights::ensure_file(&self.file)?;
         Classifier::scripted(&self.name, &self.file, self.input, device)
     }
+}
+
+/// libtorch's messages continue with a C++ backtrace after their first line.
+pub(crate) fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message).trim()
 }

@@ -294,11 +294,10 @@ impl AutoEncoder {
     ) -> Result<usize, super::weights::WeightsError> {
         use super::weights::WeightsError;
         let format_error = |reason: String| WeightsError::Format { path: vgg_file.into(), reason };
-        if !vgg_file.is_file() {
-            return Err(WeightsError::NotFound { path: vgg_file.into() });
-        }
+        // Checks the whole structure first, so a damaged file is described in words.
+        super::weights::read_layout(vgg_file)?;
         let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(vgg_file)
-            .map_err(|error| format_error(error.to_string()))?
+            .map_err(|error| format_error(super::classifier::first_line(&error.to_string()).into()))?
             .into_iter()
             .collect();
         let ours = self.encoder.variables();

@@ -29,11 +29,9 @@ const REEXPORT: &str = "download it again, or export it with \
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("{} does not exist: check the path", path.display())]
-    NotFound { path: PathBuf },
-    #[error("{} is a folder, not a weight file: give the path of a .safetensors file", path.display())]
-    NotAFile { path: PathBuf },
-    #[error("cannot read or write {}: {source}; check that the path is right and that you may read it (or write its folder)", path.display())]
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    #[error("cannot read or write {}: {}", path.display(), crate::files::describe_io(source))]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{} is not a usable weight file: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
@@ -833,12 +831,6 @@ pub fn sha256_of(reader: &mut impl Read) -> std::io::Result<String> {
     Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-fn ensure_file(path: &Path) -> Result<(), WeightsError> {
-    if path.is_file() {
-        Ok(())
-    } else if path.is_dir() {
-        Err(WeightsError::NotAFile { path: path.into() })
-    } else {
-        Err(WeightsError::NotFound { path: path.into() })
-    }
+pub(crate) fn ensure_file(path: &Path) -> Result<(), WeightsError> {
+    Ok(crate::files::check_regular(path)?)
 }

@@ -18,7 +18,7 @@ use crate::models::weights::{sha256_of, write_tensors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot write checkpoint {}: {source}", path.display())]
+    #[error("cannot write checkpoint {}: {}", path.display(), crate::files::describe_io(source))]
     Write { path: PathBuf, source: std::io::Error },
     #[error("checkpoint {} is corrupt ({reason}); delete it to resume from the one before, or start afresh without --resume", path.display())]
     Corrupt { path: PathBuf, reason: String },
