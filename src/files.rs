@@ -15,6 +15,29 @@ pub enum FileError {
     Folder { path: PathBuf },
     #[error("{} is a {kind}, not a regular file; it was not opened because reading it could block forever; replace it with the file itself or remove it", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{} exists and is not a folder, but results are written into a folder there; choose another path", path.display())]
+    NotAFolder { path: PathBuf },
+}
+
+/// What an output path must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A file, replaced if it exists.
+    File,
+    /// A folder, created if it does not exist.
+    Folder,
+}
+
+/// Refuses an output path that something else occupies, before any work starts: a folder
+/// output where a file (or FIFO) is, a file output where a folder, FIFO or device is.
+pub fn check_output(path: &Path, output: Output) -> Result<(), FileError> {
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    match (output, special_kind(&meta.file_type())) {
+        (Output::Folder, _) if !meta.is_dir() => Err(FileError::NotAFolder { path: path.into() }),
+        (Output::File, _) if meta.is_dir() => Err(FileError::Folder { path: path.into() }),
+        (Output::File, Some(kind)) => Err(FileError::NotRegular { path: path.into(), kind }),
+        _ => Ok(()),
+    }
 }
 
 /// What an I/O error means for the path it happened on, and what to do: "does not exist;
@@ -38,6 +61,9 @@ pub fn describe_io(error: &io::Error) -> String {
         io::ErrorKind::NotADirectory => {
             "a part of the path that should be a folder is a file; check the path".into()
         }
+        io::ErrorKind::AlreadyExists => "a file of that name is in the way of a folder to be \
+                                         created; choose another path"
+            .into(),
         io::ErrorKind::StorageFull => "the disk is full; free space and run again".into(),
         io::ErrorKind::ReadOnlyFilesystem => {
             "the file system is read-only; choose a writable place".into()

@@ -212,7 +212,9 @@ fn weights_inspect_lists_tensors_and_rejects_a_missing_file() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
     let missing = dnlts(&["weights", "inspect", "/nonexistent.safetensors"], Path::new("/"));
     assert!(!missing.status.success());
-    assert!(text(&missing.stderr).contains("cannot read /nonexistent.safetensors: it does not exist"));
+    assert!(
+        text(&missing.stderr).contains("cannot read /nonexistent.safetensors: it does not exist")
+    );
     let not_safetensors = dnlts(&["weights", "inspect", fixture], Path::new("/"));
     assert!(!not_safetensors.status.success());
     assert!(text(&not_safetensors.stderr).contains("is not a usable weight file"));

@@ -40,7 +40,7 @@ pub enum DataError {
     UnknownLabel { file: PathBuf, line: usize, label: String, known: usize },
     #[error("{file}: {message}")]
     BadFormat { file: PathBuf, message: String },
-    #[error("invalid value {name} = {value}: {fix}")]
+    #[error("invalid value '{value}' for {name}: {fix}")]
     InvalidValue { name: &'static str, value: String, fix: &'static str },
     #[error(
         "index {index} is past the end of split {split} (length {len}); use an index below {len}"
@@ -60,6 +60,8 @@ pub enum DataError {
     NotRegularFile { path: PathBuf, kind: &'static str },
     #[error("{link} is a symbolic link to {target}, a folder that contains it; walking it would never end; remove the link or point it outside the dataset")]
     SymlinkLoop { link: PathBuf, target: PathBuf },
+    #[error(transparent)]
+    File(crate::files::FileError),
     #[error("invalid value {name} = {value}: {message}")]
     OverLimit { name: &'static str, value: String, message: String },
 }
@@ -236,6 +238,7 @@ impl From<crate::files::FileError> for DataError {
             FileError::Io { path, source } => DataError::Io { path, source },
             FileError::Folder { path } => DataError::NotRegularFile { path, kind: "folder" },
             FileError::NotRegular { path, kind } => DataError::NotRegularFile { path, kind },
+            other => DataError::File(other),
         }
     }
 }

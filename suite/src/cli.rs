@@ -158,9 +158,10 @@ pub enum WeightsCommand {
 /// Where and how reproducibly to compute.
 #[derive(Args)]
 pub struct MachineArgs {
-    /// libtorch intra-op threads; fixed for the whole run because results depend on it
-    /// (default: all logical cores)
-    #[arg(long, default_value_t = default_threads())]
+    /// libtorch intra-op threads, 1 to 1024; fixed for the whole run because results depend
+    /// on it (default: all logical cores)
+    #[arg(long, default_value_t = default_threads(),
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS as u64))]
     pub threads: usize,
     /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
     #[arg(long, default_value = "cpu")]
@@ -238,8 +239,12 @@ pub struct StageArgs {
     pub training: TrainingArgs,
 }
 
+/// More threads than this only adds contention (and a huge count makes libtorch try to start
+/// them all).
+pub const MAX_THREADS: usize = 1024;
+
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
 }
 
 /// `dnlts analyze` options: the thresholds and the bound on the lattices.

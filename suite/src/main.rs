@@ -29,10 +29,26 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes as one line. An operating-system error is given in words
+/// (`dnlts::files::describe_io`), and a cause that its context already says is not repeated.
+fn describe(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => dnlts::files::describe_io(io),
+            None => cause.to_string(),
+        };
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 /// Ctrl-C or SIGTERM: training finishes its step, checkpoints and exits with a message on how

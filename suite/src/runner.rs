@@ -59,9 +59,13 @@ pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
 
 pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     let out = &request.out_dir;
+    // Everything that can be checked before work is checked before anything is written.
+    let pipeline = pipeline(request)?;
+    if request.targets.iter().any(|target| target.reads_data) {
+        pipeline.source()?;
+    }
     write_json(&out.join("profile.json"), &request.profile)?;
     write_json(&out.join("options.json"), &request.options)?;
-    let pipeline = pipeline(request)?;
     let mut summary = RunSummary::default();
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+
 use dnlts::metrics::analysis::{analyze_with, check_threshold, Progress};
 use dnlts::metrics::rrc::CrossTable;
 
@@ -27,6 +29,9 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let path = table;
     let table = CrossTable::load(table)?;
+    if let Some(dir) = out {
+        dnlts::files::check_output(dir, dnlts::files::Output::Folder).context("--out")?;
+    }
     let max_concepts = usize::try_from(options.max_concepts).unwrap_or(usize::MAX);
     let n = table.len();
     // Lattices of n classifiers can have 2^n concepts: say up front what bounds the work.

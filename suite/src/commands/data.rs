@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context as _;
+
 use crate::profile;
 
 /// `dnlts data preview`: a labelled grid of a synthetic profile's images.
@@ -13,6 +15,7 @@ pub fn preview(
     out: &Path,
 ) -> anyhow::Result<()> {
     let profile = profile::Profile::preset(profile)?;
+    dnlts::files::check_output(out, dnlts::files::Output::File).context("--out")?;
     anyhow::ensure!(
         profile.data == profile::DataSource::Synthetic,
         "profile '{}' has no synthetic data to preview; use tiny, ci or small",

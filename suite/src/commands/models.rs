@@ -167,7 +167,7 @@ pub fn check_file(
         load_with(&mut [&mut ae.encoder, &mut ae.decoder], file, load_options)?
     } else {
         let family = Family::parse(model).ok_or_else(|| {
-            anyhow::anyhow!("unknown model '{model}': use segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50")
+            anyhow::anyhow!("--model '{model}' names no model: use segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50")
         })?;
         let mut store = VarStore::new(Device::Cpu);
         let _ = family.build(&store.root(), Scale::Paper, 1000);

@@ -3,12 +3,22 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use crate::cli::{ReproduceArgs, StageArgs, TrainingArgs};
 use crate::{profile, runner, stages, targets};
 
 impl TrainingArgs {
     /// The run options, and the profile with the batch size asked for.
     pub fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<stages::RunOptions> {
+        if let (Some(dir), profile::DataSource::Synthetic) = (&self.data, &profile.data) {
+            anyhow::bail!(
+                "--data {}: profile '{}' makes its own synthetic images and reads no dataset; \
+                 drop --data, or use it with --profile fashion",
+                dir.display(),
+                profile.name
+            );
+        }
         if let Some(batch_size) = self.batch_size {
             profile.batch_size = batch_size;
         }
@@ -37,7 +47,8 @@ impl TrainingArgs {
 pub fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
     dnlts::models::Family::parse(name).ok_or_else(|| {
         anyhow::anyhow!(
-            "unknown classifier '{name}': use L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50"
+            "--classifier '{name}' names no classifier: use L, A, V, I, R or lenet5, alexnet, \
+             vgg16_bn, inception_v3, resnet50"
         )
     })
 }
@@ -118,22 +129,20 @@ pub fn evaluate(stage: StageArgs) -> anyhow::Result<()> {
 /// Makes sure results can be written to `out` before any work starts, and removes the
 /// temporary files an earlier run killed mid-write left there.
 fn prepare_output(out: &std::path::Path) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !out.exists() || out.is_dir(),
-        "--out {} is a file, not a folder; results are a folder of files: choose another path",
-        out.display()
-    );
+    dnlts::files::check_output(out, dnlts::files::Output::Folder).context("--out")?;
     std::fs::create_dir_all(out).map_err(|error| {
         anyhow::anyhow!(
-            "cannot create the output folder {} ({error}); choose a writable place with --out",
-            out.display()
+            "cannot create the output folder {}: {}",
+            out.display(),
+            dnlts::files::describe_io(&error)
         )
     })?;
     let probe = out.join(format!(".dnlts-write-test.{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|error| {
         anyhow::anyhow!(
-            "cannot write into the output folder {} ({error}); choose a writable place with --out",
-            out.display()
+            "cannot write into the output folder {}: {}",
+            out.display(),
+            dnlts::files::describe_io(&error)
         )
     })?;
     let _ = std::fs::remove_file(probe);

@@ -54,6 +54,8 @@ pub struct Target {
     pub report_position: u8,
     /// Part of `dnlts evaluate` (the targets the evaluation pass feeds).
     pub evaluation: bool,
+    /// Needs the profile's images (every target but the analysis of published numbers).
+    pub reads_data: bool,
     pub run: RunFn,
 }
 
@@ -66,6 +68,7 @@ pub fn all() -> &'static [Target] {
             summary: "which of the paper's statements hold on our numbers",
             report_position: 10,
             evaluation: false,
+            reads_data: true,
             run: claims::run,
         },
         Target {
@@ -74,6 +77,7 @@ pub fn all() -> &'static [Target] {
             summary: "AE pre-training: train and held-out reconstruction error",
             report_position: 2,
             evaluation: false,
+            reads_data: true,
             run: fig2::run,
         },
         Target {
@@ -82,6 +86,7 @@ pub fn all() -> &'static [Target] {
             summary: "reconstructions of each fine-tuned AE with L*a*b* histograms",
             report_position: 3,
             evaluation: false,
+            reads_data: true,
             run: fig35::run_fig3,
         },
         Target {
@@ -90,6 +95,7 @@ pub fn all() -> &'static [Target] {
             summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
             report_position: 4,
             evaluation: true,
+            reads_data: true,
             run: fig4::run,
         },
         Target {
@@ -98,6 +104,7 @@ pub fn all() -> &'static [Target] {
             summary: "noisy inputs and their reconstructions by A_S and A_V",
             report_position: 5,
             evaluation: false,
+            reads_data: true,
             run: fig35::run_fig5,
         },
         Target {
@@ -106,6 +113,7 @@ pub fn all() -> &'static [Target] {
             summary: "relative rate of change of every j∘A_i, sorted",
             report_position: 6,
             evaluation: false,
+            reads_data: true,
             run: fig67::run_fig6,
         },
         Target {
@@ -114,6 +122,7 @@ pub fn all() -> &'static [Target] {
             summary: "formal-concept lattices of the thresholded RRC context",
             report_position: 7,
             evaluation: false,
+            reads_data: true,
             run: fig67::run_fig7,
         },
         Target {
@@ -122,6 +131,7 @@ pub fn all() -> &'static [Target] {
             summary: "intra- and inter-sample normalized mutual information per AE",
             report_position: 8,
             evaluation: true,
+            reads_data: true,
             run: fig9::run,
         },
         Target {
@@ -130,6 +140,7 @@ pub fn all() -> &'static [Target] {
             summary: "RRC, lattices and stable thresholds recomputed from the paper's Table 2",
             report_position: 9,
             evaluation: false,
+            reads_data: false,
             run: published::run,
         },
         Target {
@@ -138,6 +149,7 @@ pub fn all() -> &'static [Target] {
             summary: "top-1/top-5 of C, C∘A_S and C∘A_C",
             report_position: 0,
             evaluation: true,
+            reads_data: true,
             run: table1::run,
         },
         Target {
@@ -146,6 +158,7 @@ pub fn all() -> &'static [Target] {
             summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
             report_position: 1,
             evaluation: true,
+            reads_data: true,
             run: table2::run,
         },
     ];
@@ -161,20 +174,31 @@ pub fn evaluation() -> Vec<&'static Target> {
 /// matches a prefix). An empty include list means all. A pattern that matches nothing is an
 /// error, so a typo never silently runs less than asked.
 pub fn select(include: &[String], exclude: &[String]) -> anyhow::Result<Vec<&'static Target>> {
-    for pattern in include.iter().chain(exclude) {
+    let names = || all().iter().map(|target| target.name).collect::<Vec<_>>().join(", ");
+    let patterns =
+        include.iter().map(|p| ("--include", p)).chain(exclude.iter().map(|p| ("--exclude", p)));
+    for (option, pattern) in patterns {
         if !all().iter().any(|target| matches(pattern, target.name)) {
-            let names: Vec<_> = all().iter().map(|target| target.name).collect();
             anyhow::bail!(
-                "no target matches '{pattern}'; targets are: {} (see `dnlts list`)",
-                names.join(", ")
+                "{option} '{pattern}' matches no target; targets are: {} (see `dnlts list`; \
+                 lists are comma-separated, `fig*` matches a prefix)",
+                names()
             );
         }
     }
-    Ok(all()
+    let selected: Vec<&'static Target> = all()
         .iter()
         .filter(|target| include.is_empty() || include.iter().any(|p| matches(p, target.name)))
         .filter(|target| !exclude.iter().any(|p| matches(p, target.name)))
-        .collect())
+        .collect();
+    anyhow::ensure!(
+        !selected.is_empty(),
+        "--include {:?} and --exclude {:?} leave no target to run; targets are: {}",
+        include.join(","),
+        exclude.join(","),
+        names()
+    );
+    Ok(selected)
 }
 
 fn matches(pattern: &str, name: &str) -> bool {
