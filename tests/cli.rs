@@ -107,7 +107,7 @@ fn bad_input_gets_an_error_that_names_it() {
     let fashion = ["reproduce", "--profile", "fashion", "--include", "table1", "--data", "/no"];
     let cases: [(&[&str], &str); 7] = [
         (&["reproduce", "--profile", "huge"], "unknown profile 'huge'"),
-        (&["reproduce", "--include", "tabel1"], "no target matches 'tabel1'"),
+        (&["reproduce", "--include", "tabel1"], "--include 'tabel1' matches no target"),
         (&["reproduce", "--device", "gpu"], "unknown device 'gpu'"),
         (
             &["reproduce", "--profile", "tiny", "--accumulate", "33"],
@@ -137,7 +137,7 @@ fn an_output_path_that_is_a_file_stops_before_any_training() {
         dnlts(&["finetune", "--classifier", "L", "--profile", "tiny", "--out", "taken"], &dir);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("--out taken is a file, not a folder"),
+        text(&out.stderr).contains("--out: taken exists and is not a folder"),
         "{}",
         text(&out.stderr)
     );

@@ -106,7 +106,7 @@ fn splits_never_overlap_and_reject_out_of_range() {
 #[test]
 fn invalid_configs_are_rejected_with_the_value() {
     let bad = SyntheticConfig { size: 4, ..config(32) };
-    assert!(bad.validate().unwrap_err().to_string().contains("size = 4"));
+    assert!(bad.validate().unwrap_err().to_string().contains("invalid value '4' for size"));
     let bad = SyntheticConfig { classes: 1, ..config(32) };
     assert!(bad.validate().is_err());
     assert!(SyntheticConfig::preset("nope").is_err());
