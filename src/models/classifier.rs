@@ -46,8 +46,9 @@ impl Classifier {
             tch::CModule::load_on_device(file, device).map_err(|error| WeightsError::Format {
                 path: file.to_path_buf(),
                 reason: format!(
-                    "not a loadable TorchScript module ({error}); export it with \
-                     torch.jit.script(model).save(path) or torch.jit.trace"
+                    "not a loadable TorchScript module ({}); export it with \
+                     torch.jit.script(model).save(path) or torch.jit.trace",
+                    first_line(&error.to_string())
                 ),
             })?;
         module.set_eval();
@@ -103,6 +104,17 @@ impl Classifier {
             Network::Scripted(module) => module.forward_ts(&[normalized]),
         }
     }
+}
+
+/// The message of a libtorch error without the C++ backtrace or the TorchScript traceback
+/// around it: the interpreter's `RuntimeError: …` line if there is one, else the first line.
+pub fn first_line(text: &str) -> &str {
+    let python_error = |line: &&str| {
+        line.split_once("Error: ")
+            .is_some_and(|(kind, _)| !kind.is_empty() && kind.chars().all(char::is_alphanumeric))
+    };
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    text.lines().map(str::trim).find(python_error).or_else(|| lines.next()).unwrap_or(text)
 }
 
 /// A user's classifier as given on the command line:

@@ -52,7 +52,7 @@ pub fn export(
         dnlts::data::export::export(source.as_ref(), split, out, profile.batch_size as u64)?;
     println!(
         "wrote {} images of {} classes ({} {split:?} split, {}×{} PNG) to {}/<class>/ with \
-         MANIFEST.sha256; class folder 00 is label 0",
+         MANIFEST.sha256; class folder k holds label k",
         exported.images,
         exported.classes,
         profile.name,

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use dnlts::models::classifier::{Classifier, ScriptedSpec};
+use dnlts::models::classifier::{first_line, Classifier, ScriptedSpec};
 use dnlts::models::{Family, InputSpec, Scale};
 
 use crate::profile::Profile;
@@ -72,9 +72,23 @@ fn load_one(
         s = spec.input.size,
         default = if spec.input.size == 224 { ", the default" } else { "" },
     );
+    let what = match (spec.family, scale) {
+        (None, _) => String::new(),
+        (Some(family), Scale::Paper) => format!(" as a paper-scale {}", family.name()),
+        (Some(family), Scale::Scaled { width_divisor, image_size }) => format!(
+            " as a {} of profile '{}' (widths / {width_divisor}, {image_size}×{image_size} \
+             input, {} classes; `dnlts train-classifier --profile {} --classifier {}` writes \
+             one)",
+            family.name(),
+            profile.name,
+            profile.classes,
+            profile.name,
+            family.name()
+        ),
+    };
     let classifier = spec
         .load_at(scale, profile.classes as i64, device)
-        .with_context(|| format!("--classifier {}: cannot load {file}", spec.name))?;
+        .with_context(|| format!("--classifier {}: cannot load {file}{what}", spec.name))?;
     check_outputs(spec, &classifier, profile, device)?;
     let sha256 = std::fs::File::open(&spec.file)
         .and_then(|mut f| dnlts::models::weights::sha256_of(&mut f))
@@ -111,6 +125,15 @@ fn check_outputs(
             )
         })?;
     anyhow::ensure!(
+        logits.dim() == 2 && logits.size()[0] == 2,
+        "--classifier {name}: {file} gives outputs of shape {:?} for a batch of 2 images of \
+         3×{size}×{size}, not one row per image: it reshapes for another input size; the model \
+         must take [N, 3, {size}, {size}] inputs: train it on `dnlts data export --profile {}` \
+         images and export it again",
+        logits.size(),
+        profile.name
+    );
+    anyhow::ensure!(
         logits.size() == [2, classes],
         "--classifier {name}: {file} gives outputs of shape {:?} for a batch of 2 images; \
          profile '{}' has {classes} classes, so the model must give logits of shape \
@@ -128,9 +151,4 @@ fn check_outputs(
          finite in PyTorch"
     );
     Ok(())
-}
-
-/// libtorch's messages carry a C++ backtrace after the first line.
-fn first_line(text: &str) -> &str {
-    text.lines().find(|line| !line.trim().is_empty()).unwrap_or(text).trim()
 }
