@@ -42,16 +42,16 @@ pub fn export(
 ) -> anyhow::Result<()> {
     use dnlts::data::source::Split;
     let profile = profile::Profile::preset(profile)?;
-    let split = match split {
-        "train" => Split::Train,
-        "val" => Split::Validation,
-        _ => Split::Test,
+    let (split_name, split) = match split {
+        "train" => (split, Split::Train),
+        "val" => (split, Split::Validation),
+        _ => (split, Split::Test),
     };
     let source = crate::stages::profile_source(&profile, data, seed)?;
     let exported =
         dnlts::data::export::export(source.as_ref(), split, out, profile.batch_size as u64)?;
     println!(
-        "wrote {} images of {} classes ({} {split:?} split, {}×{} PNG) to {}/<class>/ with \
+        "wrote {} images of {} classes ({} {split_name} split, {}×{} PNG) to {}/<class>/ with \
          MANIFEST.sha256; class folder k holds label k",
         exported.images,
         exported.classes,

@@ -85,8 +85,7 @@ impl LatticePlace {
         let ae = Seen::FinetunedFor(name).view_name();
         let object =
             lattice.concepts.iter().position(|c| c.object_labels.iter().any(|o| o == name));
-        let attribute =
-            lattice.concepts.iter().position(|c| c.attribute_labels.iter().any(|a| *a == ae));
+        let attribute = lattice.concepts.iter().position(|c| c.attribute_labels.contains(&ae));
         let concept = |k: Option<usize>| k.map(|k| &lattice.concepts[k]);
         LatticePlace {
             threshold: lattice.threshold,
