@@ -249,3 +249,25 @@ impl ScriptedSpec {
         Ok(classifier)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn first_line_keeps_the_message_and_drops_backtraces_and_tracebacks() {
+        let backtrace = "Internal torch error: failed finding central directory.\n\
+                         Exception raised from valid at inline_container.cc:242\nframe #0: c10";
+        assert_eq!(
+            first_line(backtrace),
+            "Internal torch error: failed finding central directory."
+        );
+        let traceback = "The following operation failed in the TorchScript interpreter.\n\
+                         Traceback of TorchScript (most recent call last):\n  x = torch.mm(a, b)\n\
+                         RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3072 and 768x10)\n";
+        assert_eq!(
+            first_line(traceback),
+            "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3072 and 768x10)"
+        );
+    }
+}
