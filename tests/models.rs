@@ -335,10 +335,15 @@ fn user_classifier_arguments_are_checked() {
         ("x=model.pt,std=1:0:1", "positive"),
         ("x=model.pt,mean=1:2", "R:G:B"),
         ("x=model.pt,colour=red", "unknown option"),
+        ("x=model.pt,family=resnet", "use lenet5, alexnet"),
+        ("S=model.pt", "not 'S'"),
+        ("my model=model.pt", "ASCII letters"),
     ] {
         let error = bad.parse::<ScriptedSpec>().unwrap_err();
         assert!(error.contains(expected), "{bad}: {error}");
     }
+    let family: ScriptedSpec = "r2=w.safetensors,family=R,size=32".parse().unwrap();
+    assert_eq!((family.family, family.input.size), (Some(dnlts::models::Family::Resnet50), 32));
     let missing: ScriptedSpec = "x=/nonexistent/model.pt".parse().unwrap();
     let error = missing.load(Device::Cpu).err().unwrap().to_string();
     assert!(error.contains("/nonexistent/model.pt"), "{error}");

@@ -8,6 +8,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod export;
 pub mod fashion;
 pub mod imagenet;
 pub mod manifest;

@@ -93,32 +93,76 @@ impl Classifier {
             Network::Scripted(module) => module.forward_t(&normalized, false),
         }
     }
+
+    /// [`Classifier::logits`] in eval mode, with a TorchScript model's own failure (an input
+    /// size its layers cannot take, a wrong output type) returned instead of a panic: what
+    /// checks a user's model before anything trains.
+    pub fn try_logits(&self, images: &Tensor) -> Result<Tensor, tch::TchError> {
+        let normalized = self.spec.normalization.apply(images);
+        match &self.network {
+            Network::Builtin { net, .. } => Ok(net.forward_t(&normalized, false)),
+            Network::Scripted(module) => module.forward_ts(&[normalized]),
+        }
+    }
+}
+
+/// The message of a libtorch error without the C++ backtrace or the TorchScript traceback
+/// around it: the interpreter's `RuntimeError: …` line if there is one, else the first line.
+pub fn first_line(text: &str) -> &str {
+    let python_error = |line: &&str| {
+        line.split_once("Error: ")
+            .is_some_and(|(kind, _)| !kind.is_empty() && kind.chars().all(char::is_alphanumeric))
+    };
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    text.lines().map(str::trim).find(python_error).or_else(|| lines.next()).unwrap_or(text)
 }
 
 /// A user's classifier as given on the command line:
-/// `NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B]` (defaults: 224, 256, ImageNet).
+/// `NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B]` (defaults: 224, 256, ImageNet),
+/// or `NAME=FILE.safetensors,family=F[,…]`: weights of a built-in family F.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScriptedSpec {
     pub name: String,
     pub file: std::path::PathBuf,
     pub input: InputSpec,
+    /// The built-in family the safetensors file holds weights of; `None` for TorchScript.
+    pub family: Option<Family>,
+}
+
+/// The longest name a user classifier may have: it heads table columns and figure legends.
+const MAX_NAME: usize = 24;
+
+/// Names end up in file names (`finetune-user-NAME`), tables and figure legends: ASCII
+/// letters, digits, `_` and `-` only, and never `S` (A_S is the pre-trained AE).
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || Family::parse(name).is_some() {
+        return Err(format!(
+            "'{name}' cannot name a user classifier: it is empty or a built-in's name"
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.len() > MAX_NAME || !name.chars().all(allowed) || name == "S" {
+        return Err(format!(
+            "'{name}' cannot name a user classifier: use up to {MAX_NAME} ASCII letters, digits, \
+             '_' or '-' (not 'S', the pre-trained AE's letter), e.g. mine or resnet18_ft"
+        ));
+    }
+    Ok(())
 }
 
 impl std::str::FromStr for ScriptedSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let usage = "expected NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B]";
+        let usage = "expected NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B] or \
+                     NAME=FILE.safetensors,family=F[,…]";
         let (name, rest) = text.split_once('=').ok_or_else(|| format!("'{text}': {usage}"))?;
         let mut parts = rest.split(',');
         let file =
             parts.next().filter(|f| !f.is_empty()).ok_or_else(|| format!("'{text}': {usage}"))?;
-        if name.is_empty() || Family::parse(name).is_some() {
-            return Err(format!(
-                "'{name}' cannot name a user classifier: it is empty or a built-in's name"
-            ));
-        }
+        check_name(name)?;
         let mut input = InputSpec { size: 224, resize: 256, normalization: super::IMAGENET };
+        let mut family = None;
         for option in parts {
             let (key, value) =
                 option.split_once('=').ok_or_else(|| format!("'{option}': {usage}"))?;
@@ -147,24 +191,79 @@ impl std::str::FromStr for ScriptedSpec {
                         return Err(bad("std values must be positive"));
                     }
                 }
-                _ => return Err(bad("unknown option; use size, resize, mean or std")),
+                "family" => {
+                    family = Some(Family::parse(value).ok_or_else(|| {
+                        bad("use lenet5, alexnet, vgg16_bn, inception_v3 or resnet50")
+                    })?)
+                }
+                _ => return Err(bad("unknown option; use size, resize, mean, std or family")),
             }
         }
         if input.size <= 0 || input.resize < input.size {
             return Err(format!("'{text}': size must be positive and resize at least size"));
         }
-        Ok(ScriptedSpec { name: name.to_string(), file: file.into(), input })
+        Ok(ScriptedSpec { name: name.to_string(), file: file.into(), input, family })
     }
 }
 
 impl ScriptedSpec {
+    /// Loads a TorchScript classifier. Weights of a family (`family=F`) need the scale and
+    /// class count of a run: [`ScriptedSpec::load_at`].
     pub fn load(&self, device: Device) -> Result<Classifier, WeightsError> {
         super::weights::ensure_file(&self.file)?;
+        if let Some(family) = self.family {
+            return Err(WeightsError::Format {
+                path: self.file.clone(),
+                reason: format!(
+                    "family={} weights load into a model of a run's scale: use them with \
+                     `dnlts reproduce --classifier`, or check them with `dnlts weights check \
+                     FILE --model {}`",
+                    family.name(),
+                    family.name()
+                ),
+            });
+        }
         Classifier::scripted(&self.name, &self.file, self.input, device)
+    }
+
+    /// Loads the classifier for a run at `scale` with `classes` classes: TorchScript as it is,
+    /// family weights strictly into that family's model at `scale`, frozen either way.
+    pub fn load_at(
+        &self,
+        scale: Scale,
+        classes: i64,
+        device: Device,
+    ) -> Result<Classifier, WeightsError> {
+        let Some(family) = self.family else { return self.load(device) };
+        super::weights::ensure_file(&self.file)?;
+        let mut classifier = Classifier::builtin(family, scale, classes, device);
+        let store = classifier.store_mut().expect("a built-in family has a store");
+        super::weights::load(&mut [store], &self.file, super::weights::LoadPolicy::Strict)?;
+        classifier.name = self.name.clone();
+        classifier.spec = self.input;
+        classifier.freeze();
+        Ok(classifier)
     }
 }
 
-/// libtorch's messages continue with a C++ backtrace after their first line.
-pub(crate) fn first_line(message: &str) -> &str {
-    message.lines().next().unwrap_or(message).trim()
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn first_line_keeps_the_message_and_drops_backtraces_and_tracebacks() {
+        let backtrace = "Internal torch error: failed finding central directory.\n\
+                         Exception raised from valid at inline_container.cc:242\nframe #0: c10";
+        assert_eq!(
+            first_line(backtrace),
+            "Internal torch error: failed finding central directory."
+        );
+        let traceback = "The following operation failed in the TorchScript interpreter.\n\
+                         Traceback of TorchScript (most recent call last):\n  x = torch.mm(a, b)\n\
+                         RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3072 and 768x10)\n";
+        assert_eq!(
+            first_line(traceback),
+            "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3072 and 768x10)"
+        );
+    }
 }

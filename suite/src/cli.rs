@@ -124,6 +124,28 @@ pub enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write one split of a profile's images as an ImageFolder tree (DIR/<class>/<index>.png
+    /// and DIR/MANIFEST.sha256): exactly the pixels the pipeline reads, to train a classifier
+    /// of yours elsewhere and plug it in with `dnlts reproduce --classifier`
+    Export {
+        /// tiny, ci, small (embedded synthetic data) or fashion (needs --data or the Debian
+        /// package's folder)
+        #[arg(long, default_value = profile::DEFAULT)]
+        profile: String,
+        /// train (what classifiers and fine-tuning train on), val or test (what Tables 1–2 and
+        /// the figures evaluate)
+        #[arg(long, value_parser = ["train", "val", "test"])]
+        split: String,
+        /// An empty or new folder
+        #[arg(long)]
+        out: PathBuf,
+        /// Master seed (the synthetic data's seed derives from it, as in `reproduce`)
+        #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+        seed: u64,
+        /// Dataset folder of a real-data profile (fashion: the IDX files)
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a dataset folder against its sha256 manifest (MANIFEST.sha256), or write one
     Verify {
         dir: PathBuf,
@@ -179,6 +201,14 @@ pub struct ReproduceArgs {
     /// Skip these targets (comma-separated; `fig*` matches a prefix)
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Add your own classifier beside L, A, V, I, R (repeatable): a TorchScript model
+    /// NAME=FILE.pt[,size=N][,mean=R:G:B][,std=R:G:B], or weights of a built-in family at the
+    /// profile's scale NAME=FILE.safetensors,family=resnet50[,…]. It takes [0, 1] RGB images of
+    /// the profile's size (size=N must say so), normalised by mean/std (default ImageNet's),
+    /// and gives one logit per class of the profile. It gets its own fine-tuned AE and a row
+    /// and column in every table and figure; `dnlts data export` writes the data to train it on
+    #[arg(long, value_name = "NAME=FILE")]
+    pub classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
     #[command(flatten)]
     pub run: StageArgs,
 }

@@ -101,6 +101,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Preview { profile, n, seed, ablation, out }) => {
             commands::data::preview(&profile, n, seed, &ablation, &out)
         }
+        Command::Data(DataCommand::Export { profile, split, out, seed, data }) => {
+            commands::data::export(&profile, &split, &out, seed, data.as_deref())
+        }
         Command::Data(DataCommand::Verify { dir, write }) => commands::data::verify(&dir, write),
         Command::Weights(WeightsCommand::Inspect { file, json }) => {
             commands::models::inspect(&file, json)

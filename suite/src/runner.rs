@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::output::write_json;
 use crate::profile::Profile;
 use crate::provenance::Provenance;
-use crate::stages::{Pipeline, RunOptions};
+use crate::stages::{Pipeline, Place, RunOptions};
 use crate::targets::{self, Context, Target};
 
 /// What `dnlts reproduce` was asked to do.
@@ -23,6 +23,8 @@ pub struct RunRequest {
     pub device: tch::Device,
     pub out_dir: PathBuf,
     pub targets: Vec<&'static Target>,
+    /// Users' classifiers to add beside the five (`--classifier`).
+    pub classifiers: Vec<dnlts::models::classifier::ScriptedSpec>,
 }
 
 /// The JSON written for each target that ran.
@@ -52,8 +54,8 @@ pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
         request.options.clone(),
         request.master_seed,
         request.device,
-        &request.out_dir,
-        request.resume,
+        Place { out_dir: &request.out_dir, resume: request.resume },
+        &request.classifiers,
     )
 }
 
@@ -66,6 +68,7 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     }
     write_json(&out.join("profile.json"), &request.profile)?;
     write_json(&out.join("options.json"), &request.options)?;
+    write_users(out, &pipeline)?;
     let mut summary = RunSummary::default();
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {
@@ -77,6 +80,27 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     write_json(&out.join("run.json"), &summary)?;
     write_report(request, &summary)?;
     Ok(summary)
+}
+
+/// `classifiers.json`: the users' classifiers of the run (file, sha256, input), if any.
+fn write_users(out: &Path, pipeline: &Pipeline) -> anyhow::Result<()> {
+    if pipeline.users().is_empty() {
+        return Ok(());
+    }
+    let users: Vec<serde_json::Value> = pipeline
+        .users()
+        .iter()
+        .map(|u| {
+            serde_json::json!({
+                "name": u.spec.name,
+                "file": u.spec.file,
+                "sha256": u.sha256,
+                "family": u.spec.family.map(|f| f.name()),
+                "input": u.spec.input,
+            })
+        })
+        .collect();
+    write_json(&out.join("classifiers.json"), &users)
 }
 
 fn run_one(

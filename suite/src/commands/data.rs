@@ -1,4 +1,5 @@
-//! `dnlts data`: look at a profile's synthetic images and check dataset folders.
+//! `dnlts data`: look at a profile's synthetic images, export a profile's images and check
+//! dataset folders.
 
 use std::path::Path;
 
@@ -31,6 +32,37 @@ pub fn preview(
     let grid = dnlts::data::preview::grid(&config, n)?;
     dnlts::data::preview::save_png(&grid, out)?;
     println!("wrote {} ({n} images of profile {})", out.display(), profile.name);
+    Ok(())
+}
+
+/// `dnlts data export`: one split of a profile's images as an ImageFolder tree + manifest.
+pub fn export(
+    profile: &str,
+    split: &str,
+    out: &Path,
+    seed: u64,
+    data: Option<&Path>,
+) -> anyhow::Result<()> {
+    use dnlts::data::source::Split;
+    let profile = profile::Profile::preset(profile)?;
+    let (split_name, split) = match split {
+        "train" => (split, Split::Train),
+        "val" => (split, Split::Validation),
+        _ => (split, Split::Test),
+    };
+    let source = crate::stages::profile_source(&profile, data, seed)?;
+    let exported =
+        dnlts::data::export::export(source.as_ref(), split, out, profile.batch_size as u64)?;
+    println!(
+        "wrote {} images of {} classes ({} {split_name} split, {}×{} PNG) to {}/<class>/ with \
+         MANIFEST.sha256; class folder k holds label k",
+        exported.images,
+        exported.classes,
+        profile.name,
+        source.image_size(),
+        source.image_size(),
+        out.display()
+    );
     Ok(())
 }
 

@@ -95,12 +95,15 @@ impl StageArgs {
             threads: self.machine.threads,
             device,
             out_dir,
+            classifiers: Vec::new(),
         })
     }
 }
 
 pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
-    run_targets(args.run.request(targets::select(&args.include, &args.exclude)?)?)
+    let mut request = args.run.request(targets::select(&args.include, &args.exclude)?)?;
+    request.classifiers = args.classifier;
+    run_targets(request)
 }
 
 fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {

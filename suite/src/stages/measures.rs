@@ -1,13 +1,17 @@
 //! Measures several targets read, each computed once per run from the stages: Table 2 as a
 //! cross table and its analysis (Figures 6 and 7, claims), the noise sweep (Figure 4, claims)
-//! and the nMI of every AE (Figure 9, claims).
+//! and the nMI of every AE (Figure 9, claims), and where each user's classifier sits.
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 
+use anyhow::Context as _;
 use dnlts::data::source::{range, tensor_to_images, Split};
 use dnlts::eval::{AccuracyTable, Seen};
-use dnlts::metrics::analysis::{analyze, Analysis, DEFAULT_THRESHOLDS};
+use serde::Serialize;
+
+use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
 use dnlts::metrics::nmi::{inter_nmi, intra_nmi, AeNmi, ImageShape};
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
@@ -21,6 +25,80 @@ const NMI_BINS: usize = 256;
 /// Figure 4's noise strengths s = 0, 0.1, …, 1.0.
 pub fn noise_strengths() -> Vec<f64> {
     (0..=10).map(|k| k as f64 / 10.0).collect()
+}
+
+/// The RRC at and above which two classifiers share their input signal (both ways), and the
+/// threshold of the lattice a user's classifier is placed in.
+pub const SHARED_SIGNAL_RRC: f64 = 0.8;
+
+/// RRC of a pair of classifiers, each on the other's fine-tuned AE.
+#[derive(Debug, Clone, Serialize)]
+pub struct RrcBothWays {
+    pub other: String,
+    /// RRC(other∘A_yours).
+    pub other_on_yours: f64,
+    /// RRC(yours∘A_other).
+    pub yours_on_other: f64,
+}
+
+impl RrcBothWays {
+    pub fn shares_signal(&self) -> bool {
+        self.other_on_yours >= SHARED_SIGNAL_RRC && self.yours_on_other >= SHARED_SIGNAL_RRC
+    }
+}
+
+/// A user's classifier among the others.
+#[derive(Debug, Clone, Serialize)]
+pub struct Placement {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    /// Top-1 on the original test images.
+    pub alone: f64,
+    /// Top-1 on its own AE's reconstructions: Table 2's diagonal.
+    pub diagonal: f64,
+    /// The paper's classifiers with RRC ≥ 0.8 both ways.
+    pub shares_signal_with: Vec<String>,
+    pub rrc: Vec<RrcBothWays>,
+    /// Its concepts in the t = 0.8 lattice (None if that lattice was not computed).
+    pub lattice: Option<LatticePlace>,
+}
+
+/// A classifier's place in one lattice: its object concept (the classifiers reading at least
+/// the AEs it reads) and its AE's attribute concept (the classifiers its AE serves).
+#[derive(Debug, Clone, Serialize)]
+pub struct LatticePlace {
+    pub threshold: f64,
+    pub concepts: usize,
+    pub object_concept: Option<usize>,
+    /// The AEs it reads at RRC ≥ t.
+    pub reads: Vec<String>,
+    /// Classifiers labelling the same object concept (the same AEs read).
+    pub same_concept_as: Vec<String>,
+    pub attribute_concept: Option<usize>,
+    /// Classifiers that read its AE at RRC ≥ t.
+    pub served_by_its_ae: Vec<String>,
+}
+
+impl LatticePlace {
+    fn of(lattice: &Lattice, name: &str) -> Self {
+        let ae = Seen::FinetunedFor(name).view_name();
+        let object =
+            lattice.concepts.iter().position(|c| c.object_labels.iter().any(|o| o == name));
+        let attribute = lattice.concepts.iter().position(|c| c.attribute_labels.contains(&ae));
+        let concept = |k: Option<usize>| k.map(|k| &lattice.concepts[k]);
+        LatticePlace {
+            threshold: lattice.threshold,
+            concepts: lattice.concepts.len(),
+            object_concept: object,
+            reads: concept(object).map_or(Vec::new(), |c| c.intent.clone()),
+            same_concept_as: concept(object).map_or(Vec::new(), |c| {
+                c.object_labels.iter().filter(|o| *o != name).cloned().collect()
+            }),
+            attribute_concept: attribute,
+            served_by_its_ae: concept(attribute).map_or(Vec::new(), |c| c.extent.clone()),
+        }
+    }
 }
 
 /// What has been measured so far in this run.
@@ -45,9 +123,11 @@ fn once<T>(
 }
 
 impl Pipeline {
-    /// The classifiers' names (letters), in the order of every table.
+    /// The classifiers' names in the order of every table: the paper's letters, then users'
+    /// classifiers in the order given.
     pub fn classifier_names(&self) -> Vec<String> {
-        Family::ALL.iter().map(|f| f.letter().to_string()).collect()
+        let builtin = Family::ALL.iter().map(|f| f.letter().to_string());
+        builtin.chain(self.users().iter().map(|u| u.spec.name.clone())).collect()
     }
 
     /// Table 2: top-1 of classifier j (columns) on the reconstructions of A_i (rows).
@@ -59,13 +139,63 @@ impl Pipeline {
                 .iter()
                 .map(|i| names.iter().map(|j| table.top1_on(Seen::FinetunedFor(i), j)).collect())
                 .collect();
-            Ok(CrossTable::new(names, accuracy, std::path::Path::new("table2_cross.json"))?)
+            Ok(CrossTable::new(names, accuracy, Path::new("table2_cross.json"))?)
         })
     }
 
-    /// RRC, lattices and stable intervals of Table 2 (Figures 6 and 7).
+    /// RRC, lattices and stable intervals of Table 2 (Figures 6 and 7). With users'
+    /// classifiers the notes on the paper's text (§3.4, about L, A, V, I, R) are those of the
+    /// paper's five alone: the text says nothing of a sixth.
     pub fn analysis(&self) -> anyhow::Result<Rc<Analysis>> {
-        once(&self.measures.analysis, || Ok(analyze(&*self.cross_table()?, &DEFAULT_THRESHOLDS)?))
+        once(&self.measures.analysis, || {
+            let cross = self.cross_table()?;
+            let mut analysis = analyze(&cross, &DEFAULT_THRESHOLDS)?;
+            if !self.users().is_empty() {
+                let five = Family::ALL.len();
+                let rows = cross.rows()[..five].iter().map(|row| row[..five].to_vec()).collect();
+                let names = cross.names()[..five].to_vec();
+                let paper_five = CrossTable::new(names, rows, Path::new("table2_cross.json"))?;
+                analysis.notes = analyze(&paper_five, &DEFAULT_THRESHOLDS)?.notes;
+            }
+            Ok(analysis)
+        })
+    }
+
+    /// Where each user's classifier sits among the others ("where NAME sits" in the report).
+    pub fn placements(&self) -> anyhow::Result<Vec<Placement>> {
+        let (cross, analysis) = (self.cross_table()?, self.analysis()?);
+        let clean = self.evaluation(0.0, true)?;
+        let lattice = analysis.lattices.iter().find(|l| l.threshold == SHARED_SIGNAL_RRC);
+        let names = cross.names();
+        let mut placements = Vec::new();
+        for user in self.users() {
+            let name = &user.spec.name;
+            let k = names.iter().position(|n| n == name).context("a user's column in Table 2")?;
+            let rrc: Vec<RrcBothWays> = (0..names.len())
+                .filter(|&j| j != k)
+                .map(|j| RrcBothWays {
+                    other: names[j].clone(),
+                    other_on_yours: cross.rrc(k, j),
+                    yours_on_other: cross.rrc(j, k),
+                })
+                .collect();
+            let shares_signal_with = rrc
+                .iter()
+                .filter(|r| Family::parse(&r.other).is_some() && r.shares_signal())
+                .map(|r| r.other.clone())
+                .collect();
+            placements.push(Placement {
+                name: name.clone(),
+                file: user.spec.file.display().to_string(),
+                sha256: user.sha256.clone(),
+                alone: clean.top1_on(Seen::Original, name),
+                diagonal: cross.accuracy(k, k),
+                shares_signal_with,
+                rrc,
+                lattice: lattice.map(|l| LatticePlace::of(l, name)),
+            });
+        }
+        Ok(placements)
     }
 
     /// The evaluation at every strength of Figure 4 (C on x, on A_S, on its own A_C).
@@ -76,8 +206,8 @@ impl Pipeline {
     /// The AEs in Figure 9's order: A_S, then one per classifier.
     pub fn autoencoders(&self) -> anyhow::Result<Vec<(String, Rc<AutoEncoder>)>> {
         let mut aes = vec![(Seen::Pretrained.view_name(), self.pretrained()?)];
-        for family in Family::ALL {
-            aes.push((Seen::FinetunedFor(family.letter()).view_name(), self.finetuned(family)?));
+        for name in self.classifier_names() {
+            aes.push((Seen::FinetunedFor(&name).view_name(), self.finetuned_named(&name)?));
         }
         Ok(aes)
     }

@@ -3,9 +3,11 @@
 //! `<out>/stages/`, keyed by everything that determines it (profile, seed, dnlts version).
 //! A target asks for what it needs; whatever was already made is loaded, the rest is trained.
 //! The measures several targets share (the cross table, its analysis, nMI) are in
-//! [`measures`], computed once per run too.
+//! [`measures`], computed once per run too. Users' classifiers (`--classifier`) stand beside
+//! the five built-ins under their own names ([`users`]).
 
 pub mod measures;
+pub mod users;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -22,7 +24,7 @@ use dnlts::data::fashion;
 use dnlts::data::source::{DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages};
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
-use dnlts::models::classifier::Classifier;
+use dnlts::models::classifier::{Classifier, ScriptedSpec};
 use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
@@ -78,9 +80,13 @@ pub struct Pipeline {
     /// The profile's data, or why this build cannot read it (reported when first needed, so
     /// targets that need no training, like `published`, run on any profile).
     source: Result<Box<dyn ImageSource>, String>,
+    /// Users' classifiers, in the order given; each is in `classifiers` from the start.
+    users: Vec<users::UserClassifier>,
     pretrained: RefCell<Option<Rc<AutoEncoder>>>,
-    classifiers: RefCell<BTreeMap<Family, Rc<Classifier>>>,
-    finetuned: RefCell<BTreeMap<Family, Rc<AutoEncoder>>>,
+    /// Frozen classifiers by name: a built-in's letter or a user's name.
+    classifiers: RefCell<BTreeMap<String, Rc<Classifier>>>,
+    /// Fine-tuned AEs by the name of their classifier.
+    finetuned: RefCell<BTreeMap<String, Rc<AutoEncoder>>>,
     evaluations: RefCell<BTreeMap<String, AccuracyTable>>,
     measures: measures::Cache,
     /// The decoded test images as 8-bit RGB, made by the first evaluation when they fit.
@@ -95,6 +101,15 @@ pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
         ..SyntheticConfig::default()
     };
     SyntheticImages { config, train_images: profile.train_images, eval_images: profile.eval_images }
+}
+
+/// The images of `profile` as the pipeline reads them (`dnlts data export` writes them out).
+pub fn profile_source(
+    profile: &Profile,
+    data_dir: Option<&std::path::Path>,
+    master_seed: u64,
+) -> anyhow::Result<Box<dyn ImageSource>> {
+    open_source(profile, data_dir, master_seed).map_err(anyhow::Error::msg)
 }
 
 /// The profile's images, or why they cannot be read (reported when first needed, so targets
@@ -176,35 +191,66 @@ fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(dnlts::models::weights::sha256_of(&mut file)?)
 }
 
+/// The networks' scale and the SegNet of `profile`.
+fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
+    match profile.models {
+        ModelScale::Scaled { width_divisor } => {
+            let (d, size) = (width_divisor as i64, profile.image_size as i64);
+            (
+                Scale::Scaled { width_divisor: d, image_size: size },
+                SegNetConfig::for_image_size(d, size),
+            )
+        }
+        ModelScale::Paper => (Scale::Paper, SegNetConfig::paper()),
+    }
+}
+
 /// The synthetic world's seed for a master seed.
 pub fn data_seed(master_seed: u64) -> u64 {
     dnlts::seed::derive(master_seed, "data", "synthetic")
 }
 
+/// Where a stage's files are kept.
+pub struct Place<'a> {
+    pub out_dir: &'a std::path::Path,
+    pub resume: bool,
+}
+
 impl Pipeline {
+    /// The stages of a run; users' classifiers (`user_specs`) are loaded and checked here,
+    /// before anything trains.
     pub fn new(
         profile: Profile,
         options: RunOptions,
         master_seed: u64,
         device: Device,
-        out_dir: &std::path::Path,
-        resume: bool,
+        place: Place,
+        user_specs: &[ScriptedSpec],
     ) -> anyhow::Result<Self> {
         let source = open_source(&profile, options.data_dir.as_deref(), master_seed);
         match &options.fixed_stages {
             Some(dir) => check_fixed_stages(dir)?,
             None => check_every_stage_trains(&profile)?,
         }
+        let (scale, _) = scale_of(&profile);
+        let mut users = Vec::new();
+        let mut classifiers = BTreeMap::new();
+        for (user, mut classifier) in users::load(user_specs, &profile, scale, device)? {
+            classifier.freeze();
+            classifiers.insert(user.spec.name.clone(), Rc::new(classifier));
+            users.push(user);
+        }
         Ok(Pipeline {
             profile,
             options,
             master_seed,
             device,
-            resume,
-            stages: out_dir.join("stages"),
+            resume: place.resume,
+            stages: place.out_dir.join("stages"),
             source,
+            users,
             pretrained: RefCell::new(None),
-            classifiers: RefCell::new(BTreeMap::new()),
+            classifiers: RefCell::new(classifiers),
             finetuned: RefCell::new(BTreeMap::new()),
             evaluations: RefCell::new(BTreeMap::new()),
             measures: measures::Cache::default(),
@@ -217,16 +263,12 @@ impl Pipeline {
     }
 
     fn scale(&self) -> (Scale, SegNetConfig) {
-        match self.profile.models {
-            ModelScale::Scaled { width_divisor } => {
-                let (d, size) = (width_divisor as i64, self.profile.image_size as i64);
-                (
-                    Scale::Scaled { width_divisor: d, image_size: size },
-                    SegNetConfig::for_image_size(d, size),
-                )
-            }
-            ModelScale::Paper => (Scale::Paper, SegNetConfig::paper()),
-        }
+        scale_of(&self.profile)
+    }
+
+    /// Users' classifiers, in the order given on the command line.
+    pub fn users(&self) -> &[users::UserClassifier] {
+        &self.users
     }
 
     fn seed(&self, stage: &str) -> u64 {
@@ -427,7 +469,7 @@ impl Pipeline {
 
     /// Classifier `family`, trained from scratch on the profile's data, frozen.
     pub fn classifier(&self, family: Family) -> anyhow::Result<Rc<Classifier>> {
-        if let Some(c) = self.classifiers.borrow().get(&family) {
+        if let Some(c) = self.classifiers.borrow().get(family.letter()) {
             return Ok(c.clone());
         }
         let (scale, _) = self.scale();
@@ -473,19 +515,24 @@ impl Pipeline {
         }
         classifier.freeze();
         let classifier = Rc::new(classifier);
-        self.classifiers.borrow_mut().insert(family, classifier.clone());
+        self.classifiers.borrow_mut().insert(family.letter().to_string(), classifier.clone());
         Ok(classifier)
     }
 
-    /// A_family: a copy of A_S with its decoder (or the part `--finetune-part` names)
-    /// fine-tuned through the frozen classifier.
-    pub fn finetuned(&self, family: Family) -> anyhow::Result<Rc<AutoEncoder>> {
-        if let Some(ae) = self.finetuned.borrow().get(&family) {
-            return Ok(ae.clone());
+    /// The frozen classifier called `name`: a built-in's letter (trained on first use) or a
+    /// user's name.
+    pub fn classifier_named(&self, name: &str) -> anyhow::Result<Rc<Classifier>> {
+        if let Some(c) = self.classifiers.borrow().get(name) {
+            return Ok(c.clone());
         }
-        let stage = format!("finetune-{}", family.name());
+        let family = Family::parse(name)
+            .with_context(|| format!("no classifier is called '{name}' in this run"))?;
+        self.classifier(family)
+    }
+
+    fn finetune_config(&self) -> FinetuneConfig {
         let p = &self.profile;
-        let config = FinetuneConfig {
+        FinetuneConfig {
             images: p.finetune_images,
             batch_size: p.batch_size as u64,
             check_every: (p.finetune_images / 4).max(p.batch_size as u64),
@@ -494,19 +541,61 @@ impl Pipeline {
             momentum: 0.9,
             part: self.options.finetune_part,
             compute: self.options.compute,
+        }
+    }
+
+    /// A_family: a copy of A_S with its decoder (or the part `--finetune-part` names)
+    /// fine-tuned through the frozen classifier.
+    pub fn finetuned(&self, family: Family) -> anyhow::Result<Rc<AutoEncoder>> {
+        self.finetuned_named(family.letter())
+    }
+
+    /// A_name for a built-in's letter or a user's name. A user's stage is
+    /// `finetune-user-NAME`, keyed also by its file's sha256.
+    pub fn finetuned_named(&self, name: &str) -> anyhow::Result<Rc<AutoEncoder>> {
+        if let Some(ae) = self.finetuned.borrow().get(name) {
+            return Ok(ae.clone());
+        }
+        let config = self.finetune_config();
+        let (stage, key) = match self.users.iter().find(|u| u.spec.name == name) {
+            Some(user) => {
+                let stage = format!("finetune-user-{name}");
+                let key = self.key(&stage, &(&config, user.identity()));
+                (stage, key)
+            }
+            None => {
+                let family = Family::parse(name)
+                    .with_context(|| format!("no classifier is called '{name}' in this run"))?;
+                let stage = format!("finetune-{}", family.name());
+                let key = self.key(&stage, &config);
+                (stage, key)
+            }
         };
-        let key = self.key(&stage, &config);
+        // A_S first, then the classifier: the order stages have always trained in.
         let pretrained = self.pretrained()?;
-        let classifier = self.classifier(family)?;
+        let classifier = self.classifier_named(name)?;
+        let ae = self.finetune_stage(&stage, key, (&pretrained, &classifier), config)?;
+        self.finetuned.borrow_mut().insert(name.to_string(), ae.clone());
+        Ok(ae)
+    }
+
+    /// A copy of `pretrained` (A_S) fine-tuned through `classifier` as stage `stage`, or loaded if cached.
+    fn finetune_stage(
+        &self,
+        stage: &str,
+        key: String,
+        (pretrained, classifier): (&AutoEncoder, &Classifier),
+        config: FinetuneConfig,
+    ) -> anyhow::Result<Rc<AutoEncoder>> {
         let mut ae = pretrained.duplicate()?;
-        if let Some((_, weights)) = self.cached::<Vec<FinetuneCheck>>(&stage, &key)? {
+        if let Some((_, weights)) = self.cached::<Vec<FinetuneCheck>>(stage, &key)? {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
-            let mut task = Finetune::new(&ae, &classifier, self.source()?, config.clone());
+            let mut task = Finetune::new(&ae, classifier, self.source()?, config.clone());
             let schedule =
                 Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
             self.train_stage(
-                &stage,
+                stage,
                 key,
                 &mut task,
                 schedule,
@@ -514,9 +603,7 @@ impl Pipeline {
                 |path| Ok(ae.save(path)?),
             )?;
         }
-        let ae = Rc::new(ae);
-        self.finetuned.borrow_mut().insert(family, ae.clone());
-        Ok(ae)
+        Ok(Rc::new(ae))
     }
 
     /// The evaluation images, decoded once for all noise levels and tables if they fit in
@@ -546,11 +633,12 @@ impl Pipeline {
         if let Some(table) = self.evaluations.borrow().get(&cache_key) {
             return Ok(table.clone());
         }
+        let names = self.classifier_names();
         let classifiers: Vec<Rc<Classifier>> =
-            Family::ALL.iter().map(|&f| self.classifier(f)).collect::<Result<_, _>>()?;
+            names.iter().map(|n| self.classifier_named(n)).collect::<Result<_, _>>()?;
         let pretrained = self.pretrained()?;
         let finetuned: Vec<Rc<AutoEncoder>> =
-            Family::ALL.iter().map(|&f| self.finetuned(f)).collect::<Result<_, _>>()?;
+            names.iter().map(|n| self.finetuned_named(n)).collect::<Result<_, _>>()?;
         let view = |seen: Seen, ae| View { name: seen.view_name(), ae };
         let mut views =
             vec![view(Seen::Original, None), view(Seen::Pretrained, Some(pretrained.as_ref()))];

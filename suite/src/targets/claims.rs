@@ -1,8 +1,10 @@
 //! Which of the paper's statements hold on our numbers: every checkable statement of
 //! §3.3–3.5 (`dnlts::metrics::claims`), judged on this run's measures with the paper's own
-//! numbers beside ours, and the §3.4 notes recomputed on our Table 2.
+//! numbers beside ours, the §3.4 notes recomputed on our Table 2, and, for each user's
+//! classifier (`--classifier`), where it sits among the paper's five.
 
 use super::{Context, Outcome};
+use crate::stages::measures::{LatticePlace, Placement, SHARED_SIGNAL_RRC};
 use dnlts::eval::{AccuracyTable, Seen};
 use dnlts::metrics::claims::{self, Measured, NoisePoint, NoiseRow, Table1Row, TopK, Verdict};
 
@@ -68,8 +70,69 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
                 &format!("| {} | {} | {} | {agrees} |\n", note.topic, note.paper, note.computed);
         }
     }
+    let placements = context.pipeline.placements()?;
+    for placement in &placements {
+        markdown += &where_it_sits(placement);
+    }
     let files = vec![super::write_markdown(context, "claims.md", &markdown)?];
-    let result = serde_json::json!({ "claims": claims, "notes_on_our_table2": analysis.notes });
+    let mut result = serde_json::json!({ "claims": claims, "notes_on_our_table2": analysis.notes });
+    // Only with users' classifiers: runs without them keep their outputs as they were.
+    if !placements.is_empty() {
+        result["where_yours_sit"] = serde_json::to_value(&placements)?;
+    }
     let summary = format!("{holds}/{} claims hold, {fails} fail", claims.len());
     Ok(Outcome { result, files, summary })
+}
+
+/// The report's "where NAME sits": its accuracy, whose signal it shares, its lattice place.
+fn where_it_sits(p: &Placement) -> String {
+    let mut text = format!(
+        "\n## Where {name} sits\n\n`{}` (sha256 `{}`): top-1 {:.4} on the test images, \
+         {:.4} on its own AE's reconstructions ({name}∘A_{name}, Table 2's diagonal).\n\n",
+        p.file,
+        p.sha256,
+        p.alone,
+        p.diagonal,
+        name = p.name
+    );
+    let shared = match p.shares_signal_with.as_slice() {
+        [] => "none of the paper's five".to_string(),
+        names => names.join(", "),
+    };
+    text += &format!(
+        "Shares its input signal (RRC ≥ {SHARED_SIGNAL_RRC} both ways) with: **{shared}**.\n\n\
+         | other | RRC(other∘A_{name}) | RRC({name}∘A_other) | shares |\n|---|---:|---:|---|\n",
+        name = p.name
+    );
+    for r in &p.rrc {
+        let shares = if r.shares_signal() { "yes" } else { "no" };
+        text += &format!(
+            "| {} | {:.3} | {:.3} | {shares} |\n",
+            r.other, r.other_on_yours, r.yours_on_other
+        );
+    }
+    if let Some(place) = &p.lattice {
+        text += &lattice_place(&p.name, place);
+    }
+    text
+}
+
+fn lattice_place(name: &str, place: &LatticePlace) -> String {
+    let list = |names: &[String]| match names {
+        [] => "none".to_string(),
+        names => names.join(", "),
+    };
+    let concept = |k: Option<usize>| k.map_or("–".to_string(), |k| format!("#{k}"));
+    format!(
+        "\nIn the t = {} lattice ({} concepts, Figure 7): {name} labels concept {}, reading \
+         {} at RRC ≥ t; classifiers at the same concept: {}. A_{name} labels concept {}: read \
+         at RRC ≥ t by {}.\n",
+        place.threshold,
+        place.concepts,
+        concept(place.object_concept),
+        list(&place.reads),
+        list(&place.same_concept_as),
+        concept(place.attribute_concept),
+        list(&place.served_by_its_ae)
+    )
 }

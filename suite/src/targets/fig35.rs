@@ -33,10 +33,10 @@ pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
         ("x".to_string(), original.shallow_clone()),
         ("A_S".to_string(), reconstruct(&*pipeline.pretrained()?, &original)),
     ];
-    for family in Family::ALL {
+    for name in pipeline.classifier_names() {
         named.push((
-            format!("A_{}", family.letter()),
-            reconstruct(&*pipeline.finetuned(family)?, &original),
+            format!("A_{name}"),
+            reconstruct(&*pipeline.finetuned_named(&name)?, &original),
         ));
     }
     let images: Vec<_> = named.iter().flat_map(|(_, t)| tensor_to_images(t)).collect();

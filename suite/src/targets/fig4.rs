@@ -47,6 +47,9 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let resilient = (noisy.classifiers.iter())
         .filter(|c| noisy.top1_on(Seen::FinetunedFor(c), c) > noisy.top1_on(Seen::Original, c))
         .count();
-    let summary = format!("at s = 0.3, C∘A_C beats C for {resilient}/5 classifiers");
+    let summary = format!(
+        "at s = 0.3, C∘A_C beats C for {resilient}/{} classifiers",
+        noisy.classifiers.len()
+    );
     Ok(Outcome { result: serde_json::Value::Object(result), files, summary })
 }

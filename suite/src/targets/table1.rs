@@ -83,8 +83,9 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let files = vec![write_markdown(context, "table1.md", &markdown)?];
     let below = rows.chunks(3).filter(|r| r[1].top1 < r[0].top1).count();
     let recovered = rows.chunks(3).filter(|r| r[2].top1 > r[1].top1).count();
+    let n = rows.len() / 3;
     let summary =
-        format!("C∘A_S below C for {below}/5 classifiers; C∘A_C > C∘A_S for {recovered}/5");
+        format!("C∘A_S below C for {below}/{n} classifiers; C∘A_C > C∘A_S for {recovered}/{n}");
     let result = serde_json::json!({ "images": table.images, "rows": rows, "paper": paper });
     Ok(Outcome { result, files, summary })
 }

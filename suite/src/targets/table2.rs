@@ -28,6 +28,6 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let diagonal_best = (0..names.len())
         .filter(|&j| (0..names.len()).all(|i| table.accuracy(i, j) <= table.accuracy(j, j)))
         .count();
-    let summary = format!("{diagonal_best}/5 classifiers do best on their own AE");
+    let summary = format!("{diagonal_best}/{} classifiers do best on their own AE", names.len());
     Ok(Outcome { result: cross, files, summary })
 }
