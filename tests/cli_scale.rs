@@ -172,4 +172,14 @@ fn bench_times_every_stage_and_projects_the_profile() {
     assert!(plain.status.success(), "{}", text(&plain.stderr));
     let table = text(&plain.stdout);
     assert!(table.contains("MFU: n/a") && table.contains("train-classifier L"), "{table}");
+    // A batch no machine holds (1.2 TB of images) stops with advice, not a crash.
+    let huge = ["bench", "--profile", "tiny", "--threads", "1", "--batch-size", "100000000"];
+    let refused = dnlts(&huge, Path::new("/"));
+    assert!(!refused.status.success());
+    let message = text(&refused.stderr);
+    assert!(
+        message.contains("out of memory") && message.contains("--batch-size 50000000"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
 }

@@ -168,7 +168,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     dnlts::seed::Determinism::new(seed, args.threads).apply();
     let peak = peak::find(args.peak_tflops, device, args.amp);
     let bench = Bench { args, profile: &profile, setup: &setup, device, peak: peak.as_ref() };
-    let stages = bench.all_stages();
+    quiet_out_of_memory_panics();
+    let stages = bench.all_stages()?;
     let report = BenchReport {
         profile: profile.name.clone(),
         device: memory::device_name(device),
@@ -213,14 +214,39 @@ impl Bench<'_> {
         self.profile.classes as i64
     }
 
-    fn all_stages(&self) -> Vec<StageResult> {
-        let mut results = vec![self.pretrain()];
+    fn all_stages(&self) -> anyhow::Result<Vec<StageResult>> {
+        let mut results = vec![self.guarded("pretrain", || self.pretrain())?];
         if self.profile.classifier_epochs > 0 {
-            results.extend(Family::ALL.map(|family| self.train_classifier(family)));
+            for family in Family::ALL {
+                results
+                    .push(self.guarded("classifier training", || self.train_classifier(family))?);
+            }
         }
-        results.extend(Family::ALL.map(|family| self.finetune(family)));
-        results.push(self.evaluation());
-        results
+        for family in Family::ALL {
+            results.push(self.guarded("fine-tuning", || self.finetune(family))?);
+        }
+        results.push(self.guarded("evaluation", || self.evaluation())?);
+        Ok(results)
+    }
+
+    /// Runs one stage's measurement, turning libtorch's out-of-memory panic (a batch too big
+    /// for the device) into advice on the batch size; other panics go on.
+    fn guarded(
+        &self,
+        stage: &str,
+        measure: impl FnOnce() -> StageResult,
+    ) -> anyhow::Result<StageResult> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(measure)).map_err(|payload| {
+            if !is_out_of_memory(payload.as_ref()) {
+                std::panic::resume_unwind(payload);
+            }
+            anyhow::anyhow!(
+                "bench {stage}: out of memory with batch size {} on this device; try \
+                 --batch-size {}",
+                self.batch(),
+                (self.batch() / 2).max(1)
+            )
+        })
     }
 
     /// Times `step` (warm-up steps first, the first of them counted) and makes the result.
@@ -387,6 +413,26 @@ impl Bench<'_> {
         let size = *sizes.last().unwrap_or(&self.setup.ae_size);
         self.measure("evaluate".into(), size, self.profile.eval_images, &mut step)
     }
+}
+
+fn is_out_of_memory(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    dnlts::compute::is_out_of_memory(message)
+}
+
+/// Out-of-memory panics become advice ([`Bench::guarded`]): keep libtorch's page-long
+/// message and backtrace off the terminal for them; every other panic is printed as before.
+fn quiet_out_of_memory_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_out_of_memory(info.payload()) {
+            previous(info);
+        }
+    }));
 }
 
 fn print_report(report: &BenchReport) {
