@@ -7,7 +7,9 @@
 #      (needs the generator_study example built beside dnlts);
 #   4. the evaluation goldens (golden/evaluation, made on a CPU) hold on the GPU: the fixed
 #      ci stages must give the same predictions up to ties (needs the golden test binary,
-#      GOLDEN_TEST, built by `make gpu-check`).
+#      GOLDEN_TEST, built by `make gpu-check`);
+#   5. `dnlts bench --profile paper` in f32 and in bf16 channels-last: each stage's step at
+#      paper scale (img/s, TFLOP/s, MFU, memory, projected time of the paper profile).
 #
 #   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] [GOLDEN_TEST=…] \
 #     scripts/gpu-check.sh OUT_DIR
@@ -81,4 +83,7 @@ if [ -n "$golden_test" ] && [ -x "$golden_test" ]; then
   step golden-evaluation-on-gpu env DNLTS_BIN="$dnlts" DNLTS_GOLDEN_DEVICE=cuda DNLTS_ROOT="$PWD" \
     "$golden_test" evaluation_layer --nocapture
 fi
+# The paper-scale step table of the README's "Scale" section (batch 32, the profile's).
+step bench-paper-f32 "$dnlts" bench --profile paper --device cuda
+step bench-paper-bf16 "$dnlts" bench --profile paper --device cuda --amp --channels-last
 cat "$log"

@@ -204,7 +204,16 @@ fn models_lists_paper_and_scaled_networks_with_torchvision_counts() {
     assert_eq!(count("resnet50"), Some(25_557_032));
     assert_eq!(count("inception_v3"), Some(27_161_264));
     assert_eq!(count("segnet"), Some(29_480_259));
-    assert_eq!(rows.len(), 12, "six models at two scales");
+    assert_eq!(rows.len(), 18, "six models at paper scale and two scaled widths");
+    // Work is counted for every row; a training step costs between 2× and 3× its forward pass
+    // (3× less the input gradient of the first layer); the published figures are checked in
+    // tests/models.rs.
+    for row in &rows {
+        let (forward, training) =
+            (row["forward_gflops"].as_f64().unwrap(), row["training_gflops"].as_f64().unwrap());
+        assert!(forward > 0.0, "{row}");
+        assert!(training > 2.0 * forward && training <= 3.0 * forward, "{row}");
+    }
 }
 
 #[test]

@@ -382,3 +382,66 @@ fn scaled_segnets_pool_down_to_an_eight_pixel_bottleneck() {
         assert_eq!(SegNetConfig::for_image_size(8, size).stages, stages, "{size}×{size}");
     }
 }
+
+/// torchvision's model table (pytorch.org/vision/stable/models.html, "GFLOPS" column, which
+/// counts multiply-accumulates of one image at the weights' evaluation crop): AlexNet 0.71,
+/// VGG16-BN 15.47, Inception v3 5.71 (at 299), ResNet-50 4.09. Tolerance 2 %: the table rounds
+/// to two decimals (±0.7 % for AlexNet) and counting tools differ in the small extras they
+/// include (pooling, residual additions), which stay under 1 % of these networks.
+#[test]
+fn paper_classifier_macs_match_torchvisions_published_counts() {
+    use dnlts::models::flops::classifier_pass;
+    let published = [
+        (Family::Alexnet, 0.71),
+        (Family::Vgg16Bn, 15.47),
+        (Family::InceptionV3, 5.71),
+        (Family::Resnet50, 4.09),
+    ];
+    for (family, gmacs) in published {
+        let store = nn::VarStore::new(Device::Cpu);
+        let net = family.build(&store.root(), Scale::Paper, 1000);
+        let size = family.input_spec(Scale::Paper).size;
+        let ours = classifier_pass(net.as_ref(), size, false).forward as f64 / 1e9;
+        let error = (ours - gmacs).abs() / gmacs;
+        assert!(error < 0.02, "{}: {ours:.3} GMACs, published {gmacs} ({error:.3})", family.name());
+    }
+}
+
+/// The authors' SegNet at 256×256, against a slow reference written out layer by layer: the
+/// encoder is VGG16's 13 convolutions, the decoder their mirror (the last conv of each stage
+/// stepping down a width, the first stage 64→64) and the 1×1 conv to RGB.
+#[test]
+fn segnet_macs_match_a_layer_by_layer_reference_and_training_counts_its_graph() {
+    use dnlts::models::flops::autoencoder_pass;
+    let side = |stage: u32| 256u64 >> stage;
+    let conv = |c_in: u64, c_out: u64, stage: u32| c_in * c_out * 9 * side(stage).pow(2);
+    let encoder = conv(3, 64, 0)
+        + conv(64, 64, 0)
+        + conv(64, 128, 1)
+        + conv(128, 128, 1)
+        + conv(128, 256, 2)
+        + 2 * conv(256, 256, 2)
+        + conv(256, 512, 3)
+        + 2 * conv(512, 512, 3)
+        + 3 * conv(512, 512, 4);
+    let decoder = 3 * conv(512, 512, 4)
+        + 2 * conv(512, 512, 3)
+        + conv(512, 256, 3)
+        + 2 * conv(256, 256, 2)
+        + conv(256, 128, 2)
+        + conv(128, 128, 1)
+        + conv(128, 64, 1)
+        + 2 * conv(64, 64, 0)
+        + 64 * 3 * side(0).pow(2);
+    let ae = AutoEncoder::new(SegNetConfig::paper(), Device::Cpu);
+    let eval = autoencoder_pass(&ae, 256, AeMode::Eval);
+    assert_eq!(eval.forward, encoder + decoder);
+    assert_eq!(eval.backward, 0);
+    // Pre-training: every layer's weight gradient, every input gradient but the first conv's.
+    let pretrain = autoencoder_pass(&ae, 256, AeMode::Pretrain);
+    assert_eq!(pretrain.backward, 2 * (encoder + decoder) - conv(3, 64, 0));
+    // Decoder-only fine-tuning: the encoder runs without a graph; the decoder's first conv
+    // reads the (detached) code, so it needs no input gradient.
+    let finetune = autoencoder_pass(&ae, 256, AeMode::Finetune(Part::Decoder));
+    assert_eq!(finetune.backward, 2 * decoder - conv(512, 512, 4));
+}

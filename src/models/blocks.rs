@@ -69,7 +69,10 @@ pub fn conv2d(path: &nn::Path, spec: ConvSpec, init: WeightInit) -> impl nn::Mod
         path.var("weight", &[spec.c_out, spec.c_in, spec.kernel[0], spec.kernel[1]], ws_init);
     let bias = spec.bias.then(|| path.var("bias", &[spec.c_out], bs_init));
     nn::func(move |xs| {
-        xs.conv2d(&weight, bias.as_ref(), [spec.stride, spec.stride], spec.padding, [1, 1], 1)
+        let ys =
+            xs.conv2d(&weight, bias.as_ref(), [spec.stride, spec.stride], spec.padding, [1, 1], 1);
+        super::flops::record(xs, &ys, &weight);
+        ys
     })
 }
 
@@ -98,12 +101,18 @@ pub fn batch_norm_with_scale(
 
 /// A fully connected layer with PyTorch's default initialisation, or `Randn(0, 0.01)` weights
 /// and zero bias with `KaimingFanOut` (torchvision's VGG classifier init).
-pub fn linear(path: &nn::Path, c_in: i64, c_out: i64, init: WeightInit) -> nn::Linear {
+pub fn linear(path: &nn::Path, c_in: i64, c_out: i64, init: WeightInit) -> impl nn::Module {
     let (ws_init, bs_init) = match init {
         WeightInit::PytorchDefault => weight_and_bias_init(init, c_in),
         WeightInit::KaimingFanOut => (Init::Randn { mean: 0.0, stdev: 0.01 }, Init::Const(0.0)),
     };
-    nn::linear(path, c_in, c_out, nn::LinearConfig { ws_init, bs_init: Some(bs_init), bias: true })
+    let config = nn::LinearConfig { ws_init, bs_init: Some(bs_init), bias: true };
+    let layer = nn::linear(path, c_in, c_out, config);
+    nn::func(move |xs| {
+        let ys = xs.apply(&layer);
+        super::flops::record(xs, &ys, &layer.ws);
+        ys
+    })
 }
 
 /// Convolution, batch norm, ReLU: the unit of VGG-BN, SegNet and Inception.

@@ -7,6 +7,7 @@
 pub mod alexnet;
 pub mod blocks;
 pub mod classifier;
+pub mod flops;
 pub mod inception;
 pub mod lenet;
 pub mod resnet;

@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod classify;
 pub mod finetune;
+pub mod parallel;
 pub mod pretrain;
 pub mod progress;
 pub mod sgd;

@@ -97,6 +97,12 @@ pub enum Command {
     /// Work with weight files (safetensors)
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// Print a profile's stage graph as a Makefile or a Slurm script: one `dnlts` stage
+    /// command per node, all writing into one shared output folder
+    Plan(PlanArgs),
+    /// Time each stage's step on generated inputs: img/s, TFLOP/s, MFU, peak memory, and the
+    /// projected wall time of the whole profile
+    Bench(BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -306,4 +312,93 @@ pub struct CheckOptions {
     /// Load tensors holding NaN or Inf values (and list them) instead of refusing the file
     #[arg(long)]
     pub allow_non_finite: bool,
+}
+
+/// `dnlts plan` options.
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The profile whose stages to plan (see `dnlts list --profiles`)
+    #[arg(long, default_value = profile::DEFAULT)]
+    pub profile: String,
+    /// make (a Makefile, for `make -f FILE -jN`) or slurm (a bash script of sbatch calls)
+    #[arg(long, value_enum, default_value_t = Emit::Make)]
+    pub emit: Emit,
+    /// The shared output folder every stage writes to (default results/<profile>), made
+    /// absolute in the plan
+    #[arg(long, alias = "out-dir")]
+    pub out: Option<PathBuf>,
+    /// Master seed, passed to every stage
+    #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+    pub seed: u64,
+    /// libtorch threads of every stage (results depend on it; Slurm: also --cpus-per-task)
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// Device of every stage: cpu, cuda, cuda:N or auto
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Slurm: GPUs per job (--gres=gpu:N; default 1 with a CUDA --device, else none)
+    #[arg(long)]
+    pub gpus_per_job: Option<u32>,
+    /// Slurm: the partition of every job
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00)
+    #[arg(long)]
+    pub time: Option<String>,
+}
+
+/// What `dnlts plan` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    Make,
+    Slurm,
+}
+
+/// `dnlts bench` options.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The profile whose stages to time, at its image sizes and batch size
+    #[arg(long, default_value = profile::DEFAULT)]
+    pub profile: String,
+    /// cpu, cuda, cuda:N or auto
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// bf16 autocast (MFU then against the bf16 peak)
+    #[arg(long)]
+    pub amp: bool,
+    /// Run the networks on channels-last (NHWC) tensors
+    #[arg(long)]
+    pub channels_last: bool,
+    /// Images per step (default: the profile's)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Option<u32>,
+    /// Timed steps per stage; the median is reported
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Untimed steps per stage before the timed ones (the first also counts the FLOPs)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub warmup: u64,
+    /// The device's peak in TFLOP/s for MFU (default: a table of known GPUs; none for CPUs)
+    #[arg(long, value_parser = parse_peak)]
+    pub peak_tflops: Option<f64>,
+    /// Paper profile on a CPU: bench the paper-scale networks at their full sizes (slow)
+    /// instead of the reduced stand-in
+    #[arg(long)]
+    pub full_size: bool,
+    /// libtorch intra-op threads
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// Master seed (the random weights and inputs derive from it)
+    #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
+    pub seed: u64,
+    /// Print one JSON document instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_peak(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("'{text}' is not a peak: give the device's TFLOP/s as a number above 0")),
+    }
 }

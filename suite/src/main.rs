@@ -111,5 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Weights(WeightsCommand::Check { file, model, options }) => {
             commands::models::check_file(&file, &model, options)
         }
+        Command::Plan(args) => commands::plan::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
     }
 }

@@ -1,7 +1,9 @@
 //! One module per subcommand that needs more than a few lines.
 pub mod analyze;
+pub mod bench;
 pub mod data;
 pub mod env;
 pub mod list;
 pub mod models;
+pub mod plan;
 pub mod reproduce;

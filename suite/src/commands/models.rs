@@ -6,11 +6,19 @@ use serde::Serialize;
 use tch::nn::VarStore;
 use tch::Device;
 
-use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
+use dnlts::models::flops;
+use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::{parameter_count, Family, InputSpec, Scale};
 
-/// The width divisor and image size of the scaled variants the CPU profiles use.
-const SCALED: Scale = Scale::Scaled { width_divisor: 8, image_size: 32 };
+/// The scaled variants the CPU profiles use: width/16 (tiny, ci) and width/8 (small, fashion),
+/// both at 32×32.
+const SCALED: [Scale; 2] = [
+    Scale::Scaled { width_divisor: 16, image_size: 32 },
+    Scale::Scaled { width_divisor: 8, image_size: 32 },
+];
+
+/// Side of the images the paper pre-trains its SegNet on.
+const PAPER_AE_SIZE: i64 = 256;
 
 #[derive(Serialize)]
 struct ModelRow {
@@ -19,44 +27,78 @@ struct ModelRow {
     scale: Scale,
     parameters: i64,
     input: Option<InputSpec>,
+    /// Side of the square image the work below is counted for.
+    counted_at: i64,
+    /// Multiply-accumulates of one image's forward pass (convolutions and linear layers).
+    forward_macs: u64,
+    /// 2 × forward_macs.
+    forward_gflops: f64,
+    /// One image's training step: forward plus the backward products autograd computes
+    /// (pre-training for the SegNet, training from scratch for a classifier).
+    training_gflops: f64,
+}
+
+fn segnet_row(scale: Scale) -> ModelRow {
+    let (config, size) = match scale {
+        Scale::Paper => (SegNetConfig::paper(), PAPER_AE_SIZE),
+        Scale::Scaled { width_divisor, image_size } => {
+            (SegNetConfig::for_image_size(width_divisor, image_size), image_size)
+        }
+    };
+    let ae = AutoEncoder::new(config, Device::Cpu);
+    let forward = flops::autoencoder_pass(&ae, size, AeMode::Eval).forward;
+    let training = flops::autoencoder_pass(&ae, size, AeMode::Pretrain).total();
+    ModelRow {
+        name: "segnet".into(),
+        letter: "AE".into(),
+        scale,
+        parameters: parameter_count(&ae.encoder) + parameter_count(&ae.decoder),
+        input: None,
+        counted_at: size,
+        forward_macs: forward,
+        forward_gflops: flops::flops(forward) / 1e9,
+        training_gflops: flops::flops(training) / 1e9,
+    }
+}
+
+fn classifier_row(family: Family, scale: Scale) -> ModelRow {
+    let store = VarStore::new(Device::Cpu);
+    let net = family.build(&store.root(), scale, if scale == Scale::Paper { 1000 } else { 10 });
+    let spec = family.input_spec(scale);
+    let forward = flops::classifier_pass(net.as_ref(), spec.size, false).forward;
+    let training = flops::classifier_pass(net.as_ref(), spec.size, true).total();
+    ModelRow {
+        name: family.name().into(),
+        letter: family.letter().into(),
+        scale,
+        parameters: parameter_count(&store),
+        input: Some(spec),
+        counted_at: spec.size,
+        forward_macs: forward,
+        forward_gflops: flops::flops(forward) / 1e9,
+        training_gflops: flops::flops(training) / 1e9,
+    }
 }
 
 fn rows() -> Vec<ModelRow> {
     let mut rows = Vec::new();
-    for (scale, segnet) in
-        [(Scale::Paper, SegNetConfig::paper()), (SCALED, SegNetConfig::for_image_size(8, 32))]
-    {
-        let ae = AutoEncoder::new(segnet, Device::Cpu);
-        rows.push(ModelRow {
-            name: "segnet".into(),
-            letter: "AE".into(),
-            scale,
-            parameters: parameter_count(&ae.encoder) + parameter_count(&ae.decoder),
-            input: None,
-        });
-        for family in Family::ALL {
-            let store = VarStore::new(Device::Cpu);
-            let _ =
-                family.build(&store.root(), scale, if scale == Scale::Paper { 1000 } else { 10 });
-            rows.push(ModelRow {
-                name: family.name().into(),
-                letter: family.letter().into(),
-                scale,
-                parameters: parameter_count(&store),
-                input: Some(family.input_spec(scale)),
-            });
-        }
+    for scale in std::iter::once(Scale::Paper).chain(SCALED) {
+        rows.push(segnet_row(scale));
+        rows.extend(Family::ALL.map(|family| classifier_row(family, scale)));
     }
     rows
 }
 
 pub fn list(json: bool) -> anyhow::Result<()> {
-    let rows = tch::no_grad(rows);
+    let rows = rows();
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<13} {:<3} {:<22} {:>13}  input", "model", "", "scale", "parameters");
+    println!(
+        "{:<13} {:<3} {:<22} {:>13} {:>10} {:>10}  input",
+        "model", "", "scale", "parameters", "GFLOPs", "train"
+    );
     for row in rows {
         let scale = match row.scale {
             Scale::Paper => "paper".to_string(),
@@ -69,21 +111,36 @@ pub fn list(json: bool) -> anyhow::Result<()> {
                 format!("resize {} → centre crop {}, ImageNet mean/std", spec.resize, spec.size)
             }
             Some(spec) => format!("{}×{}, ImageNet mean/std", spec.size, spec.size),
-            None => "any H×W, [0, 1] RGB".to_string(),
+            None => format!("any H×W, [0, 1] RGB (counted at {0}×{0})", row.counted_at),
         };
         println!(
-            "{:<13} {:<3} {:<22} {:>13}  {input}",
+            "{:<13} {:<3} {:<22} {:>13} {:>10} {:>10}  {input}",
             row.name,
             row.letter,
             scale,
-            thousands(row.parameters)
+            thousands(row.parameters),
+            gflops(row.forward_gflops),
+            gflops(row.training_gflops),
         );
     }
     println!(
         "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see README); \
          scaled: the CPU profiles' variants"
     );
+    println!(
+        "GFLOPs: one image's forward pass, 2 × the multiply-accumulates of its convolutions and \
+         linear layers, counted while the model runs (GMACs = GFLOPs / 2, torchvision's \
+         \"GFLOPS\"); train: one image's training step, forward + backward as autograd computes \
+         it (≈ 3× forward; SegNet: pre-training)"
+    );
     Ok(())
+}
+
+/// GFLOPs to three significant digits, so the scaled models' millions still show.
+fn gflops(value: f64) -> String {
+    let magnitude = if value > 0.0 { value.log10().floor() as i64 } else { 0 };
+    let decimals = (2 - magnitude).max(0) as usize;
+    format!("{value:.decimals$}")
 }
 
 fn thousands(value: i64) -> String {
