@@ -188,8 +188,7 @@ pub enum WeightsCommand {
 pub struct MachineArgs {
     /// libtorch intra-op threads, 1 to 1024; fixed for the whole run because results depend
     /// on it (default: all logical cores)
-    #[arg(long, default_value_t = default_threads(),
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS as u64))]
+    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
     pub threads: usize,
     /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
     #[arg(long, default_value = "cpu")]
@@ -279,6 +278,10 @@ pub struct StageArgs {
 /// them all).
 pub const MAX_THREADS: usize = 1024;
 
+fn threads_parser() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS as u64)
+}
+
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
 }
@@ -330,8 +333,9 @@ pub struct PlanArgs {
     /// Master seed, passed to every stage
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
     pub seed: u64,
-    /// libtorch threads of every stage (results depend on it; Slurm: also --cpus-per-task)
-    #[arg(long, default_value_t = default_threads())]
+    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: also
+    /// --cpus-per-task)
+    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
     pub threads: usize,
     /// Device of every stage: cpu, cuda, cuda:N or auto
     #[arg(long, default_value = "cpu")]
@@ -385,8 +389,8 @@ pub struct BenchArgs {
     /// instead of the reduced stand-in
     #[arg(long)]
     pub full_size: bool,
-    /// libtorch intra-op threads
-    #[arg(long, default_value_t = default_threads())]
+    /// libtorch intra-op threads, 1 to 1024
+    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
     pub threads: usize,
     /// Master seed (the random weights and inputs derive from it)
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]

@@ -61,6 +61,20 @@ pub const PRESETS: [&str; 5] = ["tiny", "ci", "small", "fashion", "paper"];
 pub const DEFAULT: &str = "small";
 
 impl Profile {
+    /// `--data DIR` means something only to a profile that reads a dataset: a synthetic
+    /// profile would silently ignore it.
+    pub fn check_data_option(&self, data: Option<&std::path::Path>) -> anyhow::Result<()> {
+        match (data, &self.data) {
+            (Some(dir), DataSource::Synthetic) => anyhow::bail!(
+                "--data {}: profile '{}' makes its own synthetic images and reads no dataset; \
+                 drop --data, or use it with --profile fashion",
+                dir.display(),
+                self.name
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The preset called `name`, or an error listing the presets.
     pub fn preset(name: &str) -> anyhow::Result<Profile> {
         let scaled = ModelScale::Scaled { width_divisor: 8 };

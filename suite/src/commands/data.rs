@@ -45,6 +45,7 @@ pub fn export(
 ) -> anyhow::Result<()> {
     use dnlts::data::source::Split;
     let profile = profile::Profile::preset(profile)?;
+    profile.check_data_option(data)?;
     let (split_name, split) = match split {
         "train" => (split, Split::Train),
         "val" => (split, Split::Validation),

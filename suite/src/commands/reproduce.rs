@@ -11,14 +11,7 @@ use crate::{profile, runner, stages, targets};
 impl TrainingArgs {
     /// The run options, and the profile with the batch size asked for.
     pub fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<stages::RunOptions> {
-        if let (Some(dir), profile::DataSource::Synthetic) = (&self.data, &profile.data) {
-            anyhow::bail!(
-                "--data {}: profile '{}' makes its own synthetic images and reads no dataset; \
-                 drop --data, or use it with --profile fashion",
-                dir.display(),
-                profile.name
-            );
-        }
+        profile.check_data_option(self.data.as_deref())?;
         if let Some(batch_size) = self.batch_size {
             profile.batch_size = batch_size;
         }
