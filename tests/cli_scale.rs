@@ -63,11 +63,19 @@ fn position(lines: &[String], command: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{command}` in the plan:\n{}", lines.join("\n")))
 }
 
+/// A top-level `make`, even when the tests themselves run under `make test`: an inherited
+/// MAKELEVEL would add "Entering directory" lines and MAKEFLAGS the outer make's jobs.
+fn make() -> Command {
+    let mut command = Command::new("make");
+    command.env_remove("MAKEFLAGS").env_remove("MFLAGS").env_remove("MAKELEVEL");
+    command
+}
+
 #[test]
 fn the_make_plan_runs_stages_in_order_and_reproduces_dnlts_reproduce() {
     let dir = scratch("make");
     let makefile = plan("make", &dir);
-    let dry = Command::new("make").arg("-n").arg("-f").arg(&makefile).current_dir(&dir).output();
+    let dry = make().arg("-n").arg("-f").arg(&makefile).current_dir(&dir).output();
     let dry = dry.expect("make is installed");
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let lines: Vec<String> = text(&dry.stdout).lines().map(String::from).collect();
@@ -80,7 +88,7 @@ fn the_make_plan_runs_stages_in_order_and_reproduces_dnlts_reproduce() {
     }
     assert_eq!(lines.len(), 12, "one command per stage:\n{}", lines.join("\n"));
     // Two jobs at a time, as a user with two cores would run it.
-    let run = Command::new("make").args(["-j2", "-f"]).arg(&makefile).current_dir(&dir).output();
+    let run = make().args(["-j2", "-f"]).arg(&makefile).current_dir(&dir).output();
     let run = run.unwrap();
     assert!(run.status.success(), "{}\n{}", text(&run.stdout), text(&run.stderr));
     let direct =
