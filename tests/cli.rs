@@ -1,27 +1,14 @@
 //! The `dnlts` binary as a user meets it: help, env, list, reproduce and their errors.
 
+mod cli_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn dnlts(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dnlts"))
-        .args(args)
-        .current_dir(dir)
-        // The binary must find libtorch through its rpath, not through the environment.
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .expect("the dnlts binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli_common::{dnlts, text};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dnlts-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cli_common::scratch_dir("cli", name)
 }
 
 #[test]

@@ -2,32 +2,19 @@
 //! L, A, V, I, R everywhere, its stage is keyed by the file's sha256, bad models are refused
 //! before anything trains, and `data export` writes exactly the pixels the pipeline reads.
 
+mod cli_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use cli_common::{dnlts, text};
 
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
 
-fn dnlts(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dnlts"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .expect("the dnlts binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dnlts-yours-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cli_common::scratch_dir("yours", name)
 }
 
 fn json(path: &Path) -> Value {

@@ -1,27 +1,15 @@
 //! `dnlts plan` and `dnlts bench`: the stage graph handed to make and Slurm, and the step
 //! timings with their FLOP counts.
 
+mod cli_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn dnlts(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dnlts"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .expect("the dnlts binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli_common::{dnlts, text};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dnlts-scale-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cli_common::scratch_dir("scale", name)
 }
 
 fn plan(emit: &str, dir: &Path) -> PathBuf {

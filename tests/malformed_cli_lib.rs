@@ -1,8 +1,12 @@
 //! The `dnlts weights` and `dnlts analyze` commands on malformed input (issue #15): exit
 //! status, the words users read and the new flags --allow-non-finite and --max-concepts.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod cli_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cli_common::text;
 
 use dnlts::models::weights;
 use dnlts::models::{Family, Scale};
@@ -10,16 +14,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 fn dnlts(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dnlts"))
-        .args(args)
-        .current_dir("/")
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .expect("the dnlts binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    cli_common::dnlts(args, Path::new("/"))
 }
 
 fn scratch(name: &str) -> PathBuf {
