@@ -269,6 +269,34 @@ fn evaluation_goldens(out: &Path) -> Vec<GoldenFile> {
         .collect()
 }
 
+/// Golden files of targets that no longer run would otherwise pass unnoticed: an error, or
+/// removed (and listed) when blessing.
+fn retire_orphans(goldens: &[GoldenFile], moved: &mut Vec<String>) {
+    let dir = root().join("golden/evaluation");
+    let mut orphans: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter(|path| {
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            !goldens.iter().any(|golden| golden.target == stem)
+        })
+        .collect();
+    orphans.sort();
+    if blessing() {
+        for path in orphans {
+            std::fs::remove_file(&path).unwrap();
+            moved.push(format!("{}: removed, no target makes it any more", path.display()));
+        }
+        return;
+    }
+    assert!(
+        orphans.is_empty(),
+        "golden files without a target that makes them: {orphans:?}; a target was renamed or \
+         removed: run `make golden` (it removes them) and commit the diff"
+    );
+}
+
 /// Every target on the fixed stages, checked against golden/evaluation; then the same
 /// numbers, deliberately computed wrong, must fail the check with readable lines.
 #[test]
@@ -282,6 +310,7 @@ fn evaluation_layer_matches_golden() {
     for golden in &goldens {
         mismatches.extend(check_or_bless(golden, &mut moved));
     }
+    retire_orphans(&goldens, &mut moved);
     report("evaluation", mismatches, moved);
     if !blessing() && golden_device() == "cpu" {
         a_wrong_metric_fails_with_one_line_per_number(goldens);
