@@ -60,7 +60,7 @@ pub enum Command {
     },
     /// Stage: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
     Evaluate(StageArgs),
-    /// List the built-in models (paper scale and scaled) with parameter counts and input specs
+    /// List the built-in models (paper scale and scaled): parameters, input spec, GFLOPs per image
     Models {
         /// Print one JSON document instead of a table
         #[arg(long)]
