@@ -58,7 +58,7 @@ fn sparse_safetensors(path: &Path, tensors: &[(String, Vec<i64>)]) {
         offset += bytes;
     }
     let mut json = serde_json::to_string(&Value::Object(header)).unwrap();
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(' ');
     }
     let mut file = std::fs::File::create(path).unwrap();
@@ -260,4 +260,39 @@ fn a_complete_looking_setup_only_warns_about_counts() {
     }
     println!("{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `make -n` (a top-level make, even under `make test`) in the repository root.
+fn make_dry(args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = std::process::Command::new("make")
+        .arg("-n")
+        .args(args)
+        .current_dir(root)
+        .env_remove("MAKELEVEL")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .expect("make is installed");
+    assert!(out.status.success(), "make -n {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn make_reproduce_paper_runs_the_doctor_first_with_the_folders() {
+    let plan = make_dry(&[
+        "reproduce",
+        "PROFILE=paper",
+        "IMAGENET=/d/imagenet",
+        "YFCC=/d/yfcc",
+        "WEIGHTS=/d/w",
+    ]);
+    let doctor = plan
+        .find("doctor --profile paper --imagenet /d/imagenet --yfcc /d/yfcc --weights /d/w")
+        .unwrap_or_else(|| panic!("the doctor runs with the folders:\n{plan}"));
+    let reproduce = plan.find("reproduce --profile paper").expect("then reproduce");
+    assert!(doctor < reproduce, "doctor before reproduce:\n{plan}");
+    let small = make_dry(&["reproduce", "PROFILE=small"]);
+    assert!(!small.contains("doctor"), "other profiles run no preflight:\n{small}");
+    assert!(small.contains("reproduce --profile small"), "{small}");
 }
