@@ -149,6 +149,7 @@ fn every_missing_piece_is_reported_in_one_run() {
         assert!(stdout.contains(name), "{name} named:\n{stdout}");
     }
     assert!(stdout.contains("4 images found, ILSVRC2012 has 1,281,167"), "{stdout}");
+    println!("{stdout}");
 
     let mut json_args = args.to_vec();
     json_args.push("--json");
