@@ -2,6 +2,7 @@
 # Nothing to install by hand: libtorch is fetched on first use (see scripts/fetch-libtorch.sh).
 #
 #   make reproduce [PROFILE=tiny|ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
+#                  PROFILE=paper first runs the preflight `dnlts doctor` on IMAGENET=DIR YFCC=DIR WEIGHTS=DIR
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
 #   make golden    re-bless the golden files after an intended change; prints what moved
@@ -11,6 +12,9 @@
 PROFILE ?= small
 TORCH ?= cpu
 ARGS ?=
+IMAGENET ?=
+YFCC ?=
+WEIGHTS ?=
 export TORCH
 
 WITH_TORCH := scripts/with-libtorch.sh
@@ -30,7 +34,7 @@ CARGO_FLAGS := --release --workspace --locked
 all: build
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,12p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -42,7 +46,13 @@ fashion-mnist:
 	@scripts/install-fashion-mnist.sh
 
 # The fashion profile reads Fashion-MNIST; everything else is embedded or user-supplied.
+# The paper profile checks all its inputs first (`dnlts doctor`) and stops on any missing one.
+DOCTOR_OPTS := $(if $(IMAGENET),--imagenet $(IMAGENET)) $(if $(YFCC),--yfcc $(YFCC)) \
+	$(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(filter cuda,$(TORCH)),--device cuda)
 reproduce: build $(if $(filter fashion,$(PROFILE)),fashion-mnist)
+ifeq ($(PROFILE),paper)
+	$(DNLTS) doctor --profile paper $(DOCTOR_OPTS)
+endif
 	$(DNLTS) reproduce --profile $(PROFILE) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
 
 test:

@@ -103,6 +103,9 @@ pub enum Command {
     /// Time each stage's step on generated inputs: img/s, TFLOP/s, MFU, peak memory, and the
     /// projected wall time of the whole profile
     Bench(BenchArgs),
+    /// Check everything a profile needs before any training (data folders and image counts,
+    /// pretrained weight files, GPU, free disk) and list every missing piece at once
+    Doctor(DoctorArgs),
 }
 
 #[derive(Subcommand)]
@@ -356,6 +359,37 @@ pub struct PlanArgs {
 pub enum Emit {
     Make,
     Slurm,
+}
+
+/// `dnlts doctor` options.
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The profile to check (paper: the one that needs ImageNet, YFCC100m and weights)
+    #[arg(long, default_value = "paper")]
+    pub profile: String,
+    /// ImageNet (ILSVRC2012) folder: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG, or a flat val/
+    /// with val_labels.txt beside it
+    #[arg(long, value_name = "DIR")]
+    pub imagenet: Option<PathBuf>,
+    /// YFCC100m folder: images and zip shards of images, in any sub-folders
+    #[arg(long, value_name = "DIR")]
+    pub yfcc: Option<PathBuf>,
+    /// Folder of the safetensors files scripts/export_weights.py writes (alexnet, vgg16_bn,
+    /// inception_v3, resnet50)
+    #[arg(long, value_name = "DIR")]
+    pub weights: Option<PathBuf>,
+    /// The device training would use: cpu, cuda, cuda:N or auto
+    #[arg(long, default_value = "cuda")]
+    pub device: DeviceChoice,
+    /// Images per step (default: the profile's)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Option<u32>,
+    /// Output folder whose disk is checked for room (default: results/<profile>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document instead of the checklist
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `dnlts bench` options.

@@ -113,5 +113,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan(args) => commands::plan::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Doctor(args) => commands::doctor::run(&args),
     }
 }

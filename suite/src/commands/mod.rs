@@ -2,6 +2,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod data;
+pub mod doctor;
 pub mod env;
 pub mod list;
 pub mod models;

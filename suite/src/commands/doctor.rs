@@ -1,0 +1,632 @@
+//! `dnlts doctor`: the preflight of the paper profile. It checks every input the profile needs
+//! (ImageNet, YFCC100m, torchvision's weights), the device and the free disk, and lists every
+//! missing piece at once, with its path and how to fix it, before any training starts.
+//!
+//! It reuses the readers the pipeline uses (`dnlts::data::imagenet::open`,
+//! `dnlts::data::yfcc::open`) and reads only the header of each weight file
+//! (`dnlts::models::weights::read_layout`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tch::nn::VarStore;
+use tch::Device;
+
+use dnlts::data::imagenet::{self, ImageNetSplit};
+use dnlts::data::resize::EvalTransform;
+use dnlts::data::{yfcc, FailureBudget};
+use dnlts::device::DeviceChoice;
+use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
+use dnlts::models::weights::{is_ignorable, read_layout};
+use dnlts::models::{Family, Scale};
+
+use crate::cli::DoctorArgs;
+use crate::profile::Profile;
+
+/// Copies of each stage's weights the disk must hold: the stage's file and its checkpoints.
+const CHECKPOINT_COPIES: u64 = 3;
+/// Names listed per kind of weight mismatch before "… and N more".
+const LIST_AT_MOST: usize = 8;
+const EXPORT: &str = "python3 scripts/export_weights.py torchvision";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Ok,
+    Warning,
+    Missing,
+}
+
+impl Status {
+    fn mark(self) -> &'static str {
+        match self {
+            Status::Ok => "✓",
+            Status::Warning => "!",
+            Status::Missing => "✗",
+        }
+    }
+}
+
+/// One line of the checklist.
+#[derive(Debug, Serialize)]
+struct Item {
+    section: &'static str,
+    name: String,
+    status: Status,
+    path: Option<PathBuf>,
+    detail: String,
+    fix: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    profile: String,
+    missing: usize,
+    warnings: usize,
+    items: Vec<Item>,
+}
+
+struct Checklist {
+    items: Vec<Item>,
+}
+
+impl Checklist {
+    fn add(
+        &mut self,
+        section: &'static str,
+        name: impl Into<String>,
+        status: Status,
+        path: Option<&Path>,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.items.push(Item {
+            section,
+            name: name.into(),
+            status,
+            path: path.map(Path::to_path_buf),
+            detail: detail.into(),
+            fix,
+        });
+    }
+}
+
+pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
+    let profile = Profile::preset(&args.profile)?;
+    if profile.name != "paper" {
+        anyhow::bail!(
+            "profile '{}' reads no external data or weights and needs no preflight; `dnlts doctor` \
+             checks --profile paper",
+            profile.name
+        );
+    }
+    let mut list = Checklist { items: Vec::new() };
+    check_imagenet(&mut list, args.imagenet.as_deref(), &profile);
+    check_yfcc(&mut list, args.yfcc.as_deref(), &profile);
+    let sizes = ModelSizes::build();
+    check_weights(&mut list, args.weights.as_deref(), &sizes);
+    check_device(&mut list, args.device, args.batch_size.unwrap_or(profile.batch_size), &profile);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+    check_disk(&mut list, &out, &sizes);
+    list.add(
+        "pipeline",
+        "ImageNet/YFCC100m in training",
+        Status::Missing,
+        Some(Path::new("suite/src/stages/mod.rs")),
+        "the training pipeline cannot read ImageNet or YFCC100m yet (`open_source` refuses the \
+         paper profile), so `dnlts reproduce --profile paper` stops before training even when \
+         every item above is ✓",
+        Some(
+            "nothing to do on your side: wiring the data path is issue #13; meanwhile the \
+             profiles tiny, ci, small and fashion run end to end"
+                .into(),
+        ),
+    );
+    let report = Report {
+        profile: profile.name.clone(),
+        missing: list.items.iter().filter(|i| i.status == Status::Missing).count(),
+        warnings: list.items.iter().filter(|i| i.status == Status::Warning).count(),
+        items: list.items,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_checklist(&report);
+    }
+    if report.missing > 0 {
+        anyhow::bail!(
+            "preflight of profile '{}': {} missing piece(s), {} warning(s); fix the ✗ items above \
+             and run `dnlts doctor` again",
+            report.profile,
+            report.missing,
+            report.warnings
+        );
+    }
+    Ok(())
+}
+
+fn print_checklist(report: &Report) {
+    println!("dnlts doctor: preflight of profile '{}'", report.profile);
+    let mut section = "";
+    for item in &report.items {
+        if item.section != section {
+            section = item.section;
+            println!("\n{section}");
+        }
+        println!("  {} {}: {}", item.status.mark(), item.name, item.detail);
+        if let Some(path) = &item.path {
+            println!("      path: {}", path.display());
+        }
+        if let (Some(fix), false) = (&item.fix, item.status == Status::Ok) {
+            println!("      fix:  {fix}");
+        }
+    }
+    println!(
+        "\n{} missing (✗), {} warning(s) (!), {} ok (✓)",
+        report.missing,
+        report.warnings,
+        report.items.len() - report.missing - report.warnings
+    );
+}
+
+/// "1,281,167"
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+const IMAGENET_LAYOUT: &str = "DIR/train/<wnid>/*.JPEG and DIR/val/<wnid>/*.JPEG (or a flat \
+     DIR/val/*.JPEG with DIR/val_labels.txt, one `<file> <wnid>` per line) from ILSVRC2012 \
+     (https://image-net.org/download)";
+
+fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) {
+    let Some(root) = root else {
+        list.add(
+            "ImageNet",
+            "folder",
+            Status::Missing,
+            None,
+            "not given",
+            Some(format!(
+                "pass --imagenet DIR (make: IMAGENET=DIR), DIR holding {IMAGENET_LAYOUT}"
+            )),
+        );
+        return;
+    };
+    let mut classes = None;
+    for (split, expected) in
+        [(ImageNetSplit::Train, profile.train_images), (ImageNetSplit::Val, profile.eval_images)]
+    {
+        let name = match split {
+            ImageNetSplit::Train => "train",
+            ImageNetSplit::Val => "val",
+        };
+        let path = root.join(name);
+        match imagenet::open(root, split, EvalTransform::STANDARD) {
+            Err(error) => list.add(
+                "ImageNet",
+                name,
+                Status::Missing,
+                Some(&path),
+                error.to_string(),
+                Some(format!("put ImageNet's {name} split there: {IMAGENET_LAYOUT}")),
+            ),
+            Ok(folder) => {
+                let found = folder.items.len() as u64;
+                classes.get_or_insert((folder.classes.len() as u64, path.clone()));
+                let detail = format!(
+                    "{} images found, ILSVRC2012 has {}",
+                    thousands(found),
+                    thousands(expected)
+                );
+                if found < expected {
+                    list.add(
+                        "ImageNet",
+                        name,
+                        Status::Warning,
+                        Some(&path),
+                        format!("{detail}: a subset runs, but its numbers are not the paper's"),
+                        Some(format!("complete the {name} split to compare with the paper")),
+                    );
+                } else {
+                    list.add("ImageNet", name, Status::Ok, Some(&path), detail, None);
+                }
+            }
+        }
+    }
+    if let Some((found, path)) = classes {
+        let expected = u64::from(profile.classes);
+        let detail = format!("{found} classes found, ILSVRC2012 has {expected}");
+        if found == expected {
+            list.add("ImageNet", "classes", Status::Ok, Some(&path), detail, None);
+        } else {
+            list.add(
+                "ImageNet",
+                "classes",
+                Status::Warning,
+                Some(&path),
+                format!(
+                    "{detail}: torchvision's classifiers predict {expected} classes, so accuracies \
+                     on another class list are not the paper's"
+                ),
+                Some("use all 1,000 ILSVRC2012 classes (one folder per wnid)".into()),
+            );
+        }
+    }
+}
+
+fn check_yfcc(list: &mut Checklist, root: Option<&Path>, profile: &Profile) {
+    let fix_layout = "a folder of YFCC100m images (*.jpg, *.png) and/or zip shards of them, in \
+                      any sub-folders (https://multimediacommons.wordpress.com/yfcc100m-core-dataset/)";
+    let Some(root) = root else {
+        list.add(
+            "YFCC100m",
+            "folder",
+            Status::Missing,
+            None,
+            "not given",
+            Some(format!("pass --yfcc DIR (make: YFCC=DIR): {fix_layout}")),
+        );
+        return;
+    };
+    match yfcc::open(root, FailureBudget::default()) {
+        Err(error) => list.add(
+            "YFCC100m",
+            "folder",
+            Status::Missing,
+            Some(root),
+            error.to_string(),
+            Some(fix_layout.to_string()),
+        ),
+        Ok(stream) if stream.is_empty() => list.add(
+            "YFCC100m",
+            "folder",
+            Status::Missing,
+            Some(root),
+            "no images (*.jpg, *.jpeg, *.png) or zip shards of them found",
+            Some(fix_layout.to_string()),
+        ),
+        Ok(stream) => {
+            let found = stream.len() as u64;
+            let expected = profile.pretrain_images;
+            let detail = format!(
+                "{} images found (loose files and zip members, before the authors' filter), \
+                 the paper pre-trains on {:.1} M",
+                thousands(found),
+                expected as f64 / 1e6
+            );
+            if found < expected {
+                list.add(
+                    "YFCC100m",
+                    "images",
+                    Status::Warning,
+                    Some(root),
+                    format!(
+                        "{detail}: a smaller set is a warning, not an error; pre-training then \
+                         sees fewer distinct images than the paper's"
+                    ),
+                    Some("add YFCC100m images or shards to match the paper's scale".into()),
+                );
+            } else {
+                list.add("YFCC100m", "images", Status::Ok, Some(root), detail, None);
+            }
+        }
+    }
+}
+
+/// The paper-scale models, built once on the CPU: their tensor names and shapes (for the weight
+/// files) and their sizes (for the disk estimate).
+struct ModelSizes {
+    /// Family → (name → shape) of every tensor its store holds.
+    classifiers: Vec<(Family, HashMap<String, Vec<i64>>)>,
+    /// Values (parameters and BN statistics) of the SegNet, encoder and decoder.
+    autoencoder: u64,
+}
+
+impl ModelSizes {
+    fn build() -> Self {
+        let _guard = tch::no_grad_guard();
+        let classifiers = Family::ALL
+            .map(|family| {
+                let store = VarStore::new(Device::Cpu);
+                let _ = family.build(&store.root(), Scale::Paper, 1000);
+                let shapes = store.variables().into_iter().map(|(n, t)| (n, t.size())).collect();
+                (family, shapes)
+            })
+            .to_vec();
+        let ae = AutoEncoder::new(SegNetConfig::paper(), Device::Cpu);
+        let autoencoder = values(&ae.encoder) + values(&ae.decoder);
+        Self { classifiers, autoencoder }
+    }
+
+    /// Bytes of f32 weights the stages write: the pre-trained AE, 5 classifiers, 5 fine-tuned
+    /// AEs, each kept [`CHECKPOINT_COPIES`] times.
+    fn stage_bytes(&self) -> u64 {
+        let classifiers: u64 = self
+            .classifiers
+            .iter()
+            .map(|(_, shapes)| {
+                shapes.values().map(|s| s.iter().product::<i64>().max(0) as u64).sum::<u64>()
+            })
+            .sum();
+        let ae_copies = 1 + self.classifiers.len() as u64;
+        (ae_copies * self.autoencoder + classifiers) * 4 * CHECKPOINT_COPIES
+    }
+}
+
+fn values(store: &VarStore) -> u64 {
+    store.variables().values().map(|t| t.numel() as u64).sum()
+}
+
+fn listed(names: &[String]) -> String {
+    let mut text = names.iter().take(LIST_AT_MOST).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > LIST_AT_MOST {
+        text.push_str(&format!(" … and {} more", names.len() - LIST_AT_MOST));
+    }
+    text
+}
+
+fn check_weights(list: &mut Checklist, dir: Option<&Path>, sizes: &ModelSizes) {
+    let pretrained: Vec<_> =
+        sizes.classifiers.iter().filter(|(family, _)| *family != Family::Lenet5).collect();
+    let names: Vec<&str> = pretrained.iter().map(|(family, _)| family.name()).collect();
+    let Some(dir) = dir else {
+        list.add(
+            "weights",
+            "folder",
+            Status::Missing,
+            None,
+            "not given",
+            Some(format!(
+                "on a machine with torchvision run `{EXPORT} {} --out DIR`, then pass --weights \
+                 DIR (make: WEIGHTS=DIR)",
+                names.join(" ")
+            )),
+        );
+        return;
+    };
+    for (family, shapes) in pretrained {
+        let name = family.name();
+        let path = dir.join(format!("{name}.safetensors"));
+        let export = format!("{EXPORT} {name} --out {}", dir.display());
+        let layout = match read_layout(&path) {
+            Ok(layout) => layout,
+            Err(error) => {
+                list.add(
+                    "weights",
+                    format!("{} ({name})", family.letter()),
+                    Status::Missing,
+                    Some(&path),
+                    error.to_string(),
+                    Some(format!("on a machine with torchvision run `{export}`")),
+                );
+                continue;
+            }
+        };
+        let in_file: HashMap<&str, &[i64]> =
+            layout.tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())).collect();
+        let mut missing: Vec<String> =
+            shapes.keys().filter(|n| !in_file.contains_key(n.as_str())).cloned().collect();
+        let mut extra: Vec<String> = in_file
+            .keys()
+            .filter(|n| !shapes.contains_key(**n) && !is_ignorable(n))
+            .map(|n| n.to_string())
+            .collect();
+        let mut wrong: Vec<String> = shapes
+            .iter()
+            .filter_map(|(n, ours)| {
+                let theirs = in_file.get(n.as_str())?;
+                (*theirs != ours.as_slice())
+                    .then(|| format!("{n} (model {ours:?}, file {theirs:?})"))
+            })
+            .collect();
+        missing.sort();
+        extra.sort();
+        wrong.sort();
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
+            problems.push(format!("{} missing: {}", missing.len(), listed(&missing)));
+        }
+        if !extra.is_empty() {
+            problems.push(format!("{} not in the model: {}", extra.len(), listed(&extra)));
+        }
+        if !wrong.is_empty() {
+            problems.push(format!("{} mis-shaped: {}", wrong.len(), listed(&wrong)));
+        }
+        if problems.is_empty() {
+            list.add(
+                "weights",
+                format!("{} ({name})", family.letter()),
+                Status::Ok,
+                Some(&path),
+                format!("{} tensors match the paper-scale {name}", shapes.len()),
+                None,
+            );
+        } else {
+            list.add(
+                "weights",
+                format!("{} ({name})", family.letter()),
+                Status::Missing,
+                Some(&path),
+                format!("does not fit the paper-scale {name}: {}", problems.join("; ")),
+                Some(format!(
+                    "export torchvision's {name} (IMAGENET1K_V1) again with `{export}`; \
+                     `dnlts weights check {} --model {name}` lists every difference",
+                    path.display()
+                )),
+            );
+        }
+    }
+}
+
+fn check_device(list: &mut Checklist, choice: DeviceChoice, batch_size: u32, profile: &Profile) {
+    let count = dnlts::device::cuda_device_count();
+    let device = match choice.resolve() {
+        Ok(device) => Some(device),
+        Err(error) => {
+            list.add(
+                "device",
+                choice.to_string(),
+                Status::Missing,
+                None,
+                format!("{error} (CUDA available: {})", if count > 0 { "yes" } else { "no" }),
+                Some(
+                    "run on a machine with an NVIDIA GPU and a CUDA build (`make TORCH=cuda`)"
+                        .into(),
+                ),
+            );
+            None
+        }
+    };
+    match device {
+        None => {}
+        Some(Device::Cuda(index)) => {
+            let memory = cuda_memory(index).map_or_else(
+                || "memory unknown (the CUDA runtime's cudaMemGetInfo was not found)".into(),
+                |total| format!("{} of memory", gib(total)),
+            );
+            list.add(
+                "device",
+                format!("cuda:{index}"),
+                Status::Ok,
+                None,
+                format!("CUDA available, {count} device(s); cuda:{index} has {memory}"),
+                None,
+            );
+        }
+        Some(_) => list.add(
+            "device",
+            "cpu",
+            Status::Warning,
+            None,
+            format!("{} CUDA device(s) seen; the paper profile on a CPU would take months", count),
+            Some("pass --device cuda on a machine with an NVIDIA GPU".into()),
+        ),
+    }
+    let detail = format!(
+        "batch size {batch_size} (the profile's is {}); whether it fits the GPU's memory is \
+         measured, not guessed: `dnlts bench --profile paper --device {choice} --batch-size \
+         {batch_size}` reports each stage's peak",
+        profile.batch_size
+    );
+    if u64::from(batch_size) > profile.eval_images {
+        list.add(
+            "device",
+            "batch size",
+            Status::Missing,
+            None,
+            format!(
+                "batch size {batch_size} is larger than the {} validation images",
+                profile.eval_images
+            ),
+            Some(format!("use a batch size up to {} (the paper's is 32)", profile.eval_images)),
+        );
+    } else {
+        list.add("device", "batch size", Status::Ok, None, detail, None);
+    }
+}
+
+/// Total memory of CUDA device `index` from the CUDA runtime (cudaSetDevice + cudaMemGetInfo,
+/// looked up in the loaded libraries); None where the runtime is not loaded.
+fn cuda_memory(index: usize) -> Option<u64> {
+    // SAFETY: dlsym only reads the loaded objects' symbol tables; the two symbols are the CUDA
+    // runtime's C functions `cudaError_t cudaSetDevice(int)` and
+    // `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`.
+    unsafe {
+        let set = libc::dlsym(libc::RTLD_DEFAULT, c"cudaSetDevice".as_ptr());
+        let info = libc::dlsym(libc::RTLD_DEFAULT, c"cudaMemGetInfo".as_ptr());
+        if set.is_null() || info.is_null() {
+            return None;
+        }
+        let set: extern "C" fn(i32) -> i32 = std::mem::transmute(set);
+        let info: extern "C" fn(*mut usize, *mut usize) -> i32 = std::mem::transmute(info);
+        if set(index as i32) != 0 {
+            return None;
+        }
+        let (mut free, mut total) = (0usize, 0usize);
+        (info(&mut free, &mut total) == 0).then_some(total as u64)
+    }
+}
+
+fn check_disk(list: &mut Checklist, out: &Path, sizes: &ModelSizes) {
+    let need = sizes.stage_bytes();
+    if let Err(error) = dnlts::files::check_output(out, dnlts::files::Output::Folder) {
+        list.add(
+            "disk",
+            "output folder",
+            Status::Missing,
+            Some(out),
+            error.to_string(),
+            Some("pass --out DIR with a folder (or a new path)".into()),
+        );
+        return;
+    }
+    // The folder may not exist yet: ask about the file system of its nearest existing ancestor.
+    let absolute = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let existing = absolute.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    let detail = format!(
+        "the stages write about {} (pre-trained AE, 5 classifiers, 5 fine-tuned AEs as f32 \
+         safetensors, ×{CHECKPOINT_COPIES} for checkpoints)",
+        gib(need)
+    );
+    match free_bytes(existing) {
+        None => list.add(
+            "disk",
+            "free space",
+            Status::Warning,
+            Some(out),
+            format!("{detail}; the free space of {} could not be read", existing.display()),
+            Some(format!("check by hand that {} is free there", gib(need))),
+        ),
+        Some(free) if free < need => list.add(
+            "disk",
+            "free space",
+            Status::Missing,
+            Some(out),
+            format!("{detail}, but only {} is free", gib(free)),
+            Some(format!("free {} there or pass --out on a larger disk", gib(need - free))),
+        ),
+        Some(free) => list.add(
+            "disk",
+            "free space",
+            Status::Ok,
+            Some(out),
+            format!("{detail}; {} free", gib(free)),
+            None,
+        ),
+    }
+}
+
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs writes into the struct we own; the path is a NUL-terminated string.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_281_167), "1,281,167");
+    }
+}
