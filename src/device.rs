@@ -24,6 +24,29 @@ pub enum DeviceError {
     CudaMissing { asked: usize, available: usize },
 }
 
+/// Free and total memory of CUDA device `index`, in bytes, as the CUDA runtime reports them
+/// (cudaSetDevice, then cudaMemGetInfo, both looked up in the loaded libraries, since tch does
+/// not wrap them); None where the runtime is not loaded or a call fails.
+pub fn cuda_memory(index: usize) -> Option<(u64, u64)> {
+    // SAFETY: dlsym only reads the loaded objects' symbol tables; the two symbols are the CUDA
+    // runtime's C functions `cudaError_t cudaSetDevice(int)` and
+    // `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`.
+    unsafe {
+        let set = libc::dlsym(libc::RTLD_DEFAULT, c"cudaSetDevice".as_ptr());
+        let info = libc::dlsym(libc::RTLD_DEFAULT, c"cudaMemGetInfo".as_ptr());
+        if set.is_null() || info.is_null() {
+            return None;
+        }
+        let set: extern "C" fn(i32) -> i32 = std::mem::transmute(set);
+        let info: extern "C" fn(*mut usize, *mut usize) -> i32 = std::mem::transmute(info);
+        if set(i32::try_from(index).ok()?) != 0 {
+            return None;
+        }
+        let (mut free, mut total) = (0usize, 0usize);
+        (info(&mut free, &mut total) == 0).then_some((free as u64, total as u64))
+    }
+}
+
 impl FromStr for DeviceChoice {
     type Err = DeviceError;
 

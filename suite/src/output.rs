@@ -20,3 +20,29 @@ pub fn write_text(path: &Path, text: &str) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(path.to_path_buf())
 }
+
+/// A count with its thousands grouped: 1281167 → "1,281,167".
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_281_167), "1,281,167");
+    }
+}

@@ -578,21 +578,11 @@ mod memory {
     }
 
     /// Device memory in use (total − free) as the CUDA runtime reports it; None where the
-    /// runtime's cudaMemGetInfo cannot be found.
+    /// runtime cannot be reached.
     fn cuda_used(device: Device) -> Option<u64> {
+        let Device::Cuda(index) = device else { return None };
         synchronize(device);
-        // SAFETY: dlsym only reads the loaded objects' symbol tables; cudaMemGetInfo is the
-        // CUDA runtime's C function `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`
-        // and reports on the current device, which libtorch set to the one it computes on.
-        unsafe {
-            let symbol = libc::dlsym(libc::RTLD_DEFAULT, c"cudaMemGetInfo".as_ptr());
-            if symbol.is_null() {
-                return None;
-            }
-            let get: extern "C" fn(*mut usize, *mut usize) -> i32 = std::mem::transmute(symbol);
-            let (mut free, mut total) = (0usize, 0usize);
-            (get(&mut free, &mut total) == 0).then(|| (total - free) as u64)
-        }
+        dnlts::device::cuda_memory(index).map(|(free, total)| total - free)
     }
 
     /// The GPU's marketing name from nvidia-smi, e.g. "NVIDIA H200".

@@ -22,6 +22,7 @@ use dnlts::models::weights::{is_ignorable, read_layout};
 use dnlts::models::{Family, Scale};
 
 use crate::cli::DoctorArgs;
+use crate::output::thousands;
 use crate::profile::Profile;
 
 /// Copies of each stage's weights the disk must hold: the stage's file and its checkpoints.
@@ -168,19 +169,6 @@ fn print_checklist(report: &Report) {
         report.warnings,
         report.items.len() - report.missing - report.warnings
     );
-}
-
-/// "1,281,167"
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn gib(bytes: u64) -> String {
@@ -493,9 +481,9 @@ fn check_device(list: &mut Checklist, choice: DeviceChoice, batch_size: u32, pro
     match device {
         None => {}
         Some(Device::Cuda(index)) => {
-            let memory = cuda_memory(index).map_or_else(
+            let memory = dnlts::device::cuda_memory(index).map_or_else(
                 || "memory unknown (the CUDA runtime's cudaMemGetInfo was not found)".into(),
-                |total| format!("{} of memory", gib(total)),
+                |(_, total)| format!("{} of memory", gib(total)),
             );
             list.add(
                 "device",
@@ -535,28 +523,6 @@ fn check_device(list: &mut Checklist, choice: DeviceChoice, batch_size: u32, pro
         );
     } else {
         list.add("device", "batch size", Status::Ok, None, detail, None);
-    }
-}
-
-/// Total memory of CUDA device `index` from the CUDA runtime (cudaSetDevice + cudaMemGetInfo,
-/// looked up in the loaded libraries); None where the runtime is not loaded.
-fn cuda_memory(index: usize) -> Option<u64> {
-    // SAFETY: dlsym only reads the loaded objects' symbol tables; the two symbols are the CUDA
-    // runtime's C functions `cudaError_t cudaSetDevice(int)` and
-    // `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`.
-    unsafe {
-        let set = libc::dlsym(libc::RTLD_DEFAULT, c"cudaSetDevice".as_ptr());
-        let info = libc::dlsym(libc::RTLD_DEFAULT, c"cudaMemGetInfo".as_ptr());
-        if set.is_null() || info.is_null() {
-            return None;
-        }
-        let set: extern "C" fn(i32) -> i32 = std::mem::transmute(set);
-        let info: extern "C" fn(*mut usize, *mut usize) -> i32 = std::mem::transmute(info);
-        if set(index as i32) != 0 {
-            return None;
-        }
-        let (mut free, mut total) = (0usize, 0usize);
-        (info(&mut free, &mut total) == 0).then_some(total as u64)
     }
 }
 
@@ -616,17 +582,4 @@ fn free_bytes(path: &Path) -> Option<u64> {
     // SAFETY: statvfs writes into the struct we own; the path is a NUL-terminated string.
     let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
     (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_281_167), "1,281,167");
-    }
 }

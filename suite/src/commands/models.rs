@@ -10,6 +10,8 @@ use dnlts::models::flops;
 use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::{parameter_count, Family, InputSpec, Scale};
 
+use crate::output::thousands;
+
 /// The scaled variants the CPU profiles use: width/16 (tiny, ci) and width/8 (small, fashion),
 /// both at 32×32.
 const SCALED: [Scale; 2] = [
@@ -118,7 +120,7 @@ pub fn list(json: bool) -> anyhow::Result<()> {
             row.name,
             row.letter,
             scale,
-            thousands(row.parameters),
+            thousands(row.parameters.unsigned_abs()),
             gflops(row.forward_gflops),
             gflops(row.training_gflops),
         );
@@ -143,18 +145,6 @@ fn gflops(value: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-fn thousands(value: i64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
     let summary = dnlts::models::weights::inspect(file)?;
     if json {
@@ -167,7 +157,7 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
     println!(
         "{} tensors, {} values, sha256 {}",
         summary.tensors.len(),
-        thousands(summary.parameters),
+        thousands(summary.parameters.unsigned_abs()),
         summary.sha256
     );
     let non_finite: Vec<String> = summary
