@@ -315,6 +315,25 @@ fn value_or_option<'a>(option: &'a str, value: &'a str) -> &'a str {
     }
 }
 
+/// One refused case per bad value: `command` with the `base` options, where `option value`
+/// replaces the base's `option`; filed under `name` in the summary.
+fn refused_values(
+    name: &'static str,
+    command: &[&str],
+    base: &[(&str, &str)],
+    values: &[(&str, &[&str])],
+) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (option, values) in values {
+        for value in *values {
+            let args = with_option(command, base, option, value);
+            let label = format!("{option} {value:?}");
+            cases.push(refused(name, label, &args, value_or_option(option, value)));
+        }
+    }
+    cases
+}
+
 /// Option values out of range, of the wrong type or naming nothing, per subcommand.
 fn option_cases(inputs: &Inputs) -> Vec<Case> {
     let mut cases = Vec::new();
@@ -334,13 +353,7 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
         ("--fixed-stages", &[""]),
         ("--out", &[""]),
     ];
-    for (option, values) in bad_values {
-        for value in values {
-            let args = with_option(&["reproduce"], &tiny, option, value);
-            let label = format!("{option} {value:?}");
-            cases.push(refused("reproduce", label, &args, value_or_option(option, value)));
-        }
-    }
+    cases.extend(refused_values("reproduce", &["reproduce"], &tiny, &bad_values));
     for stage in ["pretrain", "evaluate"] {
         for (option, value) in [("--threads", "0"), ("--profile", "nosuch"), ("--batch-size", "0")]
         {
@@ -408,13 +421,7 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
         ("--profile", &["paper", "fashion", "nosuch"]),
         ("--seed", &["abc"]),
     ];
-    for (option, values) in preview_values {
-        for value in values {
-            let args = with_option(&["data", "preview"], &preview, option, value);
-            let label = format!("{option} {value:?}");
-            cases.push(refused("data preview", label, &args, value_or_option(option, value)));
-        }
-    }
+    cases.extend(refused_values("data preview", &["data", "preview"], &preview, &preview_values));
     cases.push(refused("data preview", "no --out", &["data", "preview"], "--out"));
     for value in ["0", "100000000", "abc"] {
         cases.push(refused(
@@ -486,13 +493,7 @@ fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
         ("--peak-tflops", &["0", "-5", "nan", "inf", "abc"]),
         ("--device", &["gpu", "cuda:99"]),
     ];
-    for (option, values) in bench_values {
-        for value in values {
-            let args = with_option(&["bench"], &bench, option, value);
-            let label = format!("{option} {value:?}");
-            cases.push(refused("bench", label, &args, value_or_option(option, value)));
-        }
-    }
+    cases.extend(refused_values("bench", &["bench"], &bench, &bench_values));
     let plan = [("--profile", "tiny"), ("--out", "out")];
     let plan_values: [(&str, &[&str]); 6] = [
         ("--profile", &["nosuch", ""]),
@@ -502,13 +503,7 @@ fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
         ("--gpus-per-job", &["-1", "abc"]),
         ("--out", &[""]),
     ];
-    for (option, values) in plan_values {
-        for value in values {
-            let args = with_option(&["plan"], &plan, option, value);
-            let label = format!("{option} {value:?}");
-            cases.push(refused("plan", label, &args, value_or_option(option, value)));
-        }
-    }
+    cases.extend(refused_values("plan", &["plan"], &plan, &plan_values));
     let export = [("--profile", "tiny"), ("--split", "test"), ("--out", "out/export")];
     let export_values: [(&str, &[&str]); 5] = [
         ("--profile", &["nosuch", "paper"]),
@@ -517,13 +512,7 @@ fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
         ("--seed", &["abc"]),
         ("--data", &["/nonexistent-dnlts-data"]),
     ];
-    for (option, values) in export_values {
-        for value in values {
-            let args = with_option(&["data", "export"], &export, option, value);
-            let label = format!("{option} {value:?}");
-            cases.push(refused("data export", label, &args, value_or_option(option, value)));
-        }
-    }
+    cases.extend(refused_values("data export", &["data", "export"], &export, &export_values));
     let export_into_results =
         ["data", "export", "--profile", "tiny", "--split", "test", "--out", "out"];
     cases.push(refused("data export", "--out a folder with files", &export_into_results, "out"));
