@@ -74,6 +74,21 @@ fn model_tensors(family: Family) -> Vec<(String, Vec<i64>)> {
     store.variables().into_iter().map(|(name, t)| (name, t.size())).collect()
 }
 
+/// `dnlts doctor --profile paper` on the given ImageNet, YFCC and weights folders, run in `dir`.
+fn doctor(
+    dir: &Path,
+    [imagenet, yfcc, weights]: [&Path; 3],
+    device: &str,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let paths = [imagenet, yfcc, weights, out].map(|path| path.to_str().unwrap());
+    let mut args = vec!["doctor", "--profile", "paper", "--imagenet", paths[0], "--yfcc"];
+    args.extend([paths[1], "--weights", paths[2], "--device", device, "--out", paths[3]]);
+    args.extend(extra);
+    dnlts(&args, dir)
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("doctor --json prints JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr))
@@ -111,22 +126,7 @@ fn every_missing_piece_is_reported_in_one_run() {
     let out_file = dir.join("taken");
     std::fs::write(&out_file, b"a file where the output folder should be").unwrap();
 
-    let args = [
-        "doctor",
-        "--profile",
-        "paper",
-        "--imagenet",
-        imagenet.to_str().unwrap(),
-        "--yfcc",
-        yfcc.to_str().unwrap(),
-        "--weights",
-        weights.to_str().unwrap(),
-        "--device",
-        "cuda:7",
-        "--out",
-        out_file.to_str().unwrap(),
-    ];
-    let out = dnlts(&args, &dir);
+    let out = doctor(&dir, [&imagenet, &yfcc, &weights], "cuda:7", &out_file, &[]);
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "a broken setup fails:\n{stdout}");
     assert!(text(&out.stderr).contains("missing piece"), "{}", text(&out.stderr));
@@ -151,9 +151,7 @@ fn every_missing_piece_is_reported_in_one_run() {
     assert!(stdout.contains("4 images found, ILSVRC2012 has 1,281,167"), "{stdout}");
     println!("{stdout}");
 
-    let mut json_args = args.to_vec();
-    json_args.push("--json");
-    let out = dnlts(&json_args, &dir);
+    let out = doctor(&dir, [&imagenet, &yfcc, &weights], "cuda:7", &out_file, &["--json"]);
     assert!(!out.status.success());
     let report = json_of(&out);
     let mut missing = items_with(&report, "missing");
@@ -217,20 +215,7 @@ fn a_complete_looking_setup_only_warns_about_counts() {
         sparse_safetensors(&weights.join(format!("{}.safetensors", family.name())), &tensors);
     }
     let results = dir.join("results");
-    let args = [
-        "doctor",
-        "--imagenet",
-        imagenet.to_str().unwrap(),
-        "--yfcc",
-        yfcc.to_str().unwrap(),
-        "--weights",
-        weights.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--out",
-        results.to_str().unwrap(),
-    ];
-    let out = dnlts(&[&args[..], &["--json"]].concat(), &dir);
+    let out = doctor(&dir, [&imagenet, &yfcc, &weights], "cpu", &results, &["--json"]);
     let report = json_of(&out);
     // The one ✗ left is the truth of today: the pipeline cannot read the data yet.
     assert_eq!(items_with(&report, "missing"), ["pipeline/ImageNet/YFCC100m in training"]);
@@ -247,7 +232,7 @@ fn a_complete_looking_setup_only_warns_about_counts() {
     }
     assert!(ok.iter().any(|i| i == "disk/free space"), "{ok:?}");
 
-    let out = dnlts(&args, &dir);
+    let out = doctor(&dir, [&imagenet, &yfcc, &weights], "cpu", &results, &[]);
     let stdout = text(&out.stdout);
     for expected in [
         "! train: 4 images found, ILSVRC2012 has 1,281,167",
