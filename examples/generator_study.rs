@@ -56,6 +56,9 @@ struct Args {
     batch: u64,
     width_divisor: i64,
     warmup_epochs: f64,
+    lr: Option<f64>,
+    compute: Compute,
+    weight_decay: f64,
     device: tch::Device,
     strengths: CueStrengths,
     nuisance: Nuisance,
@@ -74,6 +77,9 @@ fn parse_args() -> Result<Args, String> {
         batch: 64,
         width_divisor: 8,
         warmup_epochs: 0.0,
+        lr: None,
+        compute: Compute::default(),
+        weight_decay: 5e-4,
         device: tch::Device::Cpu,
         strengths: CueStrengths::default(),
         nuisance: Nuisance::default(),
@@ -82,6 +88,10 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         if flag == "--ceilings" {
             args.ceilings = true;
+            continue;
+        }
+        if flag == "--channels-last" {
+            args.compute.channels_last = true;
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -105,6 +115,10 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => args.epochs = number(&value)?,
             "--warmup" => {
                 args.warmup_epochs = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?
+            }
+            "--lr" => args.lr = Some(value.parse().map_err(|e| format!("{flag} {value}: {e}"))?),
+            "--weight-decay" => {
+                args.weight_decay = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?
             }
             "--width-divisor" => args.width_divisor = number(&value)?.max(1) as i64,
             "--batch" => args.batch = number(&value)?.max(1),
@@ -170,12 +184,12 @@ fn train(family: Family, cues: CueSwitches, master_seed: u64, args: &Args) -> (f
     let config = ClassifyConfig {
         epochs: args.epochs,
         batch_size: args.batch,
-        lr: dnlts::train::classify::learning_rate(family),
+        lr: args.lr.unwrap_or(dnlts::train::classify::learning_rate(family)),
         momentum: 0.9,
-        weight_decay: 5e-4,
+        weight_decay: args.weight_decay,
         check_images: CHECK_IMAGES,
         seed: stage_seed,
-        compute: Compute::default(),
+        compute: args.compute,
         warmup_epochs: args.warmup_epochs,
     };
     tch::manual_seed(stage_seed as i64);
@@ -184,7 +198,7 @@ fn train(family: Family, cues: CueSwitches, master_seed: u64, args: &Args) -> (f
     let mut task = TrainClassifier::new(&classifier, &source, config);
     let schedule = Schedule {
         check_every: task.steps_per_epoch(),
-        ..Schedule::new(task.steps(), args.batch, 0, &Compute::default())
+        ..Schedule::new(task.steps(), args.batch, 0, &args.compute)
     };
     if let Err(error) = drive(&mut task, schedule, None, stage_seed) {
         eprintln!("generator_study: {error}");

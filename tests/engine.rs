@@ -14,7 +14,7 @@ use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
-use dnlts::train::sgd::Sgd;
+use dnlts::train::optim::Optimizer;
 use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -86,7 +86,7 @@ fn sgd_matches_libtorch_sgd_with_momentum_and_weight_decay() {
     let reference_store = nn::VarStore::new(Device::Cpu);
     let w_ref = reference_store.root().zeros("w", &[5, 3]);
     tch::no_grad(|| w_ref.shallow_clone().copy_(&w));
-    let mut ours = Sgd::new(vec![("w".into(), w.shallow_clone())], 0.1, 0.9, 0.01);
+    let mut ours = Optimizer::sgd(vec![("w".into(), w.shallow_clone())], 0.1, 0.9, 0.01);
     let mut theirs = nn::Sgd { momentum: 0.9, wd: 0.01, ..Default::default() }
         .build(&reference_store, 0.1)
         .unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::sgd::Sgd;
+use super::optim::Optimizer;
 use super::{
     accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
 };
@@ -74,7 +74,7 @@ pub struct TrainClassifier<'a> {
     classifier: &'a Classifier,
     source: &'a dyn ImageSource,
     config: ClassifyConfig,
-    sgd: Sgd,
+    optimizer: Optimizer,
     state: ClassifyState,
 }
 
@@ -90,8 +90,8 @@ impl<'a> TrainClassifier<'a> {
     ) -> Self {
         let trainable: Vec<(String, Tensor)> =
             named(classifier).into_iter().filter(|(name, _)| !is_running_statistic(name)).collect();
-        let sgd = Sgd::new(trainable, config.lr, config.momentum, config.weight_decay);
-        TrainClassifier { classifier, source, config, sgd, state: ClassifyState::default() }
+        let optimizer = Optimizer::sgd(trainable, config.lr, config.momentum, config.weight_decay);
+        TrainClassifier { classifier, source, config, optimizer, state: ClassifyState::default() }
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
@@ -136,7 +136,7 @@ impl<'a> Task for TrainClassifier<'a> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(named(self.classifier), &self.sgd)
+        with_optimizer(named(self.classifier), &self.optimizer)
     }
 
     fn restore(
@@ -144,7 +144,7 @@ impl<'a> Task for TrainClassifier<'a> {
         tensors: &HashMap<String, Tensor>,
         state: ClassifyState,
     ) -> Result<(), String> {
-        restore_with_optimizer(&named(self.classifier), &mut self.sgd, tensors)?;
+        restore_with_optimizer(&named(self.classifier), &mut self.optimizer, tensors)?;
         self.state = state;
         Ok(())
     }
@@ -171,8 +171,8 @@ impl<'a> Task for TrainClassifier<'a> {
         let (classifier, compute) = (self.classifier, self.config.compute);
         let device = classifier.store().expect("built-in").device();
         let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
-        self.sgd.lr = self.scheduled_lr(step);
-        let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
+        self.optimizer.lr = self.scheduled_lr(step);
+        let loss = accumulated_step(&mut self.optimizer, &compute, device, &inputs, &mut |part| {
             classifier.logits(&part[0], true).cross_entropy_for_logits(&part[1])
         });
         self.state.loss.add(loss);
@@ -195,7 +195,7 @@ impl<'a> Task for TrainClassifier<'a> {
     }
 
     fn learning_rate(&self) -> f64 {
-        self.sgd.lr
+        self.optimizer.lr
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::pretrain::{ae_tensors, trainable_named};
-use super::sgd::Sgd;
+use super::optim::Optimizer;
 use super::{accumulated_step, restore_with_optimizer, with_optimizer, LossMeter, Task};
 use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
@@ -52,7 +52,7 @@ pub struct Finetune<'a> {
     classifier: &'a Classifier,
     source: &'a dyn ImageSource,
     config: FinetuneConfig,
-    sgd: Sgd,
+    optimizer: Optimizer,
     state: FinetuneState,
 }
 
@@ -66,8 +66,8 @@ impl<'a> Finetune<'a> {
     ) -> Self {
         let mode = AeMode::Finetune(config.part);
         ae.fix_untrained(mode);
-        let sgd = Sgd::new(trainable_named(ae, mode), config.lr, config.momentum, 0.0);
-        Finetune { ae, classifier, source, config, sgd, state: FinetuneState::default() }
+        let optimizer = Optimizer::sgd(trainable_named(ae, mode), config.lr, config.momentum, 0.0);
+        Finetune { ae, classifier, source, config, optimizer, state: FinetuneState::default() }
     }
 
     pub fn steps(&self) -> u64 {
@@ -92,7 +92,7 @@ impl<'a> Task for Finetune<'a> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(ae_tensors(self.ae), &self.sgd)
+        with_optimizer(ae_tensors(self.ae), &self.optimizer)
     }
 
     fn restore(
@@ -100,7 +100,7 @@ impl<'a> Task for Finetune<'a> {
         tensors: &HashMap<String, Tensor>,
         state: FinetuneState,
     ) -> Result<(), String> {
-        restore_with_optimizer(&ae_tensors(self.ae), &mut self.sgd, tensors)?;
+        restore_with_optimizer(&ae_tensors(self.ae), &mut self.optimizer, tensors)?;
         self.state = state;
         Ok(())
     }
@@ -121,7 +121,7 @@ impl<'a> Task for Finetune<'a> {
         let device = ae.encoder.device();
         let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
         let mode = AeMode::Finetune(self.config.part);
-        let loss = accumulated_step(&mut self.sgd, &compute, device, &inputs, &mut |part| {
+        let loss = accumulated_step(&mut self.optimizer, &compute, device, &inputs, &mut |part| {
             classifier.logits(&ae.forward(&part[0], mode), false).cross_entropy_for_logits(&part[1])
         });
         self.state.loss.add(loss);
@@ -144,6 +144,6 @@ impl<'a> Task for Finetune<'a> {
     }
 
     fn learning_rate(&self) -> f64 {
-        self.sgd.lr
+        self.optimizer.lr
     }
 }

@@ -10,7 +10,7 @@ pub mod finetune;
 pub mod parallel;
 pub mod pretrain;
 pub mod progress;
-pub mod sgd;
+pub mod optim;
 pub mod stop;
 
 use std::collections::HashMap;
@@ -111,14 +111,14 @@ impl Schedule {
 /// mean loss. Gradients of the parts add up to the whole batch's; the return value is the
 /// batch's mean loss.
 pub fn accumulated_step(
-    sgd: &mut sgd::Sgd,
+    optimizer: &mut optim::Optimizer,
     compute: &crate::compute::Compute,
     device: tch::Device,
     inputs: &[Tensor],
     loss_of: &mut dyn FnMut(&[Tensor]) -> Tensor,
 ) -> f64 {
     let n = inputs[0].size()[0];
-    sgd.zero_grad();
+    optimizer.zero_grad();
     let mut total = 0.0;
     for (start, end) in compute.micro_batches(n) {
         let part: Vec<Tensor> = inputs.iter().map(|t| t.narrow(0, start, end - start)).collect();
@@ -132,7 +132,7 @@ pub fn accumulated_step(
         }
         total += loss.double_value(&[]) * weight;
     }
-    sgd.step();
+    optimizer.step();
     total
 }
 
@@ -233,19 +233,19 @@ impl LossMeter {
 }
 
 /// What every loop checkpoints: its model's tensors, then the optimizer's state.
-pub fn with_optimizer(mut model: Vec<(String, Tensor)>, sgd: &sgd::Sgd) -> Vec<(String, Tensor)> {
-    model.extend(sgd.state());
+pub fn with_optimizer(mut model: Vec<(String, Tensor)>, optimizer: &optim::Optimizer) -> Vec<(String, Tensor)> {
+    model.extend(optimizer.state());
     model
 }
 
-/// Restores what [`with_optimizer`] saved into `model` and `sgd`.
+/// Restores what [`with_optimizer`] saved into `model` and `optimizer`.
 pub fn restore_with_optimizer(
     model: &[(String, Tensor)],
-    sgd: &mut sgd::Sgd,
+    optimizer: &mut optim::Optimizer,
     saved: &HashMap<String, Tensor>,
 ) -> Result<(), String> {
     copy_named(model, saved)?;
-    sgd.restore(saved);
+    optimizer.restore(saved);
     Ok(())
 }
 

@@ -18,7 +18,7 @@
 use tch::{Device, Reduction, Tensor};
 
 use super::pretrain::{normalized_mse, trainable_named};
-use super::sgd::Sgd;
+use super::optim::Optimizer;
 use crate::compute::Compute;
 use crate::models::is_running_statistic;
 use crate::models::segnet::{AeMode, AutoEncoder};
@@ -53,12 +53,12 @@ impl Replicas {
         false
     }
 
-    /// One pre-training step of `master` (whose trainable tensors `sgd` updates) on `images`,
+    /// One pre-training step of `master` (whose trainable tensors `optimizer` updates) on `images`,
     /// split over the master and the replicas; returns the batch's mean loss.
-    pub fn pretrain_step(&mut self, master: &AutoEncoder, sgd: &mut Sgd, images: &Tensor) -> f64 {
+    pub fn pretrain_step(&mut self, master: &AutoEncoder, optimizer: &mut Optimizer, images: &Tensor) -> f64 {
         let n = images.size()[0];
         let slices = Compute { accumulation: self.len() as u64, ..Compute::default() };
-        sgd.zero_grad();
+        optimizer.zero_grad();
         let mut total = 0.0;
         let replicas = std::iter::once(master).chain(self.others.iter());
         for (ae, (start, end)) in replicas.zip(slices.micro_batches(n)) {
@@ -71,7 +71,7 @@ impl Replicas {
             total += loss.double_value(&[]) * weight;
         }
         self.gather_gradients(master);
-        sgd.step();
+        optimizer.step();
         self.average_running_statistics(master);
         self.broadcast(master);
         total
@@ -152,9 +152,9 @@ mod tests {
         let start = one.duplicate().unwrap();
         // An odd batch: the slices are 3 and 4 images, weighted 3/7 and 4/7.
         let images = Tensor::rand([7, 3, 16, 16], (Kind::Float, Device::Cpu));
-        let sgd =
-            |ae: &AutoEncoder| Sgd::new(trainable_named(ae, AeMode::Pretrain), 0.01, 0.9, 0.0);
-        let (mut sgd_one, mut sgd_two) = (sgd(&one), sgd(&two));
+        let optimizer =
+            |ae: &AutoEncoder| Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), 0.01, 0.9, 0.0);
+        let (mut optimizer_one, mut optimizer_two) = (optimizer(&one), optimizer(&two));
         let accumulate = Compute { accumulation: 2, ..Compute::default() };
         let mut replicas = Replicas::new(&two, &[Device::Cpu]).unwrap();
         // Two steps, so that momentum and the copy back to the replica take part.
@@ -169,8 +169,8 @@ mod tests {
             };
             let batch = [images.shallow_clone()];
             let expected =
-                accumulated_step(&mut sgd_one, &accumulate, Device::Cpu, &batch, &mut loss_of);
-            let loss = replicas.pretrain_step(&two, &mut sgd_two, &images);
+                accumulated_step(&mut optimizer_one, &accumulate, Device::Cpu, &batch, &mut loss_of);
+            let loss = replicas.pretrain_step(&two, &mut optimizer_two, &images);
             assert!((loss - expected).abs() <= 1e-6 * expected.abs(), "{loss} vs {expected}");
         }
         let moved = max_difference(&one, &start);

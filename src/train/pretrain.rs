@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
-use super::sgd::Sgd;
+use super::optim::Optimizer;
 use super::{
     accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
 };
@@ -77,7 +77,7 @@ pub struct Pretrain<'a> {
     ae: &'a AutoEncoder,
     source: &'a dyn ImageSource,
     config: PretrainConfig,
-    sgd: Sgd,
+    optimizer: Optimizer,
     state: PretrainState,
 }
 
@@ -104,9 +104,9 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
 
 impl<'a> Pretrain<'a> {
     pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
-        let sgd = Sgd::new(trainable_named(ae, AeMode::Pretrain), config.lr, config.momentum, 0.0);
+        let optimizer = Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), config.lr, config.momentum, 0.0);
         let state = PretrainState { lr: config.lr, ..Default::default() };
-        Pretrain { ae, source, config, sgd, state }
+        Pretrain { ae, source, config, optimizer, state }
     }
 
     pub fn steps(&self) -> u64 {
@@ -167,7 +167,7 @@ impl<'a> Task for Pretrain<'a> {
     }
 
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(ae_tensors(self.ae), &self.sgd)
+        with_optimizer(ae_tensors(self.ae), &self.optimizer)
     }
 
     fn restore(
@@ -175,8 +175,8 @@ impl<'a> Task for Pretrain<'a> {
         tensors: &HashMap<String, Tensor>,
         state: PretrainState,
     ) -> Result<(), String> {
-        restore_with_optimizer(&ae_tensors(self.ae), &mut self.sgd, tensors)?;
-        self.sgd.lr = state.lr;
+        restore_with_optimizer(&ae_tensors(self.ae), &mut self.optimizer, tensors)?;
+        self.optimizer.lr = state.lr;
         self.state = state;
         Ok(())
     }
@@ -190,7 +190,7 @@ impl<'a> Task for Pretrain<'a> {
         let (compute, ae) = (self.config.compute, self.ae);
         let device = ae.encoder.device();
         let images = compute.prepare(&batch[0].to_device(device));
-        let loss = accumulated_step(&mut self.sgd, &compute, device, &[images], &mut |part| {
+        let loss = accumulated_step(&mut self.optimizer, &compute, device, &[images], &mut |part| {
             normalized_mse(ae, &ae.forward(&part[0], AeMode::Pretrain), &part[0], Reduction::Mean)
         });
         self.state.loss.add(loss);
@@ -211,7 +211,7 @@ impl<'a> Task for Pretrain<'a> {
                 self.state.checks_without_improvement += 1;
                 if self.state.checks_without_improvement >= self.config.patience {
                     self.state.lr *= self.config.decay;
-                    self.sgd.lr = self.state.lr;
+                    self.optimizer.lr = self.state.lr;
                     self.state.checks_without_improvement = 0;
                 }
             }
