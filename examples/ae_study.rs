@@ -21,6 +21,7 @@ use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
+use dnlts::train::optim::Rule;
 use dnlts::train::pretrain::{Pretrain, PretrainConfig};
 use dnlts::train::{drive, Schedule};
 
@@ -40,6 +41,8 @@ struct Args {
     channels_last: bool,
     classifier_divisor: i64,
     png: Option<std::path::PathBuf>,
+    adam: bool,
+    patience: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -55,16 +58,20 @@ fn parse_args() -> Result<Args, String> {
         channels_last: false,
         classifier_divisor: 8,
         png: None,
+        adam: false,
+        patience: 2,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--channels-last" {
-            args.channels_last = true;
+        if flag == "--channels-last" || flag == "--adam" {
+            args.channels_last |= flag == "--channels-last";
+            args.adam |= flag == "--adam";
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let number = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
+            "--patience" => args.patience = number(&value)? as u32,
             "--png" => args.png = Some(value.into()),
             "--classifiers" => args.classifiers = Some(value.into()),
             "--width-divisor" => args.width_divisor = number(&value)?.max(1) as i64,
@@ -105,6 +112,8 @@ fn main() {
     let ae = AutoEncoder::new(segnet, tch::Device::Cpu);
     let config = PretrainConfig {
         lr: args.lr,
+        rule: if args.adam { Rule::adam() } else { PretrainConfig::paper_recipe(0, 1, 1, 0).rule },
+        patience: args.patience,
         compute,
         ..PretrainConfig::paper_recipe(args.images, args.batch, args.images / 10, 512)
     };
@@ -117,11 +126,12 @@ fn main() {
     });
     let curve: Vec<String> = task.log().iter().map(|c| format!("{:.3}", c.heldout_loss)).collect();
     println!(
-        "AE /{} {} stages, {} images, lr {}: held-out MSE {} ({:.0} s)",
+        "AE /{} {} stages, {} images, lr {}{}: held-out MSE {} ({:.0} s)",
         args.width_divisor,
         args.stages,
         args.images,
         args.lr,
+        if args.adam { " adam" } else { "" },
         curve.join(" "),
         started.elapsed().as_secs_f64()
     );

@@ -34,6 +34,7 @@ use dnlts::data::synthetic::{CueStrengths, CueSwitches, Nuisance, SyntheticConfi
 use dnlts::models::classifier::Classifier;
 use dnlts::models::{Family, Scale};
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::optim::Rule;
 use dnlts::train::{drive, Schedule};
 
 /// The `small` profile's numbers (suite/src/profile.rs) that the classifier stage reads.
@@ -55,10 +56,10 @@ struct Args {
     first_seed: u64,
     batch: u64,
     width_divisor: i64,
-    warmup_epochs: f64,
+    warmup_epochs: Option<f64>,
     lr: Option<f64>,
+    rule: Option<Rule>,
     compute: Compute,
-    weight_decay: f64,
     device: tch::Device,
     strengths: CueStrengths,
     nuisance: Nuisance,
@@ -76,10 +77,10 @@ fn parse_args() -> Result<Args, String> {
         first_seed: DEFAULT_SEED,
         batch: 64,
         width_divisor: 8,
-        warmup_epochs: 0.0,
+        warmup_epochs: None,
         lr: None,
+        rule: None,
         compute: Compute::default(),
-        weight_decay: 5e-4,
         device: tch::Device::Cpu,
         strengths: CueStrengths::default(),
         nuisance: Nuisance::default(),
@@ -88,6 +89,10 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         if flag == "--ceilings" {
             args.ceilings = true;
+            continue;
+        }
+        if flag == "--adam" {
+            args.rule = Some(Rule::adam());
             continue;
         }
         if flag == "--channels-last" {
@@ -114,11 +119,13 @@ fn parse_args() -> Result<Args, String> {
             "--train-images" => args.train_images = number(&value)?,
             "--epochs" => args.epochs = number(&value)?,
             "--warmup" => {
-                args.warmup_epochs = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?
+                args.warmup_epochs =
+                    Some(value.parse().map_err(|e| format!("{flag} {value}: {e}"))?)
             }
             "--lr" => args.lr = Some(value.parse().map_err(|e| format!("{flag} {value}: {e}"))?),
             "--weight-decay" => {
-                args.weight_decay = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?
+                let weight_decay = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?;
+                args.rule = Some(Rule::Sgd { momentum: 0.9, weight_decay });
             }
             "--width-divisor" => args.width_divisor = number(&value)?.max(1) as i64,
             "--batch" => args.batch = number(&value)?.max(1),
@@ -181,16 +188,15 @@ fn train(family: Family, cues: CueSwitches, master_seed: u64, args: &Args) -> (f
         train_images: args.train_images,
         eval_images: EVAL_IMAGES,
     };
+    let recipe = ClassifyConfig::recipe(family, args.epochs, args.batch);
     let config = ClassifyConfig {
-        epochs: args.epochs,
-        batch_size: args.batch,
-        lr: args.lr.unwrap_or(dnlts::train::classify::learning_rate(family)),
-        momentum: 0.9,
-        weight_decay: args.weight_decay,
+        lr: args.lr.unwrap_or(recipe.lr),
+        rule: args.rule.unwrap_or(recipe.rule),
+        warmup_epochs: args.warmup_epochs.unwrap_or(recipe.warmup_epochs),
         check_images: CHECK_IMAGES,
         seed: stage_seed,
         compute: args.compute,
-        warmup_epochs: args.warmup_epochs,
+        ..recipe
     };
     tch::manual_seed(stage_seed as i64);
     let scale = Scale::Scaled { width_divisor: args.width_divisor, image_size: IMAGE_SIZE as i64 };

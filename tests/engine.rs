@@ -14,7 +14,7 @@ use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
-use dnlts::train::optim::Optimizer;
+use dnlts::train::optim::{Optimizer, Rule};
 use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -305,8 +305,7 @@ fn classify_config(compute: Compute) -> ClassifyConfig {
         epochs: 1,
         batch_size: 32,
         lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 5e-4,
+        rule: Rule::Sgd { momentum: 0.9, weight_decay: 5e-4 },
         check_images: 32,
         seed: 3,
         compute,

@@ -1,22 +1,54 @@
-//! Stochastic gradient descent with momentum, PyTorch's semantics, with its state in the open
-//! so that a checkpoint holds everything needed to resume bit for bit.
+//! The optimizers, PyTorch's semantics, with their state in the open so that a checkpoint
+//! holds everything needed to resume bit for bit: SGD with momentum (the paper's, and every
+//! classifier's) and Adam (the scaled AE's pre-training, see `PretrainConfig`).
 
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-pub struct Sgd {
-    /// The tensors it updates, by name (names key the momentum buffers in checkpoints).
-    params: Vec<(String, Tensor)>,
-    /// One buffer per parameter, undefined until that parameter's first gradient.
-    buffers: Vec<Tensor>,
-    pub lr: f64,
-    pub momentum: f64,
-    pub weight_decay: f64,
+/// How the update is made from the gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// d = g + wd·p; buf = d on the first step, else momentum·buf + d; p -= lr·buf.
+    Sgd { momentum: f64, weight_decay: f64 },
+    /// m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; p -= lr·m̂ / (√v̂ + ε), with m̂, v̂ the
+    /// bias-corrected averages after t steps of that parameter.
+    Adam { beta1: f64, beta2: f64, eps: f64 },
 }
 
-impl Sgd {
-    pub fn new(params: Vec<(String, Tensor)>, lr: f64, momentum: f64, weight_decay: f64) -> Self {
-        let buffers = params.iter().map(|_| Tensor::new()).collect();
-        Sgd { params, buffers, lr, momentum, weight_decay }
+impl Rule {
+    /// PyTorch's default Adam.
+    pub fn adam() -> Self {
+        Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+}
+
+pub struct Optimizer {
+    /// The tensors it updates, by name (names key the buffers in checkpoints).
+    params: Vec<(String, Tensor)>,
+    /// Per parameter: the momentum buffer (SGD) or first moment (Adam), undefined until that
+    /// parameter's first gradient.
+    first: Vec<Tensor>,
+    /// Per parameter, Adam only: the second moment.
+    second: Vec<Tensor>,
+    /// Per parameter, Adam only: updates made so far (for the bias correction).
+    steps: Vec<u64>,
+    pub lr: f64,
+    pub rule: Rule,
+}
+
+impl Optimizer {
+    pub fn new(params: Vec<(String, Tensor)>, lr: f64, rule: Rule) -> Self {
+        let undefined = || params.iter().map(|_| Tensor::new()).collect::<Vec<_>>();
+        let (first, second, steps) = (undefined(), undefined(), vec![0; params.len()]);
+        Optimizer { params, first, second, steps, lr, rule }
+    }
+
+    /// SGD with momentum and weight decay.
+    pub fn sgd(params: Vec<(String, Tensor)>, lr: f64, momentum: f64, weight_decay: f64) -> Self {
+        Self::new(params, lr, Rule::Sgd { momentum, weight_decay })
     }
 
     pub fn zero_grad(&mut self) {
@@ -28,31 +60,51 @@ impl Sgd {
         }
     }
 
-    /// d = g + wd·p; buf = d on the first step, else momentum·buf + d; p -= lr·buf.
     pub fn step(&mut self) {
         tch::no_grad(|| {
-            for ((_, param), buffer) in self.params.iter_mut().zip(&mut self.buffers) {
-                let grad = param.grad();
+            for i in 0..self.params.len() {
+                let grad = self.params[i].1.grad();
                 if !grad.defined() {
                     continue;
                 }
-                let direction = if self.weight_decay != 0.0 {
-                    &grad + &*param * self.weight_decay
-                } else {
-                    grad
-                };
-                if self.momentum == 0.0 {
-                    let _ = param.g_sub_(&(direction * self.lr));
-                    continue;
+                match self.rule {
+                    Rule::Sgd { momentum, weight_decay } => {
+                        self.sgd_update(i, grad, momentum, weight_decay)
+                    }
+                    Rule::Adam { beta1, beta2, eps } => self.adam_update(i, grad, beta1, beta2, eps),
                 }
-                if buffer.defined() {
-                    let _ = buffer.g_mul_scalar_(self.momentum).g_add_(&direction);
-                } else {
-                    *buffer = direction.copy();
-                }
-                let _ = param.g_sub_(&(&*buffer * self.lr));
             }
         });
+    }
+
+    fn sgd_update(&mut self, i: usize, grad: Tensor, momentum: f64, weight_decay: f64) {
+        let (param, buffer) = (&mut self.params[i].1, &mut self.first[i]);
+        let direction = if weight_decay != 0.0 { &grad + &*param * weight_decay } else { grad };
+        if momentum == 0.0 {
+            let _ = param.g_sub_(&(direction * self.lr));
+            return;
+        }
+        if buffer.defined() {
+            let _ = buffer.g_mul_scalar_(momentum).g_add_(&direction);
+        } else {
+            *buffer = direction.copy();
+        }
+        let _ = param.g_sub_(&(&*buffer * self.lr));
+    }
+
+    fn adam_update(&mut self, i: usize, grad: Tensor, beta1: f64, beta2: f64, eps: f64) {
+        if !self.first[i].defined() {
+            self.first[i] = grad.zeros_like();
+            self.second[i] = grad.zeros_like();
+        }
+        self.steps[i] += 1;
+        let t = self.steps[i] as i32;
+        let _ = self.first[i].g_mul_scalar_(beta1).g_add_(&(&grad * (1.0 - beta1)));
+        let _ = self.second[i].g_mul_scalar_(beta2).g_add_(&(&grad * &grad * (1.0 - beta2)));
+        let (correction1, correction2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+        let denominator = (&self.second[i] / correction2).sqrt() + eps;
+        let update = &self.first[i] / denominator * (self.lr / correction1);
+        let _ = self.params[i].1.g_sub_(&update);
     }
 
     pub fn backward_step(&mut self, loss: &Tensor) {
@@ -61,23 +113,36 @@ impl Sgd {
         self.step();
     }
 
-    /// The momentum buffers that exist, named `momentum/<parameter name>`.
+    /// The buffers that exist: `momentum/<parameter name>` (SGD's buffer, Adam's first
+    /// moment), and for Adam `second-moment/<name>` and `adam-steps/<name>`.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        self.params
-            .iter()
-            .zip(&self.buffers)
-            .filter(|(_, buffer)| buffer.defined())
-            .map(|((name, _), buffer)| (format!("momentum/{name}"), buffer.shallow_clone()))
-            .collect()
+        let mut state = Vec::new();
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            if !self.first[i].defined() {
+                continue;
+            }
+            state.push((format!("momentum/{name}"), self.first[i].shallow_clone()));
+            if let Rule::Adam { .. } = self.rule {
+                state.push((format!("second-moment/{name}"), self.second[i].shallow_clone()));
+                let steps = Tensor::from_slice(&[self.steps[i] as i64]);
+                state.push((format!("adam-steps/{name}"), steps));
+            }
+        }
+        state
     }
 
-    /// Restores buffers saved by [`Sgd::state`]; parameters without a saved buffer start fresh.
-    pub fn restore(&mut self, saved: &std::collections::HashMap<String, Tensor>) {
-        for ((name, param), buffer) in self.params.iter().zip(&mut self.buffers) {
-            *buffer = match saved.get(&format!("momentum/{name}")) {
+    /// Restores buffers saved by [`Optimizer::state`]; parameters without a saved buffer start
+    /// fresh.
+    pub fn restore(&mut self, saved: &HashMap<String, Tensor>) {
+        for (i, (name, param)) in self.params.iter().enumerate() {
+            let load = |prefix: &str| match saved.get(&format!("{prefix}/{name}")) {
                 Some(tensor) => tensor.to_device(param.device()).copy(),
                 None => Tensor::new(),
             };
+            self.first[i] = load("momentum");
+            self.second[i] = load("second-moment");
+            let steps = load("adam-steps");
+            self.steps[i] = if steps.defined() { steps.int64_value(&[0]) as u64 } else { 0 };
         }
     }
 }

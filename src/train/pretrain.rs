@@ -1,5 +1,5 @@
 //! AE pre-training (paper §3.2): MSE reconstruction on a stream of images never seen twice,
-//! SGD with momentum 0.9 from lr 0.01; every `check_every` images the loss on a fixed held-out
+//! SGD with momentum 0.9 from lr 0.01 (or Adam, [`PretrainRecipe`]); every `check_every` images the loss on a fixed held-out
 //! set is measured and, after two consecutive checks without improvement, lr ← 0.2·lr.
 
 use std::collections::HashMap;
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
-use super::optim::Optimizer;
+use super::optim::{Optimizer, Rule};
 use super::{
     accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
 };
@@ -24,7 +24,9 @@ pub struct PretrainConfig {
     /// Images of the validation split used as the fixed held-out set.
     pub heldout_images: u64,
     pub lr: f64,
-    pub momentum: f64,
+    /// The paper's SGD with momentum 0.9, or Adam for the scaled AEs (README, "The small
+    /// profile's AE").
+    pub rule: Rule,
     /// Factor applied to lr after `patience` checks without improvement.
     pub decay: f64,
     pub patience: u32,
@@ -32,7 +34,44 @@ pub struct PretrainConfig {
     pub compute: Compute,
 }
 
+/// How the AE is optimised during pre-training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "optimizer")]
+pub enum PretrainRecipe {
+    /// The paper's: SGD with momentum 0.9 from lr 0.01.
+    Paper,
+    /// Adam from `lr`: the scaled AEs of the CPU profiles, whose budgets are a thousandth of
+    /// the paper's 92 M images (README, "The small profile's autoencoder").
+    Adam { lr: f64 },
+}
+
 impl PretrainConfig {
+    /// `recipe`'s optimiser with the paper's schedule (lr × 0.2 after two checks without
+    /// improvement) for a given budget.
+    pub fn new(
+        recipe: PretrainRecipe,
+        images: u64,
+        batch_size: u64,
+        check_every: u64,
+        heldout_images: u64,
+    ) -> Self {
+        let (lr, rule) = match recipe {
+            PretrainRecipe::Paper => (0.01, Rule::Sgd { momentum: 0.9, weight_decay: 0.0 }),
+            PretrainRecipe::Adam { lr } => (lr, Rule::adam()),
+        };
+        PretrainConfig {
+            images,
+            batch_size,
+            check_every,
+            heldout_images,
+            lr,
+            rule,
+            decay: 0.2,
+            patience: 2,
+            compute: Compute::default(),
+        }
+    }
+
     /// The paper's optimiser and schedule for a given budget.
     pub fn paper_recipe(
         images: u64,
@@ -40,17 +79,7 @@ impl PretrainConfig {
         check_every: u64,
         heldout_images: u64,
     ) -> Self {
-        PretrainConfig {
-            images,
-            batch_size,
-            check_every,
-            heldout_images,
-            lr: 0.01,
-            momentum: 0.9,
-            decay: 0.2,
-            patience: 2,
-            compute: Compute::default(),
-        }
+        Self::new(PretrainRecipe::Paper, images, batch_size, check_every, heldout_images)
     }
 }
 
@@ -104,7 +133,8 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
 
 impl<'a> Pretrain<'a> {
     pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
-        let optimizer = Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), config.lr, config.momentum, 0.0);
+        let optimizer =
+            Optimizer::new(trainable_named(ae, AeMode::Pretrain), config.lr, config.rule);
         let state = PretrainState { lr: config.lr, ..Default::default() };
         Pretrain { ae, source, config, optimizer, state }
     }

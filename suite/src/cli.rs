@@ -235,7 +235,8 @@ pub struct TrainingArgs {
     /// bf16 autocast for training and evaluation (for CUDA; slower on CPUs without bf16 units)
     #[arg(long)]
     pub amp: bool,
-    /// Run the networks on channels-last (NHWC) tensors, which cuDNN and oneDNN prefer
+    /// Run the networks on channels-last (NHWC) tensors, which cuDNN and oneDNN prefer (the
+    /// small and fashion profiles always do)
     #[arg(long)]
     pub channels_last: bool,
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both

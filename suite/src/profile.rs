@@ -3,6 +3,8 @@
 //! A profile is a plain serde struct with named presets; the one in force is written next to
 //! every output it produced, so a result can always be traced back to its settings.
 
+use dnlts::models::segnet::SegNetConfig;
+use dnlts::train::pretrain::PretrainRecipe;
 use serde::{Deserialize, Serialize};
 
 /// Where the images come from.
@@ -27,6 +29,28 @@ pub enum ModelScale {
     Paper,
 }
 
+/// The autoencoder a profile pre-trains and fine-tunes: the authors' SegNet, or a narrower,
+/// shallower one for the CPU profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderSpec {
+    /// Every SegNet width is divided by this (1: the paper's).
+    pub width_divisor: u32,
+    /// VGG stages kept: the bottleneck is 1/2^stages of the image side (5: the paper's).
+    pub stages: u32,
+    pub pretrain: PretrainRecipe,
+}
+
+impl AutoencoderSpec {
+    /// The authors' SegNet, pre-trained as in the paper.
+    pub fn paper() -> Self {
+        AutoencoderSpec { width_divisor: 1, stages: 5, pretrain: PretrainRecipe::Paper }
+    }
+
+    pub fn segnet(&self) -> SegNetConfig {
+        SegNetConfig::scaled(self.width_divisor as i64, self.stages as usize)
+    }
+}
+
 /// Everything that sets the size of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -34,6 +58,7 @@ pub struct Profile {
     pub summary: String,
     pub data: DataSource,
     pub models: ModelScale,
+    pub autoencoder: AutoencoderSpec,
     /// Side of the square images the autoencoder sees.
     pub image_size: u32,
     pub classes: u32,
@@ -50,12 +75,24 @@ pub struct Profile {
     /// Images of the evaluation split behind Tables 1–2 and Figures 4 and 9.
     pub eval_images: u64,
     pub batch_size: u32,
+    /// Run the networks on channels-last tensors even without `--channels-last`: on 2 CPU
+    /// cores oneDNN runs the scaled ResNet-50 and the evaluation about 1.5× faster that way
+    /// (README, "Where the time goes").
+    pub channels_last: bool,
     /// Time this profile is meant to fit on its reference machine.
     pub budget: String,
 }
 
 /// The names of the presets, in the order `--help` shows them.
 pub const PRESETS: [&str; 5] = ["tiny", "ci", "small", "fashion", "paper"];
+
+/// The CPU profiles' AE (README, "The small profile's autoencoder"): a quarter of SegNet's
+/// widths and one pooling stage, pre-trained with Adam.
+const SMALL_AUTOENCODER: AutoencoderSpec = AutoencoderSpec {
+    width_divisor: 4,
+    stages: 1,
+    pretrain: PretrainRecipe::Adam { lr: 0.01 },
+};
 
 /// The default profile of `dnlts reproduce` and `make reproduce`.
 pub const DEFAULT: &str = "small";
@@ -85,6 +122,7 @@ impl Profile {
                     .into(),
                 data: DataSource::Synthetic,
                 models: ModelScale::Scaled { width_divisor: 16 },
+                autoencoder: AutoencoderSpec { width_divisor: 16, stages: 2, ..AutoencoderSpec::paper() },
                 image_size: 32,
                 classes: 10,
                 pretrain_images: 512,
@@ -94,6 +132,7 @@ impl Profile {
                 finetune_images: 256,
                 eval_images: 64,
                 batch_size: 32,
+                channels_last: false,
                 budget: "seconds".into(),
             },
             "ci" => Profile {
@@ -103,6 +142,7 @@ impl Profile {
                 summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
                 data: DataSource::Synthetic,
                 models: ModelScale::Scaled { width_divisor: 16 },
+                autoencoder: AutoencoderSpec { width_divisor: 16, stages: 2, ..AutoencoderSpec::paper() },
                 image_size: 32,
                 classes: 10,
                 pretrain_images: 18_000,
@@ -110,22 +150,25 @@ impl Profile {
                 finetune_images: 2_048,
                 eval_images: 400,
                 batch_size: 64,
+                channels_last: false,
                 budget: "≤ 3 min on 2 CPU cores".into(),
             },
             "small" => Profile {
                 name: "small".into(),
                 train_images: 10_240,
-                classifier_epochs: 5,
+                classifier_epochs: 4,
                 summary: "embedded synthetic data, scaled-down models: the default".into(),
                 data: DataSource::Synthetic,
                 models: scaled,
+                autoencoder: SMALL_AUTOENCODER,
                 image_size: 32,
                 classes: 10,
-                pretrain_images: 100_000,
+                pretrain_images: 80_000,
                 check_every: 10_000,
-                finetune_images: 20_000,
+                finetune_images: 12_800,
                 eval_images: 2_000,
                 batch_size: 64,
+                channels_last: true,
                 budget: "≤ 15 min on 2 CPU cores".into(),
             },
             "fashion" => Profile {
@@ -136,6 +179,7 @@ impl Profile {
                 summary: "Fashion-MNIST (real images), scaled-down models".into(),
                 data: DataSource::FashionMnist,
                 models: scaled,
+                autoencoder: SMALL_AUTOENCODER,
                 image_size: 32,
                 classes: 10,
                 pretrain_images: 200_000,
@@ -143,6 +187,7 @@ impl Profile {
                 finetune_images: 20_000,
                 eval_images: 5_000,
                 batch_size: 64,
+                channels_last: true,
                 budget: "about 45 min on 2 CPU cores (estimated from the small profile's rates)"
                     .into(),
             },
@@ -153,6 +198,7 @@ impl Profile {
                 summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
                 data: DataSource::ImagenetYfcc,
                 models: ModelScale::Paper,
+                autoencoder: AutoencoderSpec::paper(),
                 image_size: 256,
                 classes: 1000,
                 pretrain_images: 92_100_000,
@@ -160,6 +206,7 @@ impl Profile {
                 finetune_images: 1_281_167,
                 eval_images: 50_000,
                 batch_size: 32,
+                channels_last: false,
                 budget: "the paper's: days on a GPU workstation".into(),
             },
             other => anyhow::bail!(

@@ -20,7 +20,7 @@ use dnlts::models::classifier::Classifier;
 use dnlts::models::flops::{count_macs, flops, Macs};
 use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
 use dnlts::models::{Family, Scale};
-use dnlts::train::classify::{learning_rate, ClassifyConfig, TrainClassifier};
+use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::pretrain::{Pretrain, PretrainConfig};
 use dnlts::train::Task;
@@ -89,9 +89,10 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
         reduced: None,
     };
     match profile.models {
-        ModelScale::Scaled { width_divisor } => {
-            scaled(width_divisor as i64, profile.image_size as i64)
-        }
+        ModelScale::Scaled { width_divisor } => Setup {
+            segnet: profile.autoencoder.segnet(),
+            ..scaled(width_divisor as i64, profile.image_size as i64)
+        },
         ModelScale::Paper if device.is_cuda() || full_size => Setup {
             scale: Scale::Paper,
             segnet: SegNetConfig::paper(),
@@ -308,7 +309,13 @@ impl Bench<'_> {
         let ae = AutoEncoder::new(self.setup.segnet, self.device);
         let config = PretrainConfig {
             compute: self.compute(),
-            ..PretrainConfig::paper_recipe(GENERATED_IMAGES, self.batch(), GENERATED_IMAGES, 0)
+            ..PretrainConfig::new(
+                self.profile.autoencoder.pretrain,
+                GENERATED_IMAGES,
+                self.batch(),
+                GENERATED_IMAGES,
+                0,
+            )
         };
         let mut task = Pretrain::new(&ae, &source, config);
         let batch = source.stream(0..self.batch());
@@ -324,15 +331,8 @@ impl Bench<'_> {
         let size = classifier.spec.size;
         let source = GeneratedImages { size, classes: self.classes() };
         let config = ClassifyConfig {
-            epochs: 1,
-            batch_size: self.batch(),
-            lr: learning_rate(family),
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            check_images: 0,
-            seed: 0,
             compute: self.compute(),
-            warmup_epochs: 0.0,
+            ..ClassifyConfig::recipe(family, 1, self.batch())
         };
         let mut task = TrainClassifier::new(&classifier, &source, config);
         let (images, labels) =

@@ -11,16 +11,12 @@ use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::{parameter_count, Family, InputSpec, Scale};
 
 use crate::output::thousands;
+use crate::profile::Profile;
+use crate::stages::scale_of;
 
-/// The scaled variants the CPU profiles use: width/16 (tiny, ci) and width/8 (small, fashion),
-/// both at 32×32.
-const SCALED: [Scale; 2] = [
-    Scale::Scaled { width_divisor: 16, image_size: 32 },
-    Scale::Scaled { width_divisor: 8, image_size: 32 },
-];
-
-/// Side of the images the paper pre-trains its SegNet on.
-const PAPER_AE_SIZE: i64 = 256;
+/// One profile per scale: the paper's, width/16 (tiny, ci) and width/8 (small, fashion), with
+/// the AE each of them pre-trains.
+const LISTED: [&str; 3] = ["paper", "ci", "small"];
 
 #[derive(Serialize)]
 struct ModelRow {
@@ -40,13 +36,7 @@ struct ModelRow {
     training_gflops: f64,
 }
 
-fn segnet_row(scale: Scale) -> ModelRow {
-    let (config, size) = match scale {
-        Scale::Paper => (SegNetConfig::paper(), PAPER_AE_SIZE),
-        Scale::Scaled { width_divisor, image_size } => {
-            (SegNetConfig::for_image_size(width_divisor, image_size), image_size)
-        }
-    };
+fn segnet_row(scale: Scale, config: SegNetConfig, size: i64) -> ModelRow {
     let ae = AutoEncoder::new(config, Device::Cpu);
     let forward = flops::autoencoder_pass(&ae, size, AeMode::Eval).forward;
     let training = flops::autoencoder_pass(&ae, size, AeMode::Pretrain).total();
@@ -84,8 +74,10 @@ fn classifier_row(family: Family, scale: Scale) -> ModelRow {
 
 fn rows() -> Vec<ModelRow> {
     let mut rows = Vec::new();
-    for scale in std::iter::once(Scale::Paper).chain(SCALED) {
-        rows.push(segnet_row(scale));
+    for name in LISTED {
+        let profile = Profile::preset(name).expect("a preset");
+        let (scale, segnet) = scale_of(&profile);
+        rows.push(segnet_row(scale, segnet, profile.image_size as i64));
         rows.extend(Family::ALL.map(|family| classifier_row(family, scale)));
     }
     rows

@@ -25,7 +25,7 @@ impl TrainingArgs {
         let compute = dnlts::compute::Compute {
             accumulation: self.accumulate,
             amp: self.amp,
-            channels_last: self.channels_last,
+            channels_last: self.channels_last || profile.channels_last,
         };
         Ok(stages::RunOptions {
             compute,

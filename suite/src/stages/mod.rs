@@ -29,7 +29,7 @@ use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
-use dnlts::train::classify::{learning_rate, ClassifyConfig, TrainClassifier};
+use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
 use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
 use dnlts::train::{drive, Persistence, Schedule, Task};
@@ -192,17 +192,16 @@ fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// The networks' scale and the SegNet of `profile`.
-fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
-    match profile.models {
-        ModelScale::Scaled { width_divisor } => {
-            let (d, size) = (width_divisor as i64, profile.image_size as i64);
-            (
-                Scale::Scaled { width_divisor: d, image_size: size },
-                SegNetConfig::for_image_size(d, size),
-            )
-        }
-        ModelScale::Paper => (Scale::Paper, SegNetConfig::paper()),
-    }
+/// The classifiers' scale and the AE of `profile`.
+pub fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
+    let scale = match profile.models {
+        ModelScale::Scaled { width_divisor } => Scale::Scaled {
+            width_divisor: width_divisor as i64,
+            image_size: profile.image_size as i64,
+        },
+        ModelScale::Paper => Scale::Paper,
+    };
+    (scale, profile.autoencoder.segnet())
 }
 
 /// The synthetic world's seed for a master seed.
@@ -417,7 +416,8 @@ impl Pipeline {
         let p = &self.profile;
         PretrainConfig {
             compute: self.options.compute,
-            ..PretrainConfig::paper_recipe(
+            ..PretrainConfig::new(
+                p.autoencoder.pretrain,
                 p.pretrain_images,
                 p.batch_size as u64,
                 p.check_every,
@@ -477,15 +477,10 @@ impl Pipeline {
         let seed = self.seed(&stage);
         let p = &self.profile;
         let config = ClassifyConfig {
-            epochs: p.classifier_epochs,
-            batch_size: p.batch_size as u64,
-            lr: learning_rate(family),
-            momentum: 0.9,
-            weight_decay: 5e-4,
             check_images: p.eval_images.min(1000),
             seed,
             compute: self.options.compute,
-            warmup_epochs: 0.0,
+            ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
         };
         let key = self.key(&stage, &config);
         tch::manual_seed(seed as i64);
