@@ -1,8 +1,7 @@
 //! Generator study: how well each classifier family learns the embedded synthetic set, with all
 //! cues on and with one cue switched off at a time. Trains every (family, ablation) pair from
-//! scratch with exactly the `small` profile's classifier recipe (suite/src/pipeline.rs,
-//! `Pipeline::classifier`): scaled models (width / 8) on 32×32 images, SGD with the family's
-//! learning rate (`classify::learning_rate`), momentum 0.9, weight decay 5e-4, cosine decay,
+//! scratch with the family's recipe (`ClassifyConfig::recipe`, what the pipeline uses): scaled
+//! models (width / 8) on 32×32 images, the family's optimizer and learning rate, cosine decay,
 //! batch 64, the same data and stage seeds; the score is the validation top-1 on 1,000 images
 //! after the last epoch. Prints a markdown table.
 //!
@@ -10,8 +9,8 @@
 //! scripts/with-libtorch.sh cargo run --release --example generator_study -- \
 //!     --families L,R --ablations full,no-texture --threads 1 [--train-images 10240] [--epochs 5] \
 //!     [--seeds 3] [--device cuda] [--batch 64] [--width-divisor 8] [--warmup 0] \
-//!     [--reliability 0.35,0.45,0.85,0.5] \
-//!     [--amplitude 0.55,0.6,0.35,0.35] [--nuisance 1,1,1,1,3,0.04]
+//!     [--lr 0.05] [--adam | --weight-decay 5e-4] [--channels-last] \
+//!     [--reliability 0.35,0.45,0.85,0.5] [--amplitude 0.55,0.6,0.35,0.35] [--nuisance 1,1,1,1,3,0.04]
 //! ```
 //!
 //! `--seeds N` repeats every cell with master seeds 2018 … 2018+N-1 (`--first-seed S` starts
@@ -19,8 +18,10 @@
 //! with the range: one seed is not enough to rank families at this budget. `--reliability` and
 //! `--amplitude` override the cues' strengths (palette, shape, texture, opponent), `--nuisance`
 //! the nuisances (position, scale, rotation, lighting, clutter parts, pixel noise),
-//! `--width-divisor` the models' width and `--warmup E` adds E epochs of linear lr warm-up, for
-//! trying a setting. `--device cuda` trains on a GPU (same loop; the numbers differ from the
+//! `--width-divisor` the models' width, `--warmup E` adds E epochs of linear lr warm-up,
+//! `--lr` replaces the recipe's rate, `--adam` its optimizer by Adam and `--weight-decay` by SGD
+//! with momentum 0.9 and that decay, for trying a setting (`--channels-last` as the `small`
+//! profile runs). `--device cuda` trains on a GPU (same loop; the numbers differ from the
 //! CPU's in rounding, and at this budget that moves the deep families by several points).
 //!
 //! `--ceilings` instead prints the ideal-reader accuracy ceilings of the cue strengths

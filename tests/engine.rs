@@ -13,8 +13,8 @@ use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
-use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig};
 use dnlts::train::optim::{Optimizer, Rule};
+use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig, PretrainRecipe};
 use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -100,6 +100,41 @@ fn sgd_matches_libtorch_sgd_with_momentum_and_weight_decay() {
 }
 
 #[test]
+fn adam_matches_libtorch_adam_and_resumes_from_its_state() {
+    let store = nn::VarStore::new(Device::Cpu);
+    let w = store.root().randn("w", &[5, 3], 0.0, 1.0);
+    let copy_of = |w: &Tensor| {
+        let reference = nn::VarStore::new(Device::Cpu);
+        let w_ref = reference.root().zeros("w", &[5, 3]);
+        tch::no_grad(|| w_ref.shallow_clone().copy_(w));
+        (reference, w_ref)
+    };
+    let (reference_store, w_ref) = copy_of(&w);
+    let mut ours = Optimizer::new(vec![("w".into(), w.shallow_clone())], 0.01, Rule::adam());
+    let mut theirs = nn::Adam::default().build(&reference_store, 0.01).unwrap();
+    let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
+    let loss = |w: &Tensor| x.matmul(w).pow_tensor_scalar(2).sum(Kind::Float);
+    for _ in 0..5 {
+        ours.backward_step(&loss(&w));
+        theirs.backward_step(&loss(&w_ref));
+    }
+    let gap = (&w - &w_ref).abs().max().double_value(&[]);
+    assert!(gap < 1e-5, "our Adam drifted {gap} from libtorch's");
+    // A second optimizer restored from the first one's state continues bit for bit.
+    let (_resumed_store, w_resumed) = copy_of(&w);
+    let mut resumed =
+        Optimizer::new(vec![("w".into(), w_resumed.shallow_clone())], 0.01, Rule::adam());
+    let saved: std::collections::HashMap<String, Tensor> = ours.state().into_iter().collect();
+    assert_eq!(saved.len(), 3, "first and second moments and the step count: {:?}", saved.keys());
+    resumed.restore(&saved);
+    for _ in 0..3 {
+        ours.backward_step(&loss(&w));
+        resumed.backward_step(&loss(&w_resumed));
+    }
+    assert!(w.equal(&w_resumed), "a restored Adam took other steps");
+}
+
+#[test]
 fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
     tch::manual_seed(0);
     let ae = small_ae();
@@ -167,15 +202,22 @@ fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
+/// Both optimizers in one test: the stop request they use is process-wide.
 #[test]
 fn an_interrupted_run_resumes_to_the_same_bytes() {
+    interrupted_pretraining_resumes_to_the_same_bytes(pretrain_config(), "sgd");
+    let adam = PretrainConfig::new(PretrainRecipe::Adam { lr: 0.003 }, 8 * 24, 8, 32, 16);
+    interrupted_pretraining_resumes_to_the_same_bytes(adam, "adam");
+}
+
+fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag: &str) {
     let schedule = Schedule { check_every: 4, ..Schedule::new(24, 8, 0, &Compute::default()) };
     tch::manual_seed(5);
     let reference = small_ae();
     let start = all_bytes(&reference);
-    let dir = scratch("reference");
+    let dir = scratch(&format!("{tag}-reference"));
     drive(
-        &mut Pretrain::new(&reference, &Toy, pretrain_config()),
+        &mut Pretrain::new(&reference, &Toy, config.clone()),
         schedule,
         Some(&persistence(&dir, false)),
         9,
@@ -184,15 +226,14 @@ fn an_interrupted_run_resumes_to_the_same_bytes() {
 
     for stop_at in [3, 10, 17] {
         dnlts::train::stop::reset();
-        let dir = scratch(&format!("stop{stop_at}"));
+        let dir = scratch(&format!("{tag}-stop{stop_at}"));
         let ae = small_ae();
         tch::no_grad(|| {
             for ((_, t), (_, v)) in ae_tensors(&ae).iter().zip(&start) {
                 t.shallow_clone().copy_(&Tensor::from_slice(v).view(&t.size()[..]));
             }
         });
-        let mut stopping =
-            StopAt { inner: Pretrain::new(&ae, &Toy, pretrain_config()), at: stop_at };
+        let mut stopping = StopAt { inner: Pretrain::new(&ae, &Toy, config.clone()), at: stop_at };
         let error = drive(&mut stopping, schedule, Some(&persistence(&dir, false)), 9).unwrap_err();
         assert!(
             matches!(error, TrainError::Interrupted { step, .. } if step == stop_at),
@@ -204,7 +245,7 @@ fn an_interrupted_run_resumes_to_the_same_bytes() {
         tch::manual_seed(99);
         let resumed = small_ae();
         drive(
-            &mut Pretrain::new(&resumed, &Toy, pretrain_config()),
+            &mut Pretrain::new(&resumed, &Toy, config.clone()),
             schedule,
             Some(&persistence(&dir, true)),
             9,

@@ -44,11 +44,10 @@ impl SegNetConfig {
         SegNetConfig { width_divisor, stages, ..Self::paper() }
     }
 
-    /// The scaled SegNet the CPU profiles train for `image_size`×`image_size` images: it
-    /// pools down to an 8×8 bottleneck (two stages at 32×32). The paper's A_S reconstructs
-    /// well enough that classifiers lose 1–4 points on it; at our budgets a 4×4 bottleneck
-    /// (three stages) is far lossier: held-out normalised MSE after the small profile's
-    /// 100,000 pre-training images 0.287 with three stages, 0.192 with two, in the same time.
+    /// A scaled SegNet that pools down to an 8×8 bottleneck (two stages at 32×32): what `dnlts
+    /// bench` runs as its reduced stand-in for the paper's. (The CPU profiles name their AE
+    /// in their profile; at 32×32 the `small` one keeps one stage, README "The small profile's
+    /// autoencoder".)
     pub fn for_image_size(width_divisor: i64, image_size: i64) -> Self {
         let mut stages = 0;
         while stages < STAGE_WIDTHS.len() && image_size >> (stages + 1) >= 8 {

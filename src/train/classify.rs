@@ -1,7 +1,6 @@
 //! Supervised classifier training, for profiles without pretrained weights (synthetic data,
-//! Fashion-MNIST). One recipe for every family — SGD with momentum 0.9, weight decay 5e-4,
-//! cosine learning-rate decay over the run, batches drawn from a per-epoch shuffle — with a
-//! starting learning rate per family ([`learning_rate`]).
+//! Fashion-MNIST): cosine learning-rate decay over the run, batches drawn from a per-epoch
+//! shuffle, and per family the optimizer and starting rate of [`ClassifyConfig::recipe`].
 
 use std::collections::HashMap;
 
@@ -39,11 +38,15 @@ impl ClassifyConfig {
     /// bench, the examples and the tests use, for `epochs` passes in batches of `batch_size`.
     /// The caller sets what belongs to a run: `check_images`, `seed`, `compute`.
     pub fn recipe(family: Family, epochs: u64, batch_size: u64) -> Self {
+        let sgd = Rule::Sgd { momentum: 0.9, weight_decay: 5e-4 };
+        // The measurements behind each choice: README, "Classifier recipes".
         let (lr, rule) = match family {
-            // Without batch norm AlexNet barely moves for two epochs under SGD; Adam gets it
-            // going from the first (README, "Classifier recipes").
+            // Batch-normalised: they take the larger rate.
+            Family::Vgg16Bn | Family::InceptionV3 => (0.1, sgd),
+            // Without batch norm AlexNet barely moves for two epochs under SGD (and diverges
+            // at 0.1); Adam gets it going from the first.
             Family::Alexnet => (1e-3, Rule::adam()),
-            _ => (learning_rate(family), Rule::Sgd { momentum: 0.9, weight_decay: 5e-4 }),
+            Family::Lenet5 | Family::Resnet50 => (0.05, sgd),
         };
         ClassifyConfig {
             epochs,
@@ -57,29 +60,6 @@ impl ClassifyConfig {
         }
     }
 }
-
-/// The starting learning rate of `family`. Measured on the synthetic `small` set (width/8,
-/// 10,240 images × 5 epochs, validation top-1 %, `examples/generator_study.rs`):
-///
-/// | lr | AlexNet | VGG16-BN | Inception v3 |
-/// |---|---|---|---|
-/// | 0.01 | 11.4 | 20.9 | |
-/// | 0.02 | 25.7 | 43.4 | |
-/// | 0.05 | 44.4 | 36.2 | 34.5 |
-/// | 0.1 | 46.9 (falls from 52.9 in the last epoch) | 57.7 | 44.0 |
-/// | 0.2 | 11.4 (diverges) | 19.7 | |
-///
-/// (one seed, 1 thread). The batch-normalised VGG and Inception get 0.1; AlexNet (no batch
-/// norm) is unstable there and keeps 0.05, as do LeNet-5 (83.4 %) and ResNet-50 (84.3 %).
-/// These runs are fragile: the `small` reproduction (same seeds, 2 threads) ends at V 36.1 %
-/// and I 48.2 % with these rates, so VGG's gain is not established; Inception's is.
-fn learning_rate(family: Family) -> f64 {
-    match family {
-        Family::Vgg16Bn | Family::InceptionV3 => 0.1,
-        Family::Lenet5 | Family::Alexnet | Family::Resnet50 => 0.05,
-    }
-}
-
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifyCheck {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::pretrain::{ae_tensors, trainable_named};
 use super::optim::Optimizer;
+use super::pretrain::{ae_tensors, trainable_named};
 use super::{accumulated_step, restore_with_optimizer, with_optimizer, LossMeter, Task};
 use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};

@@ -7,10 +7,10 @@
 pub mod checkpoint;
 pub mod classify;
 pub mod finetune;
+pub mod optim;
 pub mod parallel;
 pub mod pretrain;
 pub mod progress;
-pub mod optim;
 pub mod stop;
 
 use std::collections::HashMap;
@@ -233,7 +233,10 @@ impl LossMeter {
 }
 
 /// What every loop checkpoints: its model's tensors, then the optimizer's state.
-pub fn with_optimizer(mut model: Vec<(String, Tensor)>, optimizer: &optim::Optimizer) -> Vec<(String, Tensor)> {
+pub fn with_optimizer(
+    mut model: Vec<(String, Tensor)>,
+    optimizer: &optim::Optimizer,
+) -> Vec<(String, Tensor)> {
     model.extend(optimizer.state());
     model
 }

@@ -71,7 +71,9 @@ impl Optimizer {
                     Rule::Sgd { momentum, weight_decay } => {
                         self.sgd_update(i, grad, momentum, weight_decay)
                     }
-                    Rule::Adam { beta1, beta2, eps } => self.adam_update(i, grad, beta1, beta2, eps),
+                    Rule::Adam { beta1, beta2, eps } => {
+                        self.adam_update(i, grad, beta1, beta2, eps)
+                    }
                 }
             }
         });

@@ -17,8 +17,8 @@
 
 use tch::{Device, Reduction, Tensor};
 
-use super::pretrain::{normalized_mse, trainable_named};
 use super::optim::Optimizer;
+use super::pretrain::{normalized_mse, trainable_named};
 use crate::compute::Compute;
 use crate::models::is_running_statistic;
 use crate::models::segnet::{AeMode, AutoEncoder};
@@ -55,7 +55,12 @@ impl Replicas {
 
     /// One pre-training step of `master` (whose trainable tensors `optimizer` updates) on `images`,
     /// split over the master and the replicas; returns the batch's mean loss.
-    pub fn pretrain_step(&mut self, master: &AutoEncoder, optimizer: &mut Optimizer, images: &Tensor) -> f64 {
+    pub fn pretrain_step(
+        &mut self,
+        master: &AutoEncoder,
+        optimizer: &mut Optimizer,
+        images: &Tensor,
+    ) -> f64 {
         let n = images.size()[0];
         let slices = Compute { accumulation: self.len() as u64, ..Compute::default() };
         optimizer.zero_grad();
@@ -152,8 +157,9 @@ mod tests {
         let start = one.duplicate().unwrap();
         // An odd batch: the slices are 3 and 4 images, weighted 3/7 and 4/7.
         let images = Tensor::rand([7, 3, 16, 16], (Kind::Float, Device::Cpu));
-        let optimizer =
-            |ae: &AutoEncoder| Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), 0.01, 0.9, 0.0);
+        let optimizer = |ae: &AutoEncoder| {
+            Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), 0.01, 0.9, 0.0)
+        };
         let (mut optimizer_one, mut optimizer_two) = (optimizer(&one), optimizer(&two));
         let accumulate = Compute { accumulation: 2, ..Compute::default() };
         let mut replicas = Replicas::new(&two, &[Device::Cpu]).unwrap();
@@ -168,8 +174,13 @@ mod tests {
                 )
             };
             let batch = [images.shallow_clone()];
-            let expected =
-                accumulated_step(&mut optimizer_one, &accumulate, Device::Cpu, &batch, &mut loss_of);
+            let expected = accumulated_step(
+                &mut optimizer_one,
+                &accumulate,
+                Device::Cpu,
+                &batch,
+                &mut loss_of,
+            );
             let loss = replicas.pretrain_step(&two, &mut optimizer_two, &images);
             assert!((loss - expected).abs() <= 1e-6 * expected.abs(), "{loss} vs {expected}");
         }

@@ -220,9 +220,15 @@ impl<'a> Task for Pretrain<'a> {
         let (compute, ae) = (self.config.compute, self.ae);
         let device = ae.encoder.device();
         let images = compute.prepare(&batch[0].to_device(device));
-        let loss = accumulated_step(&mut self.optimizer, &compute, device, &[images], &mut |part| {
-            normalized_mse(ae, &ae.forward(&part[0], AeMode::Pretrain), &part[0], Reduction::Mean)
-        });
+        let loss =
+            accumulated_step(&mut self.optimizer, &compute, device, &[images], &mut |part| {
+                normalized_mse(
+                    ae,
+                    &ae.forward(&part[0], AeMode::Pretrain),
+                    &part[0],
+                    Reduction::Mean,
+                )
+            });
         self.state.loss.add(loss);
         loss
     }

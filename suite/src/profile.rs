@@ -88,11 +88,8 @@ pub const PRESETS: [&str; 5] = ["tiny", "ci", "small", "fashion", "paper"];
 
 /// The CPU profiles' AE (README, "The small profile's autoencoder"): a quarter of SegNet's
 /// widths and one pooling stage, pre-trained with Adam.
-const SMALL_AUTOENCODER: AutoencoderSpec = AutoencoderSpec {
-    width_divisor: 4,
-    stages: 1,
-    pretrain: PretrainRecipe::Adam { lr: 0.01 },
-};
+const SMALL_AUTOENCODER: AutoencoderSpec =
+    AutoencoderSpec { width_divisor: 4, stages: 1, pretrain: PretrainRecipe::Adam { lr: 0.01 } };
 
 /// The default profile of `dnlts reproduce` and `make reproduce`.
 pub const DEFAULT: &str = "small";
@@ -122,7 +119,11 @@ impl Profile {
                     .into(),
                 data: DataSource::Synthetic,
                 models: ModelScale::Scaled { width_divisor: 16 },
-                autoencoder: AutoencoderSpec { width_divisor: 16, stages: 2, ..AutoencoderSpec::paper() },
+                autoencoder: AutoencoderSpec {
+                    width_divisor: 16,
+                    stages: 2,
+                    ..AutoencoderSpec::paper()
+                },
                 image_size: 32,
                 classes: 10,
                 pretrain_images: 512,
@@ -142,7 +143,11 @@ impl Profile {
                 summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
                 data: DataSource::Synthetic,
                 models: ModelScale::Scaled { width_divisor: 16 },
-                autoencoder: AutoencoderSpec { width_divisor: 16, stages: 2, ..AutoencoderSpec::paper() },
+                autoencoder: AutoencoderSpec {
+                    width_divisor: 16,
+                    stages: 2,
+                    ..AutoencoderSpec::paper()
+                },
                 image_size: 32,
                 classes: 10,
                 pretrain_images: 18_000,

@@ -34,6 +34,9 @@ struct ModelRow {
     /// One image's training step: forward plus the backward products autograd computes
     /// (pre-training for the SegNet, training from scratch for a classifier).
     training_gflops: f64,
+    /// The AE's widths and pooling stages (SegNet rows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segnet: Option<SegNetConfig>,
 }
 
 fn segnet_row(scale: Scale, config: SegNetConfig, size: i64) -> ModelRow {
@@ -50,6 +53,7 @@ fn segnet_row(scale: Scale, config: SegNetConfig, size: i64) -> ModelRow {
         forward_macs: forward,
         forward_gflops: flops::flops(forward) / 1e9,
         training_gflops: flops::flops(training) / 1e9,
+        segnet: Some(config),
     }
 }
 
@@ -69,6 +73,7 @@ fn classifier_row(family: Family, scale: Scale) -> ModelRow {
         forward_macs: forward,
         forward_gflops: flops::flops(forward) / 1e9,
         training_gflops: flops::flops(training) / 1e9,
+        segnet: None,
     }
 }
 
@@ -105,7 +110,15 @@ pub fn list(json: bool) -> anyhow::Result<()> {
                 format!("resize {} → centre crop {}, ImageNet mean/std", spec.resize, spec.size)
             }
             Some(spec) => format!("{}×{}, ImageNet mean/std", spec.size, spec.size),
-            None => format!("any H×W, [0, 1] RGB (counted at {0}×{0})", row.counted_at),
+            None => format!(
+                "{}any H×W, [0, 1] RGB (counted at {1}×{1})",
+                match row.segnet {
+                    Some(c) if c != SegNetConfig::paper() =>
+                        format!("SegNet width/{}, {} pooling stage(s): ", c.width_divisor, c.stages),
+                    _ => String::new(),
+                },
+                row.counted_at
+            ),
         };
         println!(
             "{:<13} {:<3} {:<22} {:>13} {:>10} {:>10}  {input}",
