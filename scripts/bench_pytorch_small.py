@@ -391,19 +391,25 @@ class Setup:
         return classifier(letter, self.args.width_divisor, self.size, self.classes)
 
 
-def pretrain_step(setup):
-    ae = setup.segnet().train()
-    sgd = torch.optim.SGD(ae.parameters(), lr=0.01, momentum=0.9)
-    images = setup.images()
+def sgd_step(sgd, loss_of):
+    """A training step as dnlts' driver runs it: zero the gradients, loss, backward, update,
+    the loss read on the host."""
 
     def step():
         sgd.zero_grad()
-        loss = F.mse_loss(ae(images), images)
+        loss = loss_of()
         loss.backward()
         sgd.step()
         return loss.item()
 
     return step
+
+
+def pretrain_step(setup):
+    ae = setup.segnet().train()
+    sgd = torch.optim.SGD(ae.parameters(), lr=0.01, momentum=0.9)
+    images = setup.images()
+    return sgd_step(sgd, lambda: F.mse_loss(ae(images), images))
 
 
 def train_classifier_step(setup, letter):
@@ -412,15 +418,7 @@ def train_classifier_step(setup, letter):
         net.parameters(), lr=LEARNING_RATES[letter], momentum=0.9, weight_decay=5e-4
     )
     images, labels = setup.images(), setup.labels()
-
-    def step():
-        sgd.zero_grad()
-        loss = F.cross_entropy(net(images), labels)
-        loss.backward()
-        sgd.step()
-        return loss.item()
-
-    return step
+    return sgd_step(sgd, lambda: F.cross_entropy(net(images), labels))
 
 
 def frozen(net):
@@ -440,15 +438,7 @@ def finetune_step(setup, letter):
         lr=0.01, momentum=0.9,
     )
     images, labels = setup.images(), setup.labels()
-
-    def step():
-        sgd.zero_grad()
-        loss = F.cross_entropy(net(ae(images, encoder_trains=False)), labels)
-        loss.backward()
-        sgd.step()
-        return loss.item()
-
-    return step
+    return sgd_step(sgd, lambda: F.cross_entropy(net(ae(images, encoder_trains=False)), labels))
 
 
 def top_k_correct(logits, labels, k):
