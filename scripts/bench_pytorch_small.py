@@ -17,11 +17,14 @@ of --steps steps after --warmup, in ms/step and img/s as `dnlts bench` prints th
 
     python3 scripts/bench_pytorch_small.py [--threads 2] [--steps 3] [--channels-last]
     python3 scripts/bench_pytorch_small.py --compare target/release/dnlts [--rounds 3]
+    python3 scripts/bench_pytorch_small.py --fold-ab --threads 1
 
 --compare first checks that every network here has the parameters and forward
 multiply-accumulates `DNLTS models --json` reports for it, then runs `DNLTS bench --json` and
 this script --rounds times each, alternating, and prints per stage the medians and the ratio
-dnlts speed / PyTorch speed (above 1: dnlts is faster). Needs torch 2.11.0 (dnlts' libtorch).
+dnlts speed / PyTorch speed (above 1: dnlts is faster). --fold-ab times what folding the
+frozen classifier's batch norm saves (README, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
+libtorch).
 """
 import argparse
 import json
@@ -563,6 +566,62 @@ def compare(args):
         print(f"{stage:<20} {ours * 1e3:>10.1f} {theirs * 1e3:>11.1f} {theirs / ours:>19.2f}×")
 
 
+# ---- What folding batch norm saves, in one process ----
+
+
+def fold_batch_norm(module):
+    """Each Conv2d + BatchNorm2d pair as one convolution (eval mode), as dnlts' ConvBn runs a
+    frozen unit."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for m in module.modules():
+        if (isinstance(m, nn.Sequential) and len(m) >= 2 and isinstance(m[0], nn.Conv2d)
+                and isinstance(m[1], nn.BatchNorm2d)):
+            m[0], m[1] = fuse_conv_bn_eval(m[0], m[1]), nn.Identity()
+    return module
+
+
+def fold_ab(args, repeats=7):
+    """The fine-tuning step through V, I, R with the frozen classifier's batch norm as such and
+    folded, steps interleaved; thread CPU time (exact for --threads 1, robust to other
+    processes) and wall time, medians."""
+    import copy
+
+    setup = Setup(args)
+    for letter in "VIR":
+        torch.manual_seed(args.seed)
+        plain = frozen(setup.classifier(letter))
+        with torch.no_grad():  # statistics that make the fold non-trivial
+            for m in plain.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_var.uniform_(0.5, 1.5)
+                    m.running_mean.uniform_(-0.1, 0.1)
+        variants = {"BN": plain, "folded": fold_batch_norm(copy.deepcopy(plain))}
+        images, labels = setup.images(), setup.labels()
+        ae = setup.segnet()
+        ae.encoder.eval().requires_grad_(False)
+        steps = {}
+        for name, net in variants.items():
+            own = copy.deepcopy(ae)
+            decoder = [p for n, p in own.named_parameters() if not n.startswith("encoder")]
+            sgd = torch.optim.SGD(decoder, lr=0.01, momentum=0.9)
+            steps[name] = sgd_step(sgd, lambda net=net, own=own: F.cross_entropy(
+                net(own(images, encoder_trains=False)), labels))
+            steps[name]()
+        cpu, wall = {name: [] for name in steps}, {name: [] for name in steps}
+        for _ in range(repeats):
+            for name, step in steps.items():
+                cpu_start, wall_start = time.thread_time(), time.perf_counter()
+                step()
+                cpu[name].append(time.thread_time() - cpu_start)
+                wall[name].append(time.perf_counter() - wall_start)
+        ms = {name: 1e3 * statistics.median(cpu[name]) for name in steps}
+        print(f"finetune {letter}: thread CPU ms/step BN {ms['BN']:.0f}, folded "
+              f"{ms['folded']:.0f} (folded/BN {ms['folded'] / ms['BN']:.2f}); wall ms "
+              f"{1e3 * statistics.median(wall['BN']):.0f} vs "
+              f"{1e3 * statistics.median(wall['folded']):.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -579,9 +638,14 @@ def main():
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--compare", metavar="DNLTS", help="the dnlts binary to compare with")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--fold-ab", action="store_true",
+                        help="time the fine-tuning step with the classifier's batch norm folded "
+                             "and not, interleaved in this process")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.compare:
+    if args.fold_ab:
+        fold_ab(args)
+    elif args.compare:
         compare(args)
     else:
         layout = ", channels-last" if args.channels_last else ""
