@@ -5,6 +5,7 @@
 #                  PROFILE=paper first runs the preflight `dnlts doctor` on IMAGENET=DIR YFCC=DIR WEIGHTS=DIR
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
+#   make bench-pytorch  dnlts bench vs the same steps in PyTorch eager, side by side [PYTHON=…]
 #   make golden    re-bless the golden files after an intended change; prints what moved
 #   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
 #   make gpu-check checks the CUDA path on an NVIDIA GPU (builds with TORCH=cuda; results/gpu-check)
@@ -29,12 +30,12 @@ DNLTS := $(TARGET_DIR)/release/dnlts
 # tests that train small networks run at full speed.
 CARGO_FLAGS := --release --workspace --locked
 
-.PHONY: all build reproduce test bench golden libtorch fashion-mnist gpu-check clean help
+.PHONY: all build reproduce test bench bench-pytorch golden libtorch fashion-mnist gpu-check clean help
 
 all: build
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,13p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -69,6 +70,14 @@ gpu-check:
 
 bench:
 	$(WITH_TORCH) cargo bench --workspace --locked
+
+# The small profile's steps in dnlts and in PyTorch eager (torch 2.11, as our libtorch), both
+# layouts, runs alternating; prints ms/step and the ratio dnlts speed / PyTorch speed per stage.
+PYTHON ?= python3
+BENCH_PYTORCH_ARGS ?= --threads 2 --steps 3 --rounds 1
+bench-pytorch: build
+	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS)
+	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS) --channels-last
 
 # Re-bless every golden file after an intended change, then print what moved (review the diff!).
 # STAGES=1 also replaces the fixed stages of the evaluation layer by a fresh ci run's.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-use super::blocks::{batch_norm, conv2d, linear, ConvSpec, WeightInit};
+use super::blocks::{conv_bn, linear, ConvSpec, WeightInit};
 
 const BN_EPS: f64 = 0.001;
 
@@ -52,9 +52,9 @@ fn basic(
     pad: [i64; 2],
 ) -> nn::SequentialT {
     let spec = ConvSpec { c_in, c_out, kernel, stride, padding: pad, bias: false };
+    let init = WeightInit::KaimingFanOut;
     nn::seq_t()
-        .add(conv2d(&(path / "conv"), spec, WeightInit::KaimingFanOut))
-        .add(batch_norm(&(path / "bn"), c_out, BN_EPS))
+        .add(conv_bn(&(path / "conv"), &(path / "bn"), spec, init, BN_EPS, 1.0))
         .add_fn(|xs| xs.relu())
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 
-use super::blocks::{batch_norm_with_scale, conv2d, linear, ConvSpec, WeightInit};
+use super::blocks::{self, linear, ConvSpec, WeightInit};
 
 const EXPANSION: i64 = 4;
 
@@ -57,9 +57,8 @@ fn conv_bn_scaled(
     spec: ConvSpec,
     gamma: f64,
 ) -> impl ModuleT {
-    let conv = conv2d(&(path / conv), spec.no_bias(), WeightInit::KaimingFanOut);
-    let bn = batch_norm_with_scale(&(path / bn), spec.c_out, 1e-5, gamma);
-    nn::func_t(move |xs, train| xs.apply(&conv).apply_t(&bn, train))
+    let init = WeightInit::KaimingFanOut;
+    blocks::conv_bn(&(path / conv), &(path / bn), spec.no_bias(), init, 1e-5, gamma)
 }
 
 fn bottleneck(

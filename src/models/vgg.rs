@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 
-use super::blocks::{batch_norm, conv2d, linear, ConvSpec, WeightInit};
+use super::blocks::{conv_bn, linear, ConvSpec, WeightInit};
 
 /// Convolution widths of VGG16, a 0 marking a 2×2 max-pool.
 const VGG16: [i64; 18] =
@@ -43,9 +43,9 @@ pub fn vgg16_bn(path: &nn::Path, config: &VggConfig, classes: i64) -> impl Modul
             continue;
         }
         let c_out = width / config.width_divisor;
+        let spec = ConvSpec::same(c_in, c_out, 3);
         features = features
-            .add(conv2d(&(&f / index), ConvSpec::same(c_in, c_out, 3), init))
-            .add(batch_norm(&(&f / (index + 1)), c_out, 1e-5))
+            .add(conv_bn(&(&f / index), &(&f / (index + 1)), spec, init, 1e-5, 1.0))
             .add_fn(|xs| xs.relu());
         index += 3;
         c_in = c_out;

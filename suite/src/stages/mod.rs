@@ -25,7 +25,7 @@ use dnlts::data::source::{DecodedSplit, FashionImages, ImageSource, Split, Synth
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
 use dnlts::models::classifier::{Classifier, ScriptedSpec};
-use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
+use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
@@ -598,6 +598,10 @@ impl Pipeline {
                 |path| Ok(ae.save(path)?),
             )?;
         }
+        // The same trainable flags whether fine-tuned here or loaded: the fixed half then runs
+        // with batch norm folded (models/blocks.rs) either way, so no number depends on which
+        // stages this process trained (a `dnlts plan` run equals `dnlts reproduce`).
+        ae.fix_untrained(AeMode::Finetune(config.part));
         Ok(Rc::new(ae))
     }
 
