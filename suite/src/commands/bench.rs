@@ -175,7 +175,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         profile: profile.name.clone(),
         device: memory::device_name(device),
         precision: if args.amp { "bf16 autocast" } else { "f32" },
-        channels_last: args.channels_last,
+        channels_last: bench.channels_last(),
         threads: args.threads,
         reduced: setup.reduced.clone(),
         peak_tflops: peak.as_ref().map(|p| p.tflops),
@@ -204,7 +204,12 @@ struct Bench<'a> {
 
 impl Bench<'_> {
     fn compute(&self) -> Compute {
-        Compute { accumulation: 1, amp: self.args.amp, channels_last: self.args.channels_last }
+        Compute { accumulation: 1, amp: self.args.amp, channels_last: self.channels_last() }
+    }
+
+    /// As the profile runs: `--channels-last`, or the profile's own layout.
+    fn channels_last(&self) -> bool {
+        self.args.channels_last || self.profile.channels_last
     }
 
     fn batch(&self) -> u64 {
