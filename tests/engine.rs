@@ -5,7 +5,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use dnlts::compute::{is_channels_last, Compute};
-use dnlts::data::source::{DecodedSplit, ImageSource, Split};
+use dnlts::data::source::{tensor_to_images, DecodedSplit, ImageSource, Sample, Split};
+use dnlts::data::SkipReason;
 use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
@@ -46,11 +47,16 @@ impl ImageSource for Toy {
             _ => 64,
         }
     }
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        let (images, labels) = self.labelled(split, &[index]);
+        Ok(Sample { image: tensor_to_images(&images).remove(0), label: labels.int64_value(&[0]) })
+    }
     fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
         let offset = match split {
             Split::Train => 0,
             Split::Validation => 10_000,
             Split::Test => 20_000,
+            Split::Stream => 1_000_000,
         };
         let labels: Vec<i64> = indices.iter().map(|i| ((i + offset) % 4) as i64).collect();
         let images: Vec<Tensor> =

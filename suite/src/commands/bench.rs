@@ -14,7 +14,8 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use dnlts::compute::Compute;
-use dnlts::data::source::{ImageSource, Split};
+use dnlts::data::source::{tensor_to_images, ImageSource, Sample, Split};
+use dnlts::data::SkipReason;
 use dnlts::eval::{evaluate, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::flops::{count_macs, flops, Macs};
@@ -48,6 +49,11 @@ impl ImageSource for GeneratedImages {
 
     fn len(&self, _: Split) -> u64 {
         GENERATED_IMAGES
+    }
+
+    fn load(&self, _: Split, index: u64) -> Result<Sample, SkipReason> {
+        let image = tensor_to_images(&self.images(1)).remove(0);
+        Ok(Sample { image, label: index as i64 % self.classes })
     }
 
     fn labelled(&self, _: Split, indices: &[u64]) -> (Tensor, Tensor) {
@@ -94,6 +100,12 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
         }
         ModelScale::Paper if device.is_cuda() || full_size => Setup {
             scale: Scale::Paper,
+            segnet: SegNetConfig::paper(),
+            ae_size: profile.image_size as i64,
+            reduced: None,
+        },
+        ModelScale::PaperAt { crop, inception_crop } => Setup {
+            scale: Scale::PaperAt { crop: crop as i64, inception_crop: inception_crop as i64 },
             segnet: SegNetConfig::paper(),
             ae_size: profile.image_size as i64,
             reduced: None,

@@ -42,7 +42,7 @@ struct ModelRow {
 
 fn segnet_row(scale: Scale) -> ModelRow {
     let (config, size) = match scale {
-        Scale::Paper => (SegNetConfig::paper(), PAPER_AE_SIZE),
+        Scale::Paper | Scale::PaperAt { .. } => (SegNetConfig::paper(), PAPER_AE_SIZE),
         Scale::Scaled { width_divisor, image_size } => {
             (SegNetConfig::for_image_size(width_divisor, image_size), image_size)
         }
@@ -104,6 +104,9 @@ pub fn list(json: bool) -> anyhow::Result<()> {
     for row in rows {
         let scale = match row.scale {
             Scale::Paper => "paper".to_string(),
+            Scale::PaperAt { crop, inception_crop } => {
+                format!("paper, crops {crop}/{inception_crop}")
+            }
             Scale::Scaled { width_divisor, image_size } => {
                 format!("width/{width_divisor}, {image_size}×{image_size}")
             }
