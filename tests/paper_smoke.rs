@@ -79,7 +79,7 @@ fn json(path: &Path) -> Value {
 #[test]
 fn paper_smoke_runs_every_target_through_the_papers_path() {
     let dir = scratch_dir("paper-smoke", "run");
-    smoke_tree(&dir, 8);
+    smoke_tree(&dir, 4);
     export_weights(&dir.join("weights"));
     let args = [
         "reproduce",
@@ -119,5 +119,5 @@ fn paper_smoke_runs_every_target_through_the_papers_path() {
     assert!(lenet.get("given").is_none(), "LeNet-5 is trained on ImageNet: {lenet}");
     // The evaluation streamed over every validation image.
     let table1 = json(&dir.join("out/table1.json"));
-    assert!(table1.to_string().contains("\"images\":8"), "{table1}");
+    assert!(table1.to_string().contains("\"images\":4"), "{table1}");
 }

@@ -100,8 +100,13 @@ impl StageArgs {
             );
         }
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
-        if profile.data == profile::DataSource::ImagenetYfcc && options.fixed_stages.is_none() {
-            // Every missing input at once, before anything trains.
+        // A stage command (no targets) or a target that reads data needs every input: the
+        // preflight names each missing one at once, before anything trains.
+        let reads_data = targets.is_empty() || targets.iter().any(|target| target.reads_data);
+        if profile.data == profile::DataSource::ImagenetYfcc
+            && options.fixed_stages.is_none()
+            && reads_data
+        {
             let machine = (self.machine.device, profile.batch_size);
             super::doctor::preflight(&profile, &options.inputs, machine, &out_dir, false)?;
         }

@@ -560,9 +560,16 @@ impl Pipeline {
                 p.pretrain_images,
                 p.batch_size as u64,
                 p.check_every,
-                p.eval_images.min(512),
+                self.validation_images().min(512),
             )
         }
+    }
+
+    /// The profile's evaluation images, or fewer when the dataset holds fewer (a held-out
+    /// set larger than the split would read its images again).
+    fn validation_images(&self) -> u64 {
+        let available = self.source().map_or(u64::MAX, |s| s.len(Split::Validation));
+        self.profile.eval_images.min(available)
     }
 
     /// A_S: the AE pre-trained on the unlabelled stream.
