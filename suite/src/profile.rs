@@ -71,6 +71,12 @@ pub const PRESETS: [&str; 6] = ["tiny", "ci", "small", "fashion", "paper", "pape
 pub const DEFAULT: &str = "small";
 
 impl Profile {
+    /// Whether the run trains classifier `family` (else it loads torchvision's weights: every
+    /// family but LeNet-5 at paper scale, which torchvision does not have).
+    pub fn trains_classifier(&self, family: dnlts::models::Family) -> bool {
+        !self.models.is_paper() || family == dnlts::models::Family::Lenet5
+    }
+
     /// `--data DIR` means something only to a profile that reads a dataset: a synthetic
     /// profile would silently ignore it.
     pub fn check_data_option(&self, data: Option<&std::path::Path>) -> anyhow::Result<()> {

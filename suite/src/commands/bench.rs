@@ -229,7 +229,7 @@ impl Bench<'_> {
     fn all_stages(&self) -> anyhow::Result<Vec<StageResult>> {
         let mut results = vec![self.guarded("pretrain", || self.pretrain())?];
         if self.profile.classifier_epochs > 0 {
-            for family in Family::ALL {
+            for family in Family::ALL.into_iter().filter(|f| self.profile.trains_classifier(*f)) {
                 results
                     .push(self.guarded("classifier training", || self.train_classifier(family))?);
             }

@@ -513,7 +513,7 @@ impl Pipeline {
     /// The torchvision weights file of `family` when the profile uses pretrained classifiers
     /// (paper scale: every family but LeNet-5, which torchvision does not have).
     fn pretrained_file(&self, family: Family) -> anyhow::Result<Option<PathBuf>> {
-        if !self.profile.models.is_paper() || family == Family::Lenet5 {
+        if self.profile.trains_classifier(family) {
             return Ok(None);
         }
         let dir = self.options.inputs.weights.as_ref().with_context(|| {
