@@ -48,13 +48,14 @@ fashion-mnist:
 
 # The fashion profile reads Fashion-MNIST; everything else is embedded or user-supplied.
 # The paper profile checks all its inputs first (`dnlts doctor`) and stops on any missing one.
-DOCTOR_OPTS := $(if $(IMAGENET),--imagenet $(IMAGENET)) $(if $(YFCC),--yfcc $(YFCC)) \
-	$(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(filter cuda,$(TORCH)),--device cuda)
+DATA_OPTS := $(if $(IMAGENET),--imagenet $(IMAGENET)) $(if $(YFCC),--yfcc $(YFCC)) \
+	$(if $(WEIGHTS),--weights $(WEIGHTS))
+DOCTOR_OPTS := $(DATA_OPTS) $(if $(filter cuda,$(TORCH)),--device cuda)
 reproduce: build $(if $(filter fashion,$(PROFILE)),fashion-mnist)
 ifeq ($(PROFILE),paper)
 	$(DNLTS) doctor --profile paper $(DOCTOR_OPTS)
 endif
-	$(DNLTS) reproduce --profile $(PROFILE) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
+	$(DNLTS) reproduce --profile $(PROFILE) $(DATA_OPTS) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
 
 test:
 	$(WITH_TORCH) cargo fmt --all --check

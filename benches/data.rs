@@ -3,9 +3,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dnlts::data::augment::{augment, AugmentConfig};
-use dnlts::data::batch::{build_batch, LoaderConfig, SyntheticSource};
+use dnlts::data::batch::{build_batch, LoaderConfig};
 use dnlts::data::resize::EvalTransform;
-use dnlts::data::synthetic::{self, Split, SyntheticConfig};
+use dnlts::data::source::{Split, SyntheticImages};
+use dnlts::data::synthetic::{self, SyntheticConfig};
 use dnlts::data::{decode_rgb, noise};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -92,8 +93,9 @@ fn augmentation(c: &mut Criterion) {
 }
 
 fn batching(c: &mut Criterion) {
+    let train_images = Split::Train.len();
     let source =
-        SyntheticSource { config: SyntheticConfig::default(), split: Split::Train, labelled: true };
+        SyntheticImages { config: SyntheticConfig::default(), train_images, eval_images: 0 };
     let indices: Vec<u64> = (0..64).collect();
     let mut group = c.benchmark_group("batch64_synthetic32_augmented");
     group.throughput(Throughput::Elements(64));
@@ -101,7 +103,9 @@ fn batching(c: &mut Criterion) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let cfg = LoaderConfig { augment: AugmentConfig::standard(), ..LoaderConfig::default() };
         group.bench_function(BenchmarkId::new("threads", threads), |b| {
-            b.iter(|| pool.install(|| build_batch(&source, &indices, &cfg).expect("batch")))
+            b.iter(|| {
+                pool.install(|| build_batch(&source, Split::Train, &indices, &cfg).expect("batch"))
+            })
         });
     }
     group.finish();

@@ -385,19 +385,21 @@ fn killed_runs_resume_to_the_same_weights() {
 }
 
 #[test]
-fn profiles_without_a_data_reader_still_run_the_analysis_of_published_numbers() {
+fn the_paper_profile_without_inputs_runs_published_and_stops_at_the_preflight_for_the_rest() {
     let dir = scratch("paper");
     let ok =
         dnlts(&["reproduce", "--profile", "paper", "--include", "published", "--out", "p"], &dir);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     let needs_data =
         dnlts(&["reproduce", "--profile", "paper", "--include", "table1", "--out", "p"], &dir);
+    // A target that reads data runs the preflight first: every missing input, then a stop.
     assert!(!needs_data.status.success());
-    let stderr = text(&needs_data.stderr);
-    assert!(
-        stderr.contains("profile 'paper'") && stderr.contains("--profile tiny, ci, small"),
-        "{stderr}"
-    );
+    let (stdout, stderr) = (text(&needs_data.stdout), text(&needs_data.stderr));
+    assert!(stderr.contains("preflight of profile 'paper'"), "{stderr}");
+    for option in ["--imagenet DIR", "--yfcc DIR", "--weights DIR"] {
+        assert!(stdout.contains(option), "{option} in the checklist:\n{stdout}");
+    }
+    assert!(!dir.join("p/stages").exists(), "nothing trained");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,16 +1,19 @@
 //! Batching: order, thread-count independence, bounded prefetch, failure budget.
 
 use dnlts::data::augment::AugmentConfig;
-use dnlts::data::batch::{
-    build_batch, epoch_order, spawn, LoaderConfig, Order, Sample, SampleSource, SyntheticSource,
-    NO_LABEL,
-};
-use dnlts::data::synthetic::{self, Split, SyntheticConfig};
+use dnlts::data::batch::{build_batch, epoch_order, spawn, LoaderConfig, Order, NO_LABEL};
+use dnlts::data::source::{ImageSource, Sample, Split, SyntheticImages};
+use dnlts::data::synthetic::{self, SyntheticConfig};
 use dnlts::data::{FailureBudget, SkipReason};
 use std::sync::Arc;
 
-fn source(labelled: bool) -> Arc<SyntheticSource> {
-    Arc::new(SyntheticSource { config: SyntheticConfig::default(), split: Split::Train, labelled })
+fn synthetic() -> SyntheticImages {
+    let (train_images, eval_images) = (Split::Train.len(), Split::Validation.len());
+    SyntheticImages { config: SyntheticConfig::default(), train_images, eval_images }
+}
+
+fn source() -> Arc<SyntheticImages> {
+    Arc::new(synthetic())
 }
 
 fn loader(threads: usize) -> LoaderConfig {
@@ -25,10 +28,11 @@ fn loader(threads: usize) -> LoaderConfig {
 
 #[test]
 fn batches_cover_the_order_in_sequence() {
-    let batches: Vec<_> = spawn(source(true), Order::Range { start: 0, end: 100 }, loader(2))
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect();
+    let batches: Vec<_> =
+        spawn(source(), Split::Train, Order::Range { start: 0, end: 100 }, loader(2))
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
     let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
     assert_eq!(sizes, [32, 32, 32, 4]);
     let indices: Vec<u64> = batches.iter().flat_map(|b| b.indices.clone()).collect();
@@ -45,7 +49,7 @@ fn batches_cover_the_order_in_sequence() {
 #[test]
 fn bytes_do_not_depend_on_thread_count() {
     let run = |threads| -> Vec<_> {
-        spawn(source(true), Order::Range { start: 5, end: 85 }, loader(threads))
+        spawn(source(), Split::Train, Order::Range { start: 5, end: 85 }, loader(threads))
             .unwrap()
             .map(|b| b.unwrap())
             .collect()
@@ -55,21 +59,18 @@ fn bytes_do_not_depend_on_thread_count() {
 
 #[test]
 fn unlabeled_stream_uses_no_label_and_split_offsets() {
-    let src = SyntheticSource {
-        config: SyntheticConfig::default(),
-        split: Split::Validation,
-        labelled: false,
-    };
+    let src = synthetic();
     let cfg = LoaderConfig { augment: AugmentConfig::default(), ..loader(1) };
-    let batch = build_batch(&src, &[0, 1], &cfg).unwrap();
+    let batch = build_batch(&src, Split::Stream, &[0, 1], &cfg).unwrap();
     assert_eq!(batch.labels, [NO_LABEL, NO_LABEL]);
-    let expected = synthetic::unlabeled(&src.config, Split::Validation.range().start);
+    let expected = synthetic::unlabeled(&src.config, Split::Stream.range().start);
     assert_eq!(&batch.pixels[..32 * 32 * 3], expected.as_raw().as_slice());
 }
 
 #[test]
 fn dropping_the_iterator_early_stops_the_producer() {
-    let mut it = spawn(source(false), Order::Range { start: 0, end: 1 << 30 }, loader(2)).unwrap();
+    let mut it =
+        spawn(source(), Split::Stream, Order::Range { start: 0, end: 1 << 30 }, loader(2)).unwrap();
     assert_eq!(it.next().unwrap().unwrap().len(), 32);
     drop(it); // must return: the bounded channel closes and the producer exits
 }
@@ -82,10 +83,11 @@ fn epoch_order_is_a_deterministic_permutation() {
     assert_eq!(sorted, (0..1000).collect::<Vec<u64>>());
     assert_eq!(a, epoch_order(1000, 1, 0));
     assert_ne!(a, epoch_order(1000, 1, 1));
-    let batches: Vec<_> = spawn(source(true), Order::List(Arc::new(a[..40].to_vec())), loader(2))
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect();
+    let batches: Vec<_> =
+        spawn(source(), Split::Train, Order::List(Arc::new(a[..40].to_vec())), loader(2))
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
     let seen: Vec<u64> = batches.iter().flat_map(|b| b.indices.clone()).collect();
     assert_eq!(seen, a[..40]);
 }
@@ -95,17 +97,23 @@ struct Flaky {
     every: u64,
 }
 
-impl SampleSource for Flaky {
-    fn len(&self) -> u64 {
+impl ImageSource for Flaky {
+    fn image_size(&self) -> i64 {
+        4
+    }
+    fn classes(&self) -> i64 {
+        1
+    }
+    fn len(&self, _: Split) -> u64 {
         1000
     }
-    fn load(&self, index: u64) -> Result<Sample, SkipReason> {
+    fn load(&self, _: Split, index: u64) -> Result<Sample, SkipReason> {
         if index.is_multiple_of(self.every) {
             return Err(SkipReason::Undecodable);
         }
         Ok(Sample { image: image::RgbImage::new(4, 4), label: 0 })
     }
-    fn name(&self, index: u64) -> String {
+    fn name(&self, _: Split, index: u64) -> String {
         format!("file-{index}.jpg")
     }
 }
@@ -117,8 +125,13 @@ fn failures_are_skipped_counted_and_listed_within_budget() {
         augment: AugmentConfig::default(),
         ..loader(2)
     };
-    let mut it =
-        spawn(Arc::new(Flaky { every: 10 }), Order::Range { start: 0, end: 200 }, cfg).unwrap();
+    let mut it = spawn(
+        Arc::new(Flaky { every: 10 }),
+        Split::Train,
+        Order::Range { start: 0, end: 200 },
+        cfg,
+    )
+    .unwrap();
     let total: usize = it.by_ref().map(|b| b.unwrap().len()).sum();
     assert_eq!(total, 180);
     let skipped = it.skipped();
@@ -129,10 +142,14 @@ fn failures_are_skipped_counted_and_listed_within_budget() {
 #[test]
 fn too_many_failures_stop_with_examples() {
     let cfg = LoaderConfig { augment: AugmentConfig::default(), ..loader(2) };
-    let results: Vec<_> =
-        spawn(Arc::new(Flaky { every: 10 }), Order::Range { start: 0, end: 200 }, cfg)
-            .unwrap()
-            .collect();
+    let results: Vec<_> = spawn(
+        Arc::new(Flaky { every: 10 }),
+        Split::Train,
+        Order::Range { start: 0, end: 200 },
+        cfg,
+    )
+    .unwrap()
+    .collect();
     let err = results.last().unwrap().as_ref().unwrap_err().to_string();
     assert!(err.contains("file-0.jpg"), "{err}");
     assert!(err.contains("1.00%"), "{err}");
@@ -143,14 +160,20 @@ fn too_many_failures_stop_with_examples() {
 #[test]
 fn mixed_sizes_in_one_batch_are_an_error() {
     struct Mixed;
-    impl SampleSource for Mixed {
-        fn len(&self) -> u64 {
+    impl ImageSource for Mixed {
+        fn image_size(&self) -> i64 {
+            4
+        }
+        fn classes(&self) -> i64 {
+            1
+        }
+        fn len(&self, _: Split) -> u64 {
             2
         }
-        fn load(&self, i: u64) -> Result<Sample, SkipReason> {
+        fn load(&self, _: Split, i: u64) -> Result<Sample, SkipReason> {
             Ok(Sample { image: image::RgbImage::new(4 + i as u32, 4), label: 0 })
         }
     }
-    let err = build_batch(&Mixed, &[0, 1], &LoaderConfig::default()).unwrap_err();
+    let err = build_batch(&Mixed, Split::Train, &[0, 1], &LoaderConfig::default()).unwrap_err();
     assert!(err.to_string().contains("same size"), "{err}");
 }

@@ -6,9 +6,10 @@
 mod common;
 
 use common::{jpeg_bytes, png_bytes, temp_dir, textured, write};
-use dnlts::data::batch::{spawn, LoaderConfig, Order, SampleSource};
+use dnlts::data::batch::{spawn, LoaderConfig, Order};
 use dnlts::data::imagenet::{self, ImageNetSplit};
 use dnlts::data::resize::EvalTransform;
+use dnlts::data::source::{ImageSource, Split};
 use dnlts::data::{decode_rgb, manifest, preview, yfcc, DataError, FailureBudget, SkipReason};
 use std::io::Write;
 use std::path::Path;
@@ -90,10 +91,13 @@ fn imagenet_skips_truncated_files_counts_and_names_them() {
     write(&dir.join("good.png"), &png);
     write(&dir.join("cut_iend.png"), &png[..png.len() - 2]);
     write(&dir.join("cut_eoi.JPEG"), &jpeg[..jpeg.len() - 2]);
-    let set = imagenet::open(&root, ImageNetSplit::Train, SMALL).unwrap();
-    assert_eq!(set.len(), 9);
-    let failed: Vec<(String, SkipReason)> = (0..set.len())
-        .filter_map(|i| set.load(i).err().map(|r| (file_name(&set.name(i)), r)))
+    let folder = imagenet::open(&root, ImageNetSplit::Train, SMALL).unwrap();
+    let set = imagenet::ImageNet::from(folder.clone());
+    assert_eq!(set.len(Split::Train), 9);
+    let failed: Vec<(String, SkipReason)> = (0..set.len(Split::Train))
+        .filter_map(|i| {
+            set.load(Split::Train, i).err().map(|r| (file_name(&set.name(Split::Train, i)), r))
+        })
         .collect();
     assert_eq!(
         failed,
@@ -102,8 +106,8 @@ fn imagenet_skips_truncated_files_counts_and_names_them() {
             ("cut_iend.png".to_string(), SkipReason::Undecodable)
         ]
     );
-    let good = set.items.iter().position(|(p, _)| p.ends_with("good.png")).unwrap();
-    assert_eq!(set.load(good as u64).unwrap().image.dimensions(), (32, 32));
+    let good = folder.items.iter().position(|(p, _)| p.ends_with("good.png")).unwrap();
+    assert_eq!(set.load(Split::Train, good as u64).unwrap().image.dimensions(), (32, 32));
 
     let set = Arc::new(set);
     let cfg = LoaderConfig {
@@ -111,12 +115,14 @@ fn imagenet_skips_truncated_files_counts_and_names_them() {
         budget: FailureBudget { max_fraction: 0.5 },
         ..LoaderConfig::default()
     };
-    let mut it = spawn(set.clone(), Order::Range { start: 0, end: 9 }, cfg.clone()).unwrap();
+    let mut it =
+        spawn(set.clone(), Split::Train, Order::Range { start: 0, end: 9 }, cfg.clone()).unwrap();
     assert_eq!(it.by_ref().map(|b| b.unwrap().len()).sum::<usize>(), 7);
     let skipped: Vec<String> = it.skipped().iter().map(|s| file_name(&s.name)).collect();
     assert_eq!(skipped, ["cut_eoi.JPEG", "cut_iend.png"]);
     let cfg = LoaderConfig { budget: FailureBudget::default(), ..cfg };
-    let err = spawn(set, Order::Range { start: 0, end: 9 }, cfg).unwrap().last().unwrap();
+    let err =
+        spawn(set, Split::Train, Order::Range { start: 0, end: 9 }, cfg).unwrap().last().unwrap();
     let err = err.unwrap_err().to_string();
     assert!(err.contains("2 of 9") && err.contains("cut_iend.png"), "{err}");
 }
@@ -155,16 +161,23 @@ fn a_fifo_in_an_imagenet_folder_is_a_counted_skip_never_opened() {
     mkfifo(&root.join("train/n01/other.fifo"));
     let dir = root.to_path_buf();
     let (names, reasons, skipped, err) = within("imagenet with a FIFO", move || {
-        let set = Arc::new(imagenet::open(&dir, ImageNetSplit::Train, SMALL).unwrap());
-        let names: Vec<String> = (0..set.len()).map(|i| file_name(&set.name(i))).collect();
-        let reasons: Vec<_> = (0..set.len()).map(|i| set.load(i).err()).collect();
+        let folder = imagenet::open(&dir, ImageNetSplit::Train, SMALL).unwrap();
+        let set = Arc::new(imagenet::ImageNet::from(folder));
+        let n = set.len(Split::Train);
+        let names: Vec<String> = (0..n).map(|i| file_name(&set.name(Split::Train, i))).collect();
+        let reasons: Vec<_> = (0..n).map(|i| set.load(Split::Train, i).err()).collect();
         let cfg =
             LoaderConfig { budget: FailureBudget { max_fraction: 0.5 }, ..Default::default() };
-        let mut it = spawn(set.clone(), Order::Range { start: 0, end: 4 }, cfg.clone()).unwrap();
+        let mut it =
+            spawn(set.clone(), Split::Train, Order::Range { start: 0, end: 4 }, cfg.clone())
+                .unwrap();
         assert_eq!(it.by_ref().map(|b| b.unwrap().len()).sum::<usize>(), 3);
         let skipped = it.skipped();
         let cfg = LoaderConfig { budget: FailureBudget::default(), ..cfg };
-        let last = spawn(set, Order::Range { start: 0, end: 4 }, cfg).unwrap().last().unwrap();
+        let last = spawn(set, Split::Train, Order::Range { start: 0, end: 4 }, cfg)
+            .unwrap()
+            .last()
+            .unwrap();
         (names, reasons, skipped, last.unwrap_err().to_string())
     });
     assert_eq!(names, ["img_0.JPEG", "img_1.JPEG", "img_2.JPEG", "pipe.JPEG"]);

@@ -3,9 +3,10 @@
 mod common;
 
 use common::{jpeg_bytes, junk, png_bomb, temp_dir, textured, write};
-use dnlts::data::batch::{spawn, LoaderConfig, Order, SampleSource};
-use dnlts::data::imagenet::{open, ImageNetSplit};
+use dnlts::data::batch::{spawn, LoaderConfig, Order};
+use dnlts::data::imagenet::{open, ImageNet, ImageNetSplit};
 use dnlts::data::resize::EvalTransform;
+use dnlts::data::source::{ImageSource, Split};
 use dnlts::data::{DataError, FailureBudget, SkipReason};
 use std::path::Path;
 use std::sync::Arc;
@@ -28,10 +29,10 @@ fn folder_layout_is_indexed_in_sorted_order() {
     make_tree(&root);
     let set = open(&root, ImageNetSplit::Train, SMALL).unwrap();
     assert_eq!(set.classes, ["n01440764", "n01443537", "n01484850"]);
-    assert_eq!(set.len(), 9);
+    assert_eq!(set.items.len(), 9);
     let labels: Vec<u32> = set.items.iter().map(|(_, c)| *c).collect();
     assert_eq!(labels, [0, 0, 0, 1, 1, 1, 2, 2, 2]);
-    let sample = set.load(4).unwrap();
+    let sample = ImageNet::from(set).load(Split::Train, 4).unwrap();
     assert_eq!(sample.image.dimensions(), (32, 32));
     assert_eq!(sample.label, 1);
 }
@@ -96,10 +97,10 @@ fn broken_files_are_skipped_counted_and_listed() {
     write(&dir.join("zero.JPEG"), b"");
     write(&dir.join("text.JPEG"), &junk(3000));
     write(&dir.join("bomb.png"), &png_bomb(100_000, 100_000));
-    let set = open(&root, ImageNetSplit::Train, SMALL).unwrap();
-    assert_eq!(set.len(), 13);
-    let reasons: Vec<(String, SkipReason)> = (0..set.len())
-        .filter_map(|i| set.load(i).err().map(|r| (set.name(i), r)))
+    let set = ImageNet::from(open(&root, ImageNetSplit::Train, SMALL).unwrap());
+    assert_eq!(set.len(Split::Train), 13);
+    let reasons: Vec<(String, SkipReason)> = (0..set.len(Split::Train))
+        .filter_map(|i| set.load(Split::Train, i).err().map(|r| (set.name(Split::Train, i), r)))
         .map(|(n, r)| (Path::new(&n).file_name().unwrap().to_string_lossy().into(), r))
         .collect();
     assert_eq!(
@@ -119,13 +120,15 @@ fn broken_files_are_skipped_counted_and_listed() {
         budget: FailureBudget { max_fraction: 0.5 },
         ..LoaderConfig::default()
     };
-    let mut it = spawn(set.clone(), Order::Range { start: 0, end: 13 }, cfg.clone()).unwrap();
+    let mut it =
+        spawn(set.clone(), Split::Train, Order::Range { start: 0, end: 13 }, cfg.clone()).unwrap();
     let delivered: usize = it.by_ref().map(|b| b.unwrap().len()).sum();
     assert_eq!(delivered, 9);
     assert_eq!(it.skipped().len(), 4);
     // …and with the default 1 % it stops with an error naming examples.
     let cfg = LoaderConfig { budget: FailureBudget::default(), ..cfg };
-    let last = spawn(set, Order::Range { start: 0, end: 13 }, cfg).unwrap().last().unwrap();
+    let last =
+        spawn(set, Split::Train, Order::Range { start: 0, end: 13 }, cfg).unwrap().last().unwrap();
     let err = last.unwrap_err().to_string();
     assert!(err.contains("bomb.png") && err.contains("4 of 13"), "{err}");
 }

@@ -31,15 +31,11 @@ fn grid_has_one_labelled_cell_per_sample() {
 
 #[test]
 fn unlabeled_sources_get_no_label_ink() {
-    use dnlts::data::batch::SyntheticSource;
     use dnlts::data::preview::grid_of;
-    use dnlts::data::synthetic::Split;
-    let source = SyntheticSource {
-        config: SyntheticConfig::default(),
-        split: Split::Train,
-        labelled: false,
-    };
-    let img = grid_of(&source, 4).unwrap();
+    use dnlts::data::source::{Split, SyntheticImages};
+    let source =
+        SyntheticImages { config: SyntheticConfig::default(), train_images: 0, eval_images: 0 };
+    let img = grid_of(&source, Split::Stream, 4).unwrap();
     assert_eq!(img.dimensions(), (2 * 34 + 2, 2 * 42 + 2));
     let strip_has_ink = (2..34).any(|x| (36..42).any(|y| img.get_pixel(x, y).0 == [255, 255, 255]));
     assert!(!strip_has_ink);

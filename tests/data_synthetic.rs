@@ -1,7 +1,8 @@
 //! Synthetic datasets: goldens, purity (thread-independence), splits, cue switches.
 
 use dnlts::data::sha256_hex;
-use dnlts::data::synthetic::{self, CueSwitches, Split, SyntheticConfig};
+use dnlts::data::source::Split;
+use dnlts::data::synthetic::{self, CueSwitches, SyntheticConfig};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 

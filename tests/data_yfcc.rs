@@ -115,29 +115,48 @@ fn a_corrupt_shard_is_a_clear_error() {
 }
 
 #[test]
-fn stream_batches_are_fixed_size_and_thread_independent() {
-    let root = temp_dir("yfcc-batches");
-    for i in 0..7u32 {
+fn the_yfcc_source_reads_folders_and_shards_by_position_independent_of_threads() {
+    use dnlts::data::batch::{spawn, LoaderConfig, Order};
+    use dnlts::data::source::{ImageSource, Split};
+    use std::sync::Arc;
+    let root = temp_dir("yfcc-source");
+    for i in 0..5u32 {
         write(&root.join(format!("{i:03}.jpg")), &jpeg_bytes(&textured(60 + 9 * i, 50, i)));
     }
     write(&root.join("003b.jpg"), &junk(PLACEHOLDER_BYTES));
-    write(&root.join("005b.jpg"), &[]);
+    let members = [5u32, 6].map(|i| (format!("{i:03}.jpg"), jpeg_bytes(&textured(70, 50, i))));
+    let mut members: Vec<(&str, Vec<u8>)> =
+        members.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    members.insert(1, ("005b.jpg", Vec::new()));
+    zip_shard(&root.join("shard.zip"), &members);
+    // Sorted: 000 001 002 003 003b 004 shard.zip:{005 005b 006}.
+    let source = Arc::new(yfcc::Yfcc::open(&root, 16, 7).unwrap());
+    assert_eq!(source.len(Split::Stream), 9);
+    assert_eq!(source.len(Split::Train), 0);
+    assert!(source.name(Split::Stream, 7).ends_with("shard.zip:005b.jpg"));
     let run = |threads| {
-        let cfg =
-            yfcc::StreamBatchConfig { batch_size: 3, size: 16, threads, ..Default::default() };
-        let mut it = open(&root, FailureBudget::default()).unwrap().into_batches(cfg).unwrap();
+        let cfg = LoaderConfig { batch_size: 3, threads, ..LoaderConfig::default() };
+        let mut it =
+            spawn(source.clone(), Split::Stream, Order::Range { start: 0, end: 9 }, cfg).unwrap();
         let batches: Vec<_> = it.by_ref().map(|b| b.unwrap()).collect();
         (batches, it.skipped())
     };
     let (batches, skipped) = run(1);
-    assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [3, 3, 1]);
-    // Positions count rejected entries too (sorted names: 000 001 002 003 003b 004 005 005b 006).
+    assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [3, 2, 2]);
     let positions: Vec<u64> = batches.iter().flat_map(|b| b.indices.clone()).collect();
     assert_eq!(positions, [0, 1, 2, 3, 5, 6, 8]);
     assert!(batches.iter().all(|b| b.pixels.len() == b.len() * 16 * 16 * 3));
     let reasons: Vec<SkipReason> = skipped.iter().map(|s| s.reason).collect();
     assert_eq!(reasons, [SkipReason::Placeholder, SkipReason::SmallFile]);
     assert_eq!(run(2).0, batches);
+    // The pipeline's batches keep their size: a filtered entry is replaced by the next one.
+    let stream = source.stream(3..6);
+    assert_eq!(stream.size(), [3, 3, 16, 16]);
+    assert!(stream.get(1).equal(&source.stream(5..6).get(0)));
+    let logged = source.skip_log().unwrap().snapshot();
+    assert!(logged.len() == 1 && logged[0].name.ends_with("003b.jpg"), "{logged:?}");
+    // Past the end the tree is read again with new augmentations.
+    assert!(!source.stream(9..10).equal(&source.stream(0..1)));
 }
 
 #[test]

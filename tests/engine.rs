@@ -5,7 +5,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use dnlts::compute::{is_channels_last, Compute};
-use dnlts::data::source::{DecodedSplit, ImageSource, Split};
+use dnlts::data::source::{tensor_to_images, DecodedSplit, ImageSource, Sample, Split};
+use dnlts::data::SkipReason;
 use dnlts::eval::{add_uniform_noise, evaluate, top_k_correct, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
@@ -46,11 +47,16 @@ impl ImageSource for Toy {
             _ => 64,
         }
     }
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        let (images, labels) = self.labelled(split, &[index]);
+        Ok(Sample { image: tensor_to_images(&images).remove(0), label: labels.int64_value(&[0]) })
+    }
     fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
         let offset = match split {
             Split::Train => 0,
             Split::Validation => 10_000,
             Split::Test => 20_000,
+            Split::Stream => 1_000_000,
         };
         let labels: Vec<i64> = indices.iter().map(|i| ((i + offset) % 4) as i64).collect();
         let images: Vec<Tensor> =
@@ -63,6 +69,13 @@ impl ImageSource for Toy {
             0,
         )
     }
+}
+
+/// Held for the whole of every test here: they seed libtorch's one global generator (and the
+/// driver reseeds it every step), so two tests running at once would draw each other's numbers.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -81,6 +94,7 @@ fn pretrain_config() -> PretrainConfig {
 
 #[test]
 fn sgd_matches_libtorch_sgd_with_momentum_and_weight_decay() {
+    let _serial = serial();
     let store = nn::VarStore::new(Device::Cpu);
     let w = store.root().randn("w", &[5, 3], 0.0, 1.0);
     let reference_store = nn::VarStore::new(Device::Cpu);
@@ -101,6 +115,7 @@ fn sgd_matches_libtorch_sgd_with_momentum_and_weight_decay() {
 
 #[test]
 fn adam_matches_libtorch_adam_and_resumes_from_its_state() {
+    let _serial = serial();
     let store = nn::VarStore::new(Device::Cpu);
     let w = store.root().randn("w", &[5, 3], 0.0, 1.0);
     let copy_of = |w: &Tensor| {
@@ -136,6 +151,7 @@ fn adam_matches_libtorch_adam_and_resumes_from_its_state() {
 
 #[test]
 fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
+    let _serial = serial();
     tch::manual_seed(0);
     let ae = small_ae();
     let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
@@ -205,6 +221,7 @@ fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
 /// Both optimizers in one test: the stop request they use is process-wide.
 #[test]
 fn an_interrupted_run_resumes_to_the_same_bytes() {
+    let _serial = serial();
     interrupted_pretraining_resumes_to_the_same_bytes(pretrain_config(), "sgd");
     let adam = PretrainConfig::new(PretrainRecipe::Adam { lr: 0.003 }, 8 * 24, 8, 32, 16);
     interrupted_pretraining_resumes_to_the_same_bytes(adam, "adam");
@@ -260,6 +277,7 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag
 
 #[test]
 fn checkpoints_survive_half_writes_and_detect_corruption() {
+    let _serial = serial();
     let dir = scratch("corrupt");
     let store = Checkpoints::new(&dir, 3);
     let t = vec![("x".to_string(), Tensor::from_slice(&[1.0f32, 2.0]))];
@@ -282,6 +300,7 @@ fn checkpoints_survive_half_writes_and_detect_corruption() {
 
 #[test]
 fn pruning_keeps_the_newest_and_the_best() {
+    let _serial = serial();
     let dir = scratch("prune");
     let store = Checkpoints::new(&dir, 2);
     let t = vec![("x".to_string(), Tensor::from_slice(&[0.0f32]))];
@@ -293,6 +312,7 @@ fn pruning_keeps_the_newest_and_the_best() {
 
 #[test]
 fn top_k_counts_labels_among_the_highest_scores() {
+    let _serial = serial();
     let logits = Tensor::from_slice(&[0.1f32, 0.9, 0.0, 0.5, 0.2, 0.3]).view([2, 3]);
     let labels = Tensor::from_slice(&[0i64, 0]);
     assert_eq!(top_k_correct(&logits, &labels, 1), 1);
@@ -302,6 +322,7 @@ fn top_k_counts_labels_among_the_highest_scores() {
 
 #[test]
 fn noise_depends_on_the_sample_not_the_batch() {
+    let _serial = serial();
     let (images, _) = Toy.labelled(Split::Validation, &[0, 1, 2, 3]);
     let together = add_uniform_noise(&images, &[0, 1, 2, 3], 0.3, 7);
     let alone = add_uniform_noise(&images.narrow(0, 2, 1), &[2], 0.3, 7);
@@ -315,6 +336,7 @@ fn noise_depends_on_the_sample_not_the_batch() {
 
 #[test]
 fn one_evaluation_pass_matches_direct_computation() {
+    let _serial = serial();
     tch::manual_seed(2);
     let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
     let a = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
@@ -370,6 +392,7 @@ fn lenet_after_two_steps(compute: Compute) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn gradient_accumulation_makes_the_same_update_as_one_batch() {
+    let _serial = serial();
     let whole = lenet_after_two_steps(Compute::default());
     let initial = {
         tch::manual_seed(11);
@@ -392,6 +415,7 @@ fn gradient_accumulation_makes_the_same_update_as_one_batch() {
 
 #[test]
 fn channels_last_and_bf16_autocast_train_and_evaluate() {
+    let _serial = serial();
     let compute = Compute { channels_last: true, amp: true, accumulation: 2 };
     let ae = small_ae();
     let input = compute.prepare(&Toy.stream(0..4));
@@ -426,6 +450,7 @@ fn changed_tensors(before: &[(String, Vec<f32>)], ae: &AutoEncoder) -> Vec<Strin
 
 #[test]
 fn fine_tuning_updates_only_the_part_asked_for() {
+    let _serial = serial();
     let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
     let mut classifier = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
     classifier.freeze();
@@ -488,6 +513,7 @@ impl Task for OutOfMemory {
 
 #[test]
 fn out_of_memory_stops_with_batch_size_advice() {
+    let _serial = serial();
     let compute = Compute { accumulation: 2, ..Compute::default() };
     let error = drive(&mut OutOfMemory, Schedule::new(3, 64, 64, &compute), None, 0).unwrap_err();
     let message = error.to_string();
@@ -500,6 +526,7 @@ fn out_of_memory_stops_with_batch_size_advice() {
 
 #[test]
 fn decoded_split_reads_back_the_same_tensors() {
+    let _serial = serial();
     let decoded = DecodedSplit::new(&Toy, Split::Test, 40, 16);
     let cached = decoded.over(&Toy);
     let indices = [39u64, 0, 17, 17, 5];
@@ -518,6 +545,7 @@ fn decoded_split_reads_back_the_same_tensors() {
 
 #[test]
 fn prefetching_batches_changes_no_byte() {
+    let _serial = serial();
     let run = |prefetch: usize| {
         tch::manual_seed(9);
         let ae = small_ae();

@@ -1,4 +1,5 @@
-//! Batches built in parallel with rayon and prefetched on a bounded channel.
+//! The one prefetcher: batches of any [`ImageSource`] split, built in parallel with rayon and
+//! prefetched on a bounded channel.
 //!
 //! A producer thread owns a rayon pool of `threads` threads; each batch's samples are made with
 //! an indexed parallel map and collected in index order, so the bytes do not depend on the
@@ -6,23 +7,14 @@
 //! built: memory is bounded whatever the dataset size.
 
 use super::augment::{augment, AugmentConfig};
-use super::synthetic::{self, Split, SyntheticConfig};
+use super::source::{ImageSource, Split};
+pub use super::source::{Sample, NO_LABEL};
+use super::synthetic;
 use super::{DataError, FailureBudget, Result, SampleRng, SkipLog, SkipReason, Skipped};
-use image::RgbImage;
 use rayon::prelude::*;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// Label used for unlabeled samples.
-pub const NO_LABEL: i64 = -1;
-
-/// One sample: an RGB image and its class (or [`NO_LABEL`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
-    pub image: RgbImage,
-    pub label: i64,
-}
 
 /// N images of H×W×3 bytes (NHWC, RGB) with their labels and dataset indices.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,43 +36,6 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
-    }
-}
-
-/// Anything that can make sample `i` on any thread.
-pub trait SampleSource: Send + Sync {
-    fn len(&self) -> u64;
-    fn load(&self, index: u64) -> std::result::Result<Sample, SkipReason>;
-    /// Human-readable name of sample `index` (a file path for real datasets).
-    fn name(&self, index: u64) -> String {
-        format!("#{index}")
-    }
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A split of the synthetic labelled set, or of the unlabeled stream.
-#[derive(Clone, Debug)]
-pub struct SyntheticSource {
-    pub config: SyntheticConfig,
-    pub split: Split,
-    pub labelled: bool,
-}
-
-impl SampleSource for SyntheticSource {
-    fn len(&self) -> u64 {
-        self.split.len()
-    }
-
-    fn load(&self, index: u64) -> std::result::Result<Sample, SkipReason> {
-        let global = self.split.range().start + index;
-        if self.labelled {
-            let (image, class) = synthetic::labelled(&self.config, global);
-            Ok(Sample { image, label: class as i64 })
-        } else {
-            Ok(Sample { image: synthetic::unlabeled(&self.config, global), label: NO_LABEL })
-        }
     }
 }
 
@@ -146,27 +101,30 @@ impl Default for LoaderConfig {
     }
 }
 
-/// Builds one batch in the current rayon pool. Failed samples are left out and listed.
+/// Builds one batch of `split` in the current rayon pool. Failed samples are left out and
+/// listed.
 pub fn build_batch(
-    source: &dyn SampleSource,
+    source: &dyn ImageSource,
+    split: Split,
     indices: &[u64],
     config: &LoaderConfig,
 ) -> Result<Batch> {
     let loaded: Vec<(u64, std::result::Result<Sample, SkipReason>)> = indices
         .par_iter()
         .map(|&i| {
-            let sample = source.load(i).map(|mut s| {
+            let sample = source.load(split, i).map(|mut s| {
                 s.image = augment(&s.image, &config.augment, config.augment_seed, i);
                 s
             });
             (i, sample)
         })
         .collect();
-    assemble(source, loaded)
+    assemble(source, split, loaded)
 }
 
 fn assemble(
-    source: &dyn SampleSource,
+    source: &dyn ImageSource,
+    split: Split,
     loaded: Vec<(u64, std::result::Result<Sample, SkipReason>)>,
 ) -> Result<Batch> {
     let mut batch = Batch {
@@ -181,7 +139,7 @@ fn assemble(
         let sample = match sample {
             Ok(s) => s,
             Err(reason) => {
-                let name = source.name(index);
+                let name = source.name(split, index);
                 batch.skipped.push(Skipped { name, reason });
                 continue;
             }
@@ -190,7 +148,7 @@ fn assemble(
             (batch.width, batch.height) = sample.image.dimensions();
         } else if sample.image.dimensions() != (batch.width, batch.height) {
             return Err(DataError::BadFormat {
-                file: source.name(index).into(),
+                file: source.name(split, index).into(),
                 message: format!(
                     "image is {:?} but the batch is {}x{}; give every sample the same size (resize/crop transform)",
                     sample.image.dimensions(),
@@ -239,7 +197,7 @@ impl Drop for Prefetcher {
 
 /// Starts a producer thread that sends batches on a channel holding at most `prefetch` of them.
 /// `produce` must stop when a send fails (the consumer dropped the iterator).
-pub fn spawn_producer(
+fn spawn_producer(
     prefetch: usize,
     produce: impl FnOnce(SyncSender<Result<Batch>>, Arc<SkipLog>) + Send + 'static,
 ) -> Prefetcher {
@@ -268,10 +226,12 @@ pub fn loader_pool(threads: usize) -> Result<rayon::ThreadPool> {
     })
 }
 
-/// Starts loading `order` from `source` in batches. The failure budget is checked after every
-/// batch once 100 samples were seen, and at the end; a breach is sent as the last item.
+/// Starts loading `order` of `split` from `source` in batches. The failure budget is checked
+/// after every batch once 100 samples were seen, and at the end; a breach is sent as the last
+/// item.
 pub fn spawn(
-    source: Arc<dyn SampleSource>,
+    source: Arc<dyn ImageSource>,
+    split: Split,
     order: Order,
     config: LoaderConfig,
 ) -> Result<Prefetcher> {
@@ -290,7 +250,7 @@ pub fn spawn(
             let count = (config.batch_size as u64).min(total - from);
             let indices = order.chunk(from, count);
             from += count;
-            let batch = pool.install(|| build_batch(source.as_ref(), &indices, &config));
+            let batch = pool.install(|| build_batch(source.as_ref(), split, &indices, &config));
             let batch = batch.and_then(|b| {
                 b.skipped.iter().for_each(|s| log.record(s.name.clone(), s.reason));
                 if from >= 100.min(total) {

@@ -9,9 +9,8 @@
 //! `Test` = the t10k file (the usual held-out split). Smaller files are split in the same
 //! proportion (last 1/12 of the training rows is validation).
 
-use super::batch::{Sample, SampleSource};
 use super::resize::resize_bilinear;
-use super::{read_regular, DataError, Result, SkipReason};
+use super::{read_regular, DataError, Result};
 use flate2::read::GzDecoder;
 use image::RgbImage;
 use std::io::Read;
@@ -159,6 +158,15 @@ pub fn load(dir: &Path, split: FashionSplit) -> Result<FashionMnist> {
 }
 
 impl FashionMnist {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
     /// Image `i` as 32×32 RGB: grey replicated to three channels, Pillow-bilinear upsampled.
     pub fn image(&self, i: usize) -> RgbImage {
         let px = self.rows * self.cols;
@@ -167,15 +175,5 @@ impl FashionMnist {
         let img = RgbImage::from_raw(self.cols as u32, self.rows as u32, rgb)
             .expect("buffer matches the IDX dimensions");
         resize_bilinear(&img, SIZE, SIZE)
-    }
-}
-
-impl SampleSource for FashionMnist {
-    fn len(&self) -> u64 {
-        self.labels.len() as u64
-    }
-
-    fn load(&self, index: u64) -> std::result::Result<Sample, SkipReason> {
-        Ok(Sample { image: self.image(index as usize), label: self.labels[index as usize] as i64 })
     }
 }

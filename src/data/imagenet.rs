@@ -10,19 +10,22 @@
 //! Layout problems (missing folder, empty class, unknown label) are reported by [`open`] before
 //! any training starts.
 //!
-//! Damaged files are skipped, counted against the loader's failure budget and listed by name
-//! ([`super::batch::Prefetcher::skipped`]): zero bytes, not an image, a truncated JPEG (no EOI
+//! [`ImageNet`] is the dataset's [`ImageSource`]. Damaged files are skipped, counted against
+//! the failure budget and listed by name ([`super::batch::Prefetcher::skipped`], or the
+//! source's [`ImageSource::skip_log`] when the pipeline reads it): zero bytes, not an image, a truncated JPEG (no EOI
 //! marker after its last scan) or PNG (no whole IEND chunk) or a decode error are
 //! `Undecodable`; a FIFO, socket or device named like an image is `NotRegularFile` and never
 //! opened (reading it could block forever). Entries not named like images are never read.
 
-use super::batch::{Sample, SampleSource};
+use super::batch::epoch_order;
 use super::resize::EvalTransform;
+use super::source::{ImageSource, Sample, Split};
 use super::{
     decode_rgb, has_image_extension, io_err, read_capped, read_regular_text, walk_files, DataError,
-    Result, SkipReason,
+    Result, SkipLog, SkipReason,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ImageNetSplit {
@@ -31,7 +34,7 @@ pub enum ImageNetSplit {
 }
 
 impl ImageNetSplit {
-    fn folder(self) -> &'static str {
+    pub fn folder(self) -> &'static str {
         match self {
             ImageNetSplit::Train => "train",
             ImageNetSplit::Val => "val",
@@ -43,6 +46,7 @@ impl ImageNetSplit {
 #[derive(Clone, Debug)]
 pub struct ImageNetFolder {
     pub root: PathBuf,
+    pub split: ImageNetSplit,
     pub classes: Vec<String>,
     pub items: Vec<(PathBuf, u32)>,
     pub transform: EvalTransform,
@@ -60,7 +64,7 @@ pub fn open(root: &Path, split: ImageNetSplit, transform: EvalTransform) -> Resu
     } else {
         folder_items(&dir, &classes)?
     };
-    Ok(ImageNetFolder { root: root.to_path_buf(), classes, items, transform })
+    Ok(ImageNetFolder { root: root.to_path_buf(), split, classes, items, transform })
 }
 
 fn subfolders(dir: &Path) -> Result<Vec<String>> {
@@ -177,17 +181,105 @@ pub fn load_eval(
     transform.apply(&img, &path.display().to_string()).map_err(|_| SkipReason::Undecodable)
 }
 
-impl SampleSource for ImageNetFolder {
-    fn len(&self) -> u64 {
-        self.items.len() as u64
+/// ImageNet as an [`ImageSource`] at one evaluation transform: `Train` reads `train/`;
+/// `Validation` and `Test` both read `val/`, since the paper has no other labelled held-out
+/// set (its held-out checks and its tables both use ILSVRC2012 val; the checks read only the
+/// first images). It has no unlabelled stream: the paper's is YFCC100m.
+#[derive(Clone)]
+pub struct ImageNet {
+    pub classes: Arc<Vec<String>>,
+    train: Arc<Vec<(PathBuf, u32)>>,
+    val: Arc<Vec<(PathBuf, u32)>>,
+    pub transform: EvalTransform,
+    skipped: Arc<SkipLog>,
+}
+
+impl ImageNet {
+    /// Both splits of `root` (see the module's layouts); they must name the same classes.
+    /// Each split is put in an order drawn from `seed`: on disk the files are sorted by class,
+    /// and the pipeline reads consecutive images (fine-tuning batches, the first images of
+    /// held-out checks, nMI's inter pairs), which must mix the classes.
+    pub fn open(root: &Path, transform: EvalTransform, seed: u64) -> Result<Self> {
+        let train = open(root, ImageNetSplit::Train, transform)?;
+        let val = open(root, ImageNetSplit::Val, transform)?;
+        if train.classes != val.classes {
+            return Err(DataError::BadFormat {
+                file: root.join("val"),
+                message: format!(
+                    "names {} classes but {} names {}; give both splits the same class folders \
+                     (or add synsets.txt listing every wnid)",
+                    val.classes.len(),
+                    root.join("train").display(),
+                    train.classes.len()
+                ),
+            });
+        }
+        let shuffled = |items: Vec<(PathBuf, u32)>, which: u64| {
+            let order = epoch_order(items.len() as u64, seed, which);
+            Arc::new(order.iter().map(|&i| items[i as usize].clone()).collect::<Vec<_>>())
+        };
+        let mut imagenet = ImageNet::from(train);
+        imagenet.train = shuffled(imagenet.train.to_vec(), 0);
+        imagenet.val = shuffled(val.items, 1);
+        Ok(imagenet)
     }
 
-    fn load(&self, index: u64) -> std::result::Result<Sample, SkipReason> {
-        let (path, class) = &self.items[index as usize];
+    /// The same images at another transform (each classifier reads its own crop); the file
+    /// lists and the skip log are shared.
+    pub fn at(&self, transform: EvalTransform) -> Self {
+        ImageNet { transform, ..self.clone() }
+    }
+
+    fn items(&self, split: Split) -> &[(PathBuf, u32)] {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation | Split::Test => &self.val,
+            Split::Stream => &[],
+        }
+    }
+}
+
+/// One indexed split as a source holding only that split (the other is empty).
+impl From<ImageNetFolder> for ImageNet {
+    fn from(folder: ImageNetFolder) -> Self {
+        let items = Arc::new(folder.items);
+        let (train, val) = match folder.split {
+            ImageNetSplit::Train => (items, Arc::default()),
+            ImageNetSplit::Val => (Arc::default(), items),
+        };
+        ImageNet {
+            classes: Arc::new(folder.classes),
+            train,
+            val,
+            transform: folder.transform,
+            skipped: Arc::default(),
+        }
+    }
+}
+
+impl ImageSource for ImageNet {
+    fn image_size(&self) -> i64 {
+        self.transform.crop as i64
+    }
+
+    fn classes(&self) -> i64 {
+        self.classes.len() as i64
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        self.items(split).len() as u64
+    }
+
+    fn load(&self, split: Split, index: u64) -> std::result::Result<Sample, SkipReason> {
+        let (path, class) = &self.items(split)[index as usize];
         Ok(Sample { image: load_eval(path, &self.transform)?, label: *class as i64 })
     }
 
-    fn name(&self, index: u64) -> String {
-        self.items[index as usize].0.display().to_string()
+    fn name(&self, split: Split, index: u64) -> String {
+        self.items(split)[index as usize].0.display().to_string()
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        Some(&self.skipped)
     }
 }

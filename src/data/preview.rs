@@ -6,8 +6,8 @@
 //! the source has, or for more memory than [`MAX_GRID_BYTES`], so that a large `--n` cannot
 //! exhaust the machine and the count printed is always the count drawn.
 
-use super::batch::{Sample, SampleSource, SyntheticSource};
-use super::synthetic::{Split, SyntheticConfig};
+use super::source::{ImageSource, Sample, Split, SyntheticImages};
+use super::synthetic::SyntheticConfig;
 use super::{DataError, Result};
 use image::{Rgb, RgbImage};
 use rayon::prelude::*;
@@ -111,27 +111,28 @@ pub fn check_grid(
 
 /// Grid of the first `n` validation samples, each with its class number underneath.
 pub fn grid(config: &SyntheticConfig, n: usize) -> Result<RgbImage> {
-    let source =
-        SyntheticSource { config: config.clone(), split: Split::Validation, labelled: true };
-    grid_of(&source, n)
+    let eval_images = Split::Validation.len();
+    let source = SyntheticImages { config: config.clone(), train_images: 0, eval_images };
+    grid_of(&source, Split::Validation, n)
 }
 
-/// Grid of the first `n` samples of any source (Fashion-MNIST, ImageNet, …). Labels below 0
+/// Grid of the first `n` samples of `split` of any source (Fashion-MNIST, ImageNet, …). Labels below 0
 /// are not drawn; a sample that fails to load leaves its cell empty. `n` is checked with
 /// [`check_grid`] against the first sample's size before any other is loaded, and again
 /// against the largest tile before the canvas is made.
-pub fn grid_of(source: &dyn SampleSource, n: usize) -> Result<RgbImage> {
-    check_grid("n", n, source.len(), 1, 1)?;
-    let (first_w, first_h) = source.load(0).map_or((1, 1), |s| s.image.dimensions());
-    check_grid("n", n, source.len(), first_w, first_h)?;
+pub fn grid_of(source: &dyn ImageSource, split: Split, n: usize) -> Result<RgbImage> {
+    let len = source.len(split);
+    check_grid("n", n, len, 1, 1)?;
+    let (first_w, first_h) = source.load(split, 0).map_or((1, 1), |s| s.image.dimensions());
+    check_grid("n", n, len, first_w, first_h)?;
     let tiles: Vec<Option<Sample>> =
-        (0..n).into_par_iter().map(|i| source.load(i as u64).ok()).collect();
+        (0..n).into_par_iter().map(|i| source.load(split, i as u64).ok()).collect();
     let (tile_w, tile_h) = tiles
         .iter()
         .flatten()
         .map(|s| s.image.dimensions())
         .fold((1, 1), |(w, h), (a, b)| (w.max(a), h.max(b)));
-    check_grid("n", n, source.len(), tile_w, tile_h)?;
+    check_grid("n", n, len, tile_w, tile_h)?;
     let (cols, rows) = layout(n as u64);
     let (cols, rows) = (cols as u32, rows as u32);
     let (cell_w, cell_h) = (tile_w + GAP, tile_h + STRIP + GAP);

@@ -1,28 +1,103 @@
-//! What training and evaluation read: images as [0, 1] float tensors, addressed by index so
-//! that any batch can be rebuilt exactly (resuming, reruns, parallel workers).
+//! The one data trait: what training, evaluation, previews and exports read. Images are
+//! addressed by split and index so that any batch can be rebuilt exactly (resuming, reruns,
+//! parallel workers). One adapter per dataset implements it (synthetic, Fashion-MNIST,
+//! ImageNet, YFCC100m); [`super::batch`] is the one prefetcher over any of them.
 
 use std::ops::Range;
 
 use image::RgbImage;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::augment::{augment, AugmentConfig};
 use super::fashion::{self, FashionMnist, FashionSplit};
-pub use super::synthetic::Split;
 use super::synthetic::{self, SyntheticConfig};
+use super::{SkipLog, SkipReason};
 
-pub trait ImageSource: Sync {
+/// Which images: the three labelled splits, or the unlabelled stream AE pre-training reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+    /// Unlabelled images, each index a different image (labels [`NO_LABEL`]).
+    Stream,
+}
+
+impl Split {
+    /// The labelled splits.
+    pub const ALL: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
+}
+
+/// Label of unlabelled images.
+pub const NO_LABEL: i64 = -1;
+
+/// One image (RGB, `image_size()` square for the pipeline's sources) and its class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub image: RgbImage,
+    pub label: i64,
+}
+
+/// Most consecutive images [`ImageSource::labelled`] tries in place of one that cannot be
+/// loaded before it gives up on the dataset.
+const MAX_REPLACEMENTS: u64 = 1_000;
+
+pub trait ImageSource: Send + Sync {
     /// Side of the square images.
     fn image_size(&self) -> i64;
     fn classes(&self) -> i64;
-    /// How many labelled images `split` has.
+    /// How many images `split` has.
     fn len(&self, split: Split) -> u64;
-    /// Images N×3×H×W in [0, 1] and labels N (int64) for `indices` of `split`.
-    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor);
-    /// Images of the unlabelled stream (AE pre-training); each index is one image, never the
-    /// same image as another index, and none of them in a labelled split.
-    fn stream(&self, indices: Range<u64>) -> Tensor;
+    /// Image `index` of `split`, or why it cannot be used (a damaged file, a filtered one).
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason>;
+    /// What image `index` of `split` is called in messages (a file path for real datasets).
+    fn name(&self, split: Split, index: u64) -> String {
+        format!("{split:?} image {index}")
+    }
+    /// Where this source lists the files it could not use (real datasets).
+    fn skip_log(&self) -> Option<&SkipLog> {
+        None
+    }
+    /// Images N×3×H×W in [0, 1] and labels N (int64) for `indices` of `split`. An image that
+    /// cannot be loaded is replaced by the next one that can (and listed in [`skip_log`]), so
+    /// batches keep their size; the pipeline checks the failure budget on that list.
+    ///
+    /// [`skip_log`]: ImageSource::skip_log
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        let samples: Vec<Sample> =
+            indices.par_iter().map(|&i| load_or_next(self, split, i)).collect();
+        let labels: Vec<i64> = samples.iter().map(|s| s.label).collect();
+        let images: Vec<RgbImage> = samples.into_iter().map(|s| s.image).collect();
+        (images_to_tensor(&images), Tensor::from_slice(&labels))
+    }
+    /// Images `indices` of the unlabelled stream, as [`ImageSource::labelled`] makes them.
+    fn stream(&self, indices: Range<u64>) -> Tensor {
+        let indices: Vec<u64> = indices.collect();
+        self.labelled(Split::Stream, &indices).0
+    }
+}
+
+/// Image `index` of `split`, or the first loadable one after it (wrapping around a labelled
+/// split; stream indices past the end are the source's to wrap, with new augmentations).
+fn load_or_next<S: ImageSource + ?Sized>(source: &S, split: Split, index: u64) -> Sample {
+    let len = source.len(split).max(1);
+    for step in 0..MAX_REPLACEMENTS.min(len) {
+        let at = if split == Split::Stream { index + step } else { (index + step) % len };
+        match source.load(split, at) {
+            Ok(sample) => return sample,
+            Err(reason) => {
+                if let Some(log) = source.skip_log() {
+                    log.record(source.name(split, at), reason);
+                }
+            }
+        }
+    }
+    // Only a dataset far over any failure budget gets here; a grey image keeps the batch's
+    // shape, and the pipeline reports the breach from the skip log when the stage ends.
+    let side = source.image_size() as u32;
+    Sample { image: RgbImage::from_pixel(side, side, image::Rgb([128; 3])), label: 0 }
 }
 
 /// A labelled range as an index list.
@@ -82,22 +157,21 @@ impl ImageSource for SyntheticImages {
         match split {
             Split::Train => self.train_images,
             Split::Validation | Split::Test => self.eval_images,
+            Split::Stream => split.len(),
         }
     }
 
-    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
-        let start = split.range().start;
-        let samples: Vec<(RgbImage, u32)> =
-            indices.par_iter().map(|&i| synthetic::labelled(&self.config, start + i)).collect();
-        let labels: Vec<i64> = samples.iter().map(|(_, label)| *label as i64).collect();
-        let images: Vec<RgbImage> = samples.into_iter().map(|(image, _)| image).collect();
-        (images_to_tensor(&images), Tensor::from_slice(&labels))
-    }
-
-    fn stream(&self, indices: Range<u64>) -> Tensor {
-        let images: Vec<RgbImage> =
-            indices.into_par_iter().map(|i| synthetic::unlabeled(&self.config, i)).collect();
-        images_to_tensor(&images)
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        let global = split.range().start + index;
+        Ok(match split {
+            Split::Stream => {
+                Sample { image: synthetic::unlabeled(&self.config, global), label: NO_LABEL }
+            }
+            _ => {
+                let (image, class) = synthetic::labelled(&self.config, global);
+                Sample { image, label: class as i64 }
+            }
+        })
     }
 }
 
@@ -175,6 +249,18 @@ impl ImageSource for CachedSource<'_> {
         self.source.len(split)
     }
 
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        self.source.load(split, index)
+    }
+
+    fn name(&self, split: Split, index: u64) -> String {
+        self.source.name(split, index)
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        self.source.skip_log()
+    }
+
     fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
         let cached = split == self.decoded.split && indices.iter().all(|&i| i < self.decoded.len());
         if cached {
@@ -220,9 +306,10 @@ impl FashionImages {
         })
     }
 
+    /// The IDX rows behind a labelled split (the stream reads the training rows).
     fn split(&self, split: Split) -> &FashionMnist {
         match split {
-            Split::Train => &self.train,
+            Split::Train | Split::Stream => &self.train,
             Split::Validation => &self.validation,
             Split::Test => &self.test,
         }
@@ -239,24 +326,99 @@ impl ImageSource for FashionImages {
     }
 
     fn len(&self, split: Split) -> u64 {
-        let cap = if split == Split::Train { self.train_images } else { self.eval_images };
+        let cap = match split {
+            Split::Train => self.train_images,
+            Split::Validation | Split::Test => self.eval_images,
+            Split::Stream => return split.len(),
+        };
         (self.split(split).labels.len() as u64).min(cap)
     }
 
-    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        if split == Split::Stream {
+            // One (image, augmentation) pair per stream index: no stream image repeats exactly.
+            let image = self.train.image((index % self.train.labels.len() as u64) as usize);
+            let image = augment(&image, &AugmentConfig::standard(), self.augment_seed, index);
+            return Ok(Sample { image, label: NO_LABEL });
+        }
         let set = self.split(split);
-        let images: Vec<RgbImage> = indices.par_iter().map(|&i| set.image(i as usize)).collect();
-        let labels: Vec<i64> = indices.iter().map(|&i| set.labels[i as usize] as i64).collect();
-        (images_to_tensor(&images), Tensor::from_slice(&labels))
+        Ok(Sample { image: set.image(index as usize), label: set.labels[index as usize] as i64 })
+    }
+}
+
+/// The labelled splits of one source and the unlabelled stream of another: ImageNet and
+/// YFCC100m as the paper pairs them.
+pub struct WithStream<L, S> {
+    pub labelled: L,
+    pub stream: S,
+}
+
+impl<L: ImageSource, S: ImageSource> ImageSource for WithStream<L, S> {
+    fn image_size(&self) -> i64 {
+        self.labelled.image_size()
+    }
+
+    fn classes(&self) -> i64 {
+        self.labelled.classes()
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        self.part(split).len(split)
+    }
+
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        self.part(split).load(split, index)
+    }
+
+    fn name(&self, split: Split, index: u64) -> String {
+        self.part(split).name(split, index)
+    }
+
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        self.part(split).labelled(split, indices)
+    }
+}
+
+impl<L: ImageSource, S: ImageSource> WithStream<L, S> {
+    fn part(&self, split: Split) -> &dyn ImageSource {
+        match split {
+            Split::Stream => &self.stream,
+            _ => &self.labelled,
+        }
+    }
+}
+
+/// A shared source reads as the source itself (one YFCC100m index behind several views).
+impl<T: ImageSource + ?Sized> ImageSource for std::sync::Arc<T> {
+    fn image_size(&self) -> i64 {
+        (**self).image_size()
+    }
+
+    fn classes(&self) -> i64 {
+        (**self).classes()
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        (**self).len(split)
+    }
+
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        (**self).load(split, index)
+    }
+
+    fn name(&self, split: Split, index: u64) -> String {
+        (**self).name(split, index)
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        (**self).skip_log()
+    }
+
+    fn labelled(&self, split: Split, indices: &[u64]) -> (Tensor, Tensor) {
+        (**self).labelled(split, indices)
     }
 
     fn stream(&self, indices: Range<u64>) -> Tensor {
-        let n = self.train.labels.len() as u64;
-        let standard = AugmentConfig::standard();
-        let images: Vec<RgbImage> = indices
-            .into_par_iter()
-            .map(|i| augment(&self.train.image((i % n) as usize), &standard, self.augment_seed, i))
-            .collect();
-        images_to_tensor(&images)
+        (**self).stream(indices)
     }
 }

@@ -31,6 +31,7 @@
 //! and only the information is removed. Nuisances: position, scale, rotation, lighting gain and
 //! gradient, clutter with other classes' colours and textures, and pixel noise.
 
+use super::source::Split;
 use super::{hash_unit, DataError, Result, SampleRng};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -622,29 +623,22 @@ fn quantize(v: f32) -> u8 {
     (v.clamp(0.0, 1.0) * 255.0 + 0.5).floor() as u8
 }
 
-/// Splits of the labelled set and of the unlabeled stream, as fixed, disjoint index ranges.
+/// The synthetic world's index layout: each split is a fixed, disjoint range of generator
+/// indices.
 ///
 /// | split | indices |
 /// |---|---|
 /// | `Train` | `0 .. 2^40` (never exhausted: the paper's "no epochs" regime) |
 /// | `Validation` | `2^40 .. 2^40 + 2^20` |
 /// | `Test` | `2^41 .. 2^41 + 2^20` |
+/// | `Stream` | `0 .. 2^40` |
 ///
 /// Labelled and unlabeled samples with the same index are unrelated (different purposes in
-/// [`SampleRng`]), so the unlabeled stream shares the same ranges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Split {
-    Train,
-    Validation,
-    Test,
-}
-
+/// [`SampleRng`]), so the unlabeled stream shares the training range.
 impl Split {
-    pub const ALL: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
-
     pub fn range(self) -> std::ops::Range<u64> {
         match self {
-            Split::Train => 0..1 << 40,
+            Split::Train | Split::Stream => 0..1 << 40,
             Split::Validation => (1 << 40)..(1 << 40) + (1 << 20),
             Split::Test => (1 << 41)..(1 << 41) + (1 << 20),
         }

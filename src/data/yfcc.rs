@@ -16,17 +16,18 @@
 //! the failure budget like an undecodable file.
 
 use super::augment::{augment, AugmentConfig};
-use super::batch::{loader_pool, spawn_producer, Batch, Prefetcher, NO_LABEL};
 use super::resize::EvalTransform;
+use super::source::{ImageSource, Sample, Split, NO_LABEL};
 use super::{
     decode_rgb, has_image_extension, open_regular, read_capped, read_stream_capped, walk_files,
-    DataError, FailureBudget, Result, SkipReason, Skipped,
+    DataError, FailureBudget, Result, SkipLog, SkipReason, Skipped,
 };
 use image::RgbImage;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 pub const MIN_FILE_BYTES: usize = 2_600;
 pub const PLACEHOLDER_BYTES: usize = 9_218;
@@ -97,33 +98,6 @@ pub struct StreamItem {
     pub position: u64,
     pub name: String,
     pub image: RgbImage,
-}
-
-/// How [`YfccStream::into_batches`] prepares images for AE pre-training.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StreamBatchConfig {
-    pub batch_size: usize,
-    /// Square output size: short side resized to `size` (Pillow bilinear), centre crop.
-    pub size: u32,
-    pub prefetch: usize,
-    pub threads: usize,
-    pub augment: AugmentConfig,
-    /// Augmentation key is `(augment_seed, position)`.
-    pub augment_seed: u64,
-}
-
-impl Default for StreamBatchConfig {
-    /// The paper's pre-training input: 256×256 with the common augmentation set.
-    fn default() -> Self {
-        Self {
-            batch_size: 32,
-            size: 256,
-            prefetch: 4,
-            threads: 2,
-            augment: AugmentConfig::standard(),
-            augment_seed: super::synthetic::DEFAULT_SEED,
-        }
-    }
 }
 
 /// A file of the tree: a loose image, or a zip shard with its number of image members.
@@ -317,71 +291,129 @@ impl Iterator for YfccStream {
     }
 }
 
-impl YfccStream {
-    /// Streams the rest of the images as fixed-size, augmented batches (labels `NO_LABEL`),
-    /// prefetched on a bounded channel. Rejected files are in the iterator's `skipped()`; a
-    /// breached failure budget ends the stream with an error.
-    pub fn into_batches(mut self, config: StreamBatchConfig) -> Result<Prefetcher> {
-        if config.batch_size == 0 || config.size == 0 {
+/// YFCC100m as an [`ImageSource`]: its only split is the unlabelled [`Split::Stream`] AE
+/// pre-training reads, entry `i` of the sorted tree (loose files and shard members) through the
+/// authors' filter, resized (short side) and centre-cropped to `size`, then augmented with the
+/// key `(augment_seed, i)`. Indices past the end wrap around with new augmentations, so a tree
+/// smaller than the run asks for is read again (`dnlts doctor` warns of it). A filtered entry
+/// is replaced by the next accepted one ([`ImageSource::labelled`]), so that image appears
+/// twice; filtered entries are a few percent of YFCC100m.
+///
+/// Member lists are read when a shard is reached (one shard is kept open), so memory grows
+/// with the number of loose files and shards, not with the images inside shards.
+pub struct Yfcc {
+    sources: Vec<Source>,
+    /// Stream position of each source's first entry.
+    starts: Vec<u64>,
+    total: u64,
+    size: u32,
+    augment: AugmentConfig,
+    augment_seed: u64,
+    shard: Mutex<Option<(usize, OpenShard)>>,
+    skipped: SkipLog,
+}
+
+impl Yfcc {
+    /// Indexes `root` (as [`open`] does) for images of `size`² with the standard augmentation.
+    pub fn open(root: &Path, size: u32, augment_seed: u64) -> Result<Self> {
+        if size == 0 {
             return Err(DataError::InvalidValue {
-                name: "batch_size/size",
-                value: format!("{}/{}", config.batch_size, config.size),
-                fix: "both must be at least 1",
+                name: "size",
+                value: "0".into(),
+                fix: "give the pre-training images a side of at least 1",
             });
         }
-        let pool = loader_pool(config.threads)?;
-        Ok(spawn_producer(config.prefetch, move |sender, log| {
-            let mut pending: Vec<StreamItem> = Vec::new();
-            let mut logged = 0;
-            loop {
-                let exhausted = self.position >= self.total;
-                if pending.len() >= config.batch_size || (exhausted && !pending.is_empty()) {
-                    let take = config.batch_size.min(pending.len());
-                    let items: Vec<StreamItem> = pending.drain(..take).collect();
-                    let batch = pool.install(|| stream_batch(items, &config));
-                    if sender.send(Ok(batch)).is_err() {
-                        return;
+        let sources = open(root, FailureBudget::default())?.sources;
+        let mut starts = Vec::with_capacity(sources.len());
+        let mut total = 0u64;
+        for source in &sources {
+            starts.push(total);
+            total += match source {
+                Source::File(_) => 1,
+                Source::Shard { members, .. } => *members as u64,
+            };
+        }
+        Ok(Yfcc {
+            sources,
+            starts,
+            total,
+            size,
+            augment: AugmentConfig::standard(),
+            augment_seed,
+            shard: Mutex::new(None),
+            skipped: SkipLog::default(),
+        })
+    }
+
+    /// Which source holds stream entry `position` (`< total`), and the entry's place in it.
+    fn locate(&self, position: u64) -> (usize, usize) {
+        let source = self.starts.partition_point(|&start| start <= position) - 1;
+        (source, (position - self.starts[source]) as usize)
+    }
+
+    /// Name and bytes of entry `position`: only the read happens under the shard's lock.
+    fn raw(&self, position: u64) -> RawEntry {
+        if self.total == 0 {
+            return ("(a YFCC tree without images)".into(), Err(SkipReason::Undecodable));
+        }
+        let (k, member) = self.locate(position % self.total);
+        match &self.sources[k] {
+            Source::File(path) => (path.display().to_string(), read_capped(path)),
+            Source::Shard { path, .. } => {
+                let mut open = self.shard.lock().unwrap_or_else(|e| e.into_inner());
+                if open.as_ref().map(|(at, _)| *at) != Some(k) {
+                    match open_shard(path) {
+                        Ok(shard) => *open = Some((k, shard)),
+                        Err(_) => {
+                            return (path.display().to_string(), Err(SkipReason::Undecodable))
+                        }
                     }
-                    continue;
                 }
-                if exhausted {
-                    return;
-                }
-                let chunk = pool.install(|| self.next_chunk(config.batch_size));
-                for s in &self.stats.skipped[logged..] {
-                    log.record(s.name.clone(), s.reason);
-                }
-                logged = self.stats.skipped.len();
-                match chunk {
-                    Ok(items) => pending.extend(items),
-                    Err(e) => {
-                        let _ = sender.send(Err(e));
-                        return;
-                    }
-                }
+                let (_, shard) = open.as_mut().expect("opened above");
+                let Some((index, name)) = shard.members.get(member).cloned() else {
+                    // The shard shrank since it was indexed.
+                    return (path.display().to_string(), Err(SkipReason::Undecodable));
+                };
+                let bytes = match shard.archive.by_index(index) {
+                    Ok(reader) => read_stream_capped(reader),
+                    Err(_) => Err(SkipReason::Undecodable),
+                };
+                (format!("{}:{name}", path.display()), bytes)
             }
-        }))
+        }
     }
 }
 
-/// Resizes, crops and augments accepted images into one batch (in the current rayon pool).
-fn stream_batch(items: Vec<StreamItem>, config: &StreamBatchConfig) -> Batch {
-    let transform = EvalTransform { resize: config.size, crop: config.size };
-    let images: Vec<RgbImage> = items
-        .par_iter()
-        .map(|item| {
-            let resized = transform
-                .apply(&item.image, &item.name)
-                .expect("the short side is resized to the crop size");
-            augment(&resized, &config.augment, config.augment_seed, item.position)
-        })
-        .collect();
-    Batch {
-        indices: items.iter().map(|i| i.position).collect(),
-        height: config.size,
-        width: config.size,
-        pixels: images.iter().flat_map(|i| i.as_raw().iter().copied()).collect(),
-        labels: vec![NO_LABEL; items.len()],
-        skipped: Vec::new(),
+impl ImageSource for Yfcc {
+    fn image_size(&self) -> i64 {
+        self.size as i64
+    }
+
+    fn classes(&self) -> i64 {
+        0
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        match split {
+            Split::Stream => self.total,
+            _ => 0,
+        }
+    }
+
+    fn load(&self, _: Split, index: u64) -> std::result::Result<Sample, SkipReason> {
+        let (name, bytes) = self.raw(index);
+        let image = filter(&bytes?)?;
+        let transform = EvalTransform { resize: self.size, crop: self.size };
+        let image = transform.apply(&image, &name).map_err(|_| SkipReason::Undecodable)?;
+        let image = augment(&image, &self.augment, self.augment_seed, index);
+        Ok(Sample { image, label: NO_LABEL })
+    }
+
+    fn name(&self, _: Split, index: u64) -> String {
+        self.raw(index).0
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        Some(&self.skipped)
     }
 }

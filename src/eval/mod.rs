@@ -100,6 +100,31 @@ impl AccuracyTable {
     pub fn top5_on(&self, seen: Seen, classifier: &str) -> f64 {
         self.cell(&self.top5, seen, classifier)
     }
+
+    /// One table of the columns `names` taken from `parts` (evaluations of the same views and
+    /// images, each for some of the classifiers); a name no part has gets NaN.
+    pub fn columns_of(parts: &[AccuracyTable], names: &[String]) -> AccuracyTable {
+        let first = &parts[0];
+        let column = |matrix: fn(&AccuracyTable) -> &Vec<Vec<f64>>, v: usize, name: &String| {
+            parts
+                .iter()
+                .find_map(|p| p.classifiers.iter().position(|c| c == name).map(|c| matrix(p)[v][c]))
+                .unwrap_or(f64::NAN)
+        };
+        let matrix = |which: fn(&AccuracyTable) -> &Vec<Vec<f64>>| {
+            (0..first.views.len())
+                .map(|v| names.iter().map(|name| column(which, v, name)).collect())
+                .collect()
+        };
+        AccuracyTable {
+            views: first.views.clone(),
+            classifiers: names.to_vec(),
+            top1: matrix(|t| &t.top1),
+            top5: matrix(|t| &t.top5),
+            images: first.images,
+            noise: first.noise,
+        }
+    }
 }
 
 /// Adds U(-s, s) noise to [0, 1] images and clamps, seeded per (seed, sample index, s) so each

@@ -72,7 +72,15 @@ pub struct NmiSummary {
 }
 
 impl NmiSummary {
-    fn of(values: &[f64]) -> Self {
+    /// The summary of nMI values of `what` (of which there must be `needed`).
+    pub fn of(values: &[f64], what: &'static str, needed: &'static str) -> Result<Self> {
+        if values.is_empty() {
+            return Err(MetricsError::NotEnoughSamples { what, count: 0, needed });
+        }
+        Ok(Self::of_values(values))
+    }
+
+    fn of_values(values: &[f64]) -> Self {
         let count = values.len();
         let mean = values.iter().sum::<f64>() / count as f64;
         let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count as f64;
@@ -223,32 +231,40 @@ pub fn intra_nmi(
     shape: ImageShape,
     bins: usize,
 ) -> Result<NmiSummary> {
+    let values = intra_values(originals, reconstructions, shape, bins)?;
+    NmiSummary::of(&values, "original/reconstruction pairs", "at least 1")
+}
+
+/// The per-sample values behind [`intra_nmi`] (streamed evaluations summarise them at the end).
+pub fn intra_values(
+    originals: &[&[u8]],
+    reconstructions: &[&[u8]],
+    shape: ImageShape,
+    bins: usize,
+) -> Result<Vec<f64>> {
     if originals.len() != reconstructions.len() {
         return Err(MetricsError::LengthMismatch { a: originals.len(), b: reconstructions.len() });
     }
     let pairs: Vec<(&[u8], &[u8])> =
         originals.iter().copied().zip(reconstructions.iter().copied()).collect();
-    summarize_pairs(&pairs, shape, bins, "original/reconstruction pairs", "at least 1")
+    pair_values(&pairs, shape, bins)
 }
 
 /// inter-nMI = nMI(A(x1), A(x2)) over consecutive pairs (0, 1), (2, 3), …; an odd last sample
 /// has no partner and is left out, as in the paper's 25,000 pairs of 50,000 images.
 pub fn inter_nmi(reconstructions: &[&[u8]], shape: ImageShape, bins: usize) -> Result<NmiSummary> {
-    let pairs: Vec<(&[u8], &[u8])> =
-        reconstructions.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect();
-    summarize_pairs(&pairs, shape, bins, "reconstructions", "at least 2")
+    let values = inter_values(reconstructions, shape, bins)?;
+    NmiSummary::of(&values, "reconstructions", "at least 2")
 }
 
-fn summarize_pairs(
-    pairs: &[(&[u8], &[u8])],
-    shape: ImageShape,
-    bins: usize,
-    what: &'static str,
-    needed: &'static str,
-) -> Result<NmiSummary> {
-    if pairs.is_empty() {
-        return Err(MetricsError::NotEnoughSamples { what, count: 0, needed });
-    }
+/// The per-pair values behind [`inter_nmi`].
+pub fn inter_values(reconstructions: &[&[u8]], shape: ImageShape, bins: usize) -> Result<Vec<f64>> {
+    let pairs: Vec<(&[u8], &[u8])> =
+        reconstructions.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect();
+    pair_values(&pairs, shape, bins)
+}
+
+fn pair_values(pairs: &[(&[u8], &[u8])], shape: ImageShape, bins: usize) -> Result<Vec<f64>> {
     let table = bin_table(bins)?;
     for (a, b) in pairs {
         shape.check(a)?;
@@ -264,7 +280,7 @@ fn summarize_pairs(
             .map_init(Vec::new, |buffer, (a, b)| nmi_serial(a, b, &table, bins, buffer))
             .collect()
     };
-    Ok(NmiSummary::of(&values))
+    Ok(values)
 }
 
 /// Decodes a PNG to interleaved 8-bit RGB (grey and alpha images are converted; 16-bit ones

@@ -74,6 +74,9 @@ pub enum Family {
 pub enum Scale {
     /// torchvision's network (and the authors' SegNet) at ImageNet input sizes.
     Paper,
+    /// The same networks (layers, names, shapes) reading smaller centre crops: `crop` for all
+    /// but Inception v3, which reads `inception_crop` (the paper-smoke profile's scale).
+    PaperAt { crop: i64, inception_crop: i64 },
     /// Same structure, widths divided by `width_divisor`, for `image_size`² inputs.
     Scaled { width_divisor: i64, image_size: i64 },
 }
@@ -119,6 +122,15 @@ impl Family {
                 InputSpec { size: 299, resize: 342, normalization: IMAGENET }
             }
             (_, Scale::Paper) => InputSpec { size: 224, resize: 256, normalization: IMAGENET },
+            // torchvision's ratios of resize to crop: 342/299 and 256/224.
+            (Family::InceptionV3, Scale::PaperAt { inception_crop, .. }) => InputSpec {
+                size: inception_crop,
+                resize: inception_crop * 342 / 299,
+                normalization: IMAGENET,
+            },
+            (_, Scale::PaperAt { crop, .. }) => {
+                InputSpec { size: crop, resize: crop * 256 / 224, normalization: IMAGENET }
+            }
             (_, Scale::Scaled { image_size, .. }) => {
                 InputSpec { size: image_size, resize: image_size, normalization: IMAGENET }
             }
@@ -134,7 +146,7 @@ impl Family {
     ) -> Box<dyn tch::nn::ModuleT> {
         // Paper scale, or the scaled variant for this width divisor.
         let divisor = match scale {
-            Scale::Paper => None,
+            Scale::Paper | Scale::PaperAt { .. } => None,
             Scale::Scaled { width_divisor, .. } => Some(width_divisor),
         };
         match self {

@@ -252,6 +252,8 @@ pub struct TrainingArgs {
     /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: PaperArgs,
     /// Use the finished stages in DIR (weights and records of pretrain, classifier-*,
     /// finetune-*, checked against DIR/MANIFEST.sha256) as they are and train nothing; the
     /// evaluation goldens run on golden/stages/ci this way
@@ -363,11 +365,9 @@ pub enum Emit {
 }
 
 /// `dnlts doctor` options.
+/// The inputs of the profiles that read ImageNet and YFCC100m (paper, paper-smoke).
 #[derive(Args)]
-pub struct DoctorArgs {
-    /// The profile to check (paper: the one that needs ImageNet, YFCC100m and weights)
-    #[arg(long, default_value = "paper")]
-    pub profile: String,
+pub struct PaperArgs {
     /// ImageNet (ILSVRC2012) folder: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG, or a flat val/
     /// with val_labels.txt beside it
     #[arg(long, value_name = "DIR")]
@@ -375,10 +375,23 @@ pub struct DoctorArgs {
     /// YFCC100m folder: images and zip shards of images, in any sub-folders
     #[arg(long, value_name = "DIR")]
     pub yfcc: Option<PathBuf>,
-    /// Folder of the safetensors files scripts/export_weights.py writes (alexnet, vgg16_bn,
-    /// inception_v3, resnet50)
+    /// Folder of the torchvision weights scripts/export_weights.py writes (alexnet, vgg16_bn,
+    /// inception_v3, resnet50 .safetensors), loaded strictly as A, V, I, R
     #[arg(long, value_name = "DIR")]
     pub weights: Option<PathBuf>,
+    /// A pre-trained SegNet (safetensors, the authors' layer names) to use as A_S instead of
+    /// pre-training one (the 92 M-image stage)
+    #[arg(long, value_name = "FILE")]
+    pub segnet: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The profile to check (paper: the one that needs ImageNet, YFCC100m and weights)
+    #[arg(long, default_value = "paper")]
+    pub profile: String,
+    #[command(flatten)]
+    pub inputs: PaperArgs,
     /// The device training would use: cpu, cuda, cuda:N or auto
     #[arg(long, default_value = "cuda")]
     pub device: DeviceChoice,

@@ -27,6 +27,16 @@ pub enum ModelScale {
     Scaled { width_divisor: u32 },
     /// torchvision-exact classifiers and the authors' full SegNet, with pretrained weights.
     Paper,
+    /// The same networks and weights reading smaller crops (paper-smoke: the paper's code
+    /// path on small images).
+    PaperAt { crop: u32, inception_crop: u32 },
+}
+
+impl ModelScale {
+    /// torchvision's networks with pretrained weights (paper, paper-smoke).
+    pub fn is_paper(&self) -> bool {
+        matches!(self, ModelScale::Paper | ModelScale::PaperAt { .. })
+    }
 }
 
 /// The autoencoder a profile pre-trains and fine-tunes: the authors' SegNet, or a narrower,
@@ -84,7 +94,7 @@ pub struct Profile {
 }
 
 /// The names of the presets, in the order `--help` shows them.
-pub const PRESETS: [&str; 5] = ["tiny", "ci", "small", "fashion", "paper"];
+pub const PRESETS: [&str; 6] = ["tiny", "ci", "small", "fashion", "paper", "paper-smoke"];
 
 /// The CPU profiles' AE (README, "The small profile's autoencoder"): a quarter of SegNet's
 /// widths and one pooling stage, pre-trained with Adam.
@@ -95,6 +105,12 @@ const SMALL_AUTOENCODER: AutoencoderSpec =
 pub const DEFAULT: &str = "small";
 
 impl Profile {
+    /// Whether the run trains classifier `family` (else it loads torchvision's weights: every
+    /// family but LeNet-5 at paper scale, which torchvision does not have).
+    pub fn trains_classifier(&self, family: dnlts::models::Family) -> bool {
+        !self.models.is_paper() || family == dnlts::models::Family::Lenet5
+    }
+
     /// `--data DIR` means something only to a profile that reads a dataset: a synthetic
     /// profile would silently ignore it.
     pub fn check_data_option(&self, data: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -199,7 +215,8 @@ impl Profile {
             "paper" => Profile {
                 name: "paper".into(),
                 train_images: 1_281_167,
-                classifier_epochs: 0,
+                // Only LeNet-5 trains (A, V, I, R are torchvision's): the recipe in README.md.
+                classifier_epochs: 10,
                 summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
                 data: DataSource::ImagenetYfcc,
                 models: ModelScale::Paper,
@@ -213,6 +230,29 @@ impl Profile {
                 batch_size: 32,
                 channels_last: false,
                 budget: "the paper's: days on a GPU workstation".into(),
+            },
+            // The paper's code path (torchvision's networks, pretrained-weight loading,
+            // per-classifier crops, streaming evaluation) on a generated ImageNet-layout and
+            // YFCC-layout tree of a few dozen JPEGs: small images and counts, not another path.
+            "paper-smoke" => Profile {
+                name: "paper-smoke".into(),
+                summary: "the paper's path on a small generated ImageNet/YFCC tree (tests)".into(),
+                data: DataSource::ImagenetYfcc,
+                // SegNet's five poolings need a multiple of 32; Inception v3 needs 75 or more.
+                models: ModelScale::PaperAt { crop: 64, inception_crop: 96 },
+                autoencoder: AutoencoderSpec::paper(),
+                image_size: 64,
+                classes: 4,
+                pretrain_images: 8,
+                check_every: 4,
+                train_images: 16,
+                classifier_epochs: 1,
+                finetune_images: 4,
+                // Every validation image of the tree: its size sets how many are evaluated.
+                eval_images: 1 << 20,
+                batch_size: 4,
+                channels_last: false,
+                budget: "a few minutes on 2 CPU cores".into(),
             },
             other => anyhow::bail!(
                 "unknown profile '{other}': choose one of {} (see `dnlts list --profiles`)",
@@ -238,7 +278,10 @@ mod tests {
     #[test]
     fn unknown_profile_error_lists_the_choices() {
         let message = Profile::preset("huge").unwrap_err().to_string();
-        assert!(message.contains("'huge'") && message.contains("tiny, ci, small, fashion, paper"));
+        assert!(
+            message.contains("'huge'")
+                && message.contains("tiny, ci, small, fashion, paper, paper-smoke")
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use dnlts::compute::Compute;
-use dnlts::data::source::{ImageSource, Split};
+use dnlts::data::source::{tensor_to_images, ImageSource, Sample, Split};
+use dnlts::data::SkipReason;
 use dnlts::eval::{evaluate, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::flops::{count_macs, flops, Macs};
@@ -48,6 +49,11 @@ impl ImageSource for GeneratedImages {
 
     fn len(&self, _: Split) -> u64 {
         GENERATED_IMAGES
+    }
+
+    fn load(&self, _: Split, index: u64) -> Result<Sample, SkipReason> {
+        let image = tensor_to_images(&self.images(1)).remove(0);
+        Ok(Sample { image, label: index as i64 % self.classes })
     }
 
     fn labelled(&self, _: Split, indices: &[u64]) -> (Tensor, Tensor) {
@@ -95,6 +101,12 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
         },
         ModelScale::Paper if device.is_cuda() || full_size => Setup {
             scale: Scale::Paper,
+            segnet: SegNetConfig::paper(),
+            ae_size: profile.image_size as i64,
+            reduced: None,
+        },
+        ModelScale::PaperAt { crop, inception_crop } => Setup {
+            scale: Scale::PaperAt { crop: crop as i64, inception_crop: inception_crop as i64 },
             segnet: SegNetConfig::paper(),
             ae_size: profile.image_size as i64,
             reduced: None,
@@ -223,7 +235,7 @@ impl Bench<'_> {
     fn all_stages(&self) -> anyhow::Result<Vec<StageResult>> {
         let mut results = vec![self.guarded("pretrain", || self.pretrain())?];
         if self.profile.classifier_epochs > 0 {
-            for family in Family::ALL {
+            for family in Family::ALL.into_iter().filter(|f| self.profile.trains_classifier(*f)) {
                 results
                     .push(self.guarded("classifier training", || self.train_classifier(family))?);
             }

@@ -27,7 +27,7 @@ pub fn preview(
     config.cues = dnlts::data::synthetic::CueSwitches::ablation(ablation)?;
     // Refused before anything is drawn: no image, more than the validation split holds, or
     // a grid over the memory limit. The count printed below is the count drawn.
-    let available = dnlts::data::synthetic::Split::Validation.len();
+    let available = dnlts::data::source::Split::Validation.len();
     dnlts::data::preview::check_grid("--n", n, available, config.size, config.size)?;
     let grid = dnlts::data::preview::grid(&config, n)?;
     dnlts::data::preview::save_png(&grid, out)?;
@@ -51,7 +51,9 @@ pub fn export(
         "val" => (split, Split::Validation),
         _ => (split, Split::Test),
     };
-    let source = crate::stages::profile_source(&profile, data, seed)?;
+    let options =
+        crate::stages::RunOptions { data_dir: data.map(Path::to_path_buf), ..Default::default() };
+    let source = crate::stages::profile_source(&profile, &options, seed)?;
     let exported =
         dnlts::data::export::export(source.as_ref(), split, out, profile.batch_size as u64)?;
     println!(

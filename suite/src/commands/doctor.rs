@@ -19,11 +19,12 @@ use dnlts::data::{yfcc, FailureBudget};
 use dnlts::device::DeviceChoice;
 use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
 use dnlts::models::weights::{is_ignorable, read_layout};
-use dnlts::models::{Family, Scale};
+use dnlts::models::Family;
 
 use crate::cli::DoctorArgs;
 use crate::output::thousands;
-use crate::profile::Profile;
+use crate::profile::{DataSource, Profile};
+use crate::stages::PaperInputs;
 
 /// Copies of each stage's weights the disk must hold: the stage's file and its checkpoints.
 const CHECKPOINT_COPIES: u64 = 3;
@@ -95,34 +96,47 @@ impl Checklist {
 
 pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let profile = Profile::preset(&args.profile)?;
-    if profile.name != "paper" {
+    let inputs = args.inputs.inputs();
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+    let batch_size = args.batch_size.unwrap_or(profile.batch_size);
+    preflight(&profile, &inputs, (args.device, batch_size), &out, args.json)
+}
+
+/// Checks every input of a profile that reads ImageNet and YFCC100m, prints the checklist
+/// (or JSON) and fails if a piece is missing: `dnlts doctor`, and the first thing
+/// `dnlts reproduce` does for such a profile.
+pub fn preflight(
+    profile: &Profile,
+    inputs: &PaperInputs,
+    (device, batch_size): (DeviceChoice, u32),
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    if profile.data != DataSource::ImagenetYfcc {
         anyhow::bail!(
             "profile '{}' reads no external data or weights and needs no preflight; `dnlts doctor` \
-             checks --profile paper",
+             checks --profile paper (or paper-smoke)",
             profile.name
         );
     }
     let mut list = Checklist { items: Vec::new() };
-    check_imagenet(&mut list, args.imagenet.as_deref(), &profile);
-    check_yfcc(&mut list, args.yfcc.as_deref(), &profile);
-    let sizes = ModelSizes::build();
-    check_weights(&mut list, args.weights.as_deref(), &sizes);
-    check_device(&mut list, args.device, args.batch_size.unwrap_or(profile.batch_size), &profile);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
-    check_disk(&mut list, &out, &sizes);
+    check_imagenet(&mut list, inputs.imagenet.as_deref(), profile);
+    check_yfcc(&mut list, inputs.yfcc.as_deref(), profile);
+    let sizes = ModelSizes::build(profile);
+    check_weights(&mut list, inputs.weights.as_deref(), &sizes);
+    if let Some(file) = &inputs.segnet {
+        check_segnet(&mut list, file);
+    }
+    check_device(&mut list, device, batch_size, profile);
+    check_disk(&mut list, out, &sizes);
     list.add(
         "pipeline",
         "ImageNet/YFCC100m in training",
-        Status::Missing,
-        Some(Path::new("suite/src/stages/mod.rs")),
-        "the training pipeline cannot read ImageNet or YFCC100m yet (`open_source` refuses the \
-         paper profile), so `dnlts reproduce --profile paper` stops before training even when \
-         every item above is ✓",
-        Some(
-            "nothing to do on your side: wiring the data path is issue #13; meanwhile the \
-             profiles tiny, ci, small and fashion run end to end"
-                .into(),
-        ),
+        Status::Ok,
+        None,
+        "`dnlts reproduce` reads them: ImageNet for the classifiers (each at its own crop), \
+         YFCC100m for AE pre-training",
+        None,
     );
     let report = Report {
         profile: profile.name.clone(),
@@ -130,7 +144,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
         warnings: list.items.iter().filter(|i| i.status == Status::Warning).count(),
         items: list.items,
     };
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_checklist(&report);
@@ -324,12 +338,14 @@ struct ModelSizes {
 }
 
 impl ModelSizes {
-    fn build() -> Self {
+    /// The networks of `profile` (torchvision's, at its scale and class count).
+    fn build(profile: &Profile) -> Self {
         let _guard = tch::no_grad_guard();
+        let (scale, _) = crate::stages::scale_of(profile);
         let classifiers = Family::ALL
             .map(|family| {
                 let store = VarStore::new(Device::Cpu);
-                let _ = family.build(&store.root(), Scale::Paper, 1000);
+                let _ = family.build(&store.root(), scale, i64::from(profile.classes));
                 let shapes = store.variables().into_iter().map(|(n, t)| (n, t.size())).collect();
                 (family, shapes)
             })
@@ -456,6 +472,33 @@ fn check_weights(list: &mut Checklist, dir: Option<&Path>, sizes: &ModelSizes) {
                 )),
             );
         }
+    }
+}
+
+/// A SegNet given in place of pre-training: a whole safetensors file (its names are checked
+/// when it loads, strictly).
+fn check_segnet(list: &mut Checklist, file: &Path) {
+    match read_layout(file) {
+        Ok(layout) => list.add(
+            "weights",
+            "A_S (segnet)",
+            Status::Ok,
+            Some(file),
+            format!("{} tensors; used instead of pre-training", layout.tensors.len()),
+            None,
+        ),
+        Err(error) => list.add(
+            "weights",
+            "A_S (segnet)",
+            Status::Missing,
+            Some(file),
+            error.to_string(),
+            Some(format!(
+                "convert the checkpoint with `python3 scripts/export_weights.py segnet \
+                 CHECKPOINT --out {}`, or drop --segnet to pre-train",
+                file.display()
+            )),
+        ),
     }
 }
 

@@ -101,6 +101,9 @@ pub fn list(json: bool) -> anyhow::Result<()> {
     for row in rows {
         let scale = match row.scale {
             Scale::Paper => "paper".to_string(),
+            Scale::PaperAt { crop, inception_crop } => {
+                format!("paper, crops {crop}/{inception_crop}")
+            }
             Scale::Scaled { width_divisor, image_size } => {
                 format!("width/{width_divisor}, {image_size}×{image_size}")
             }

@@ -5,13 +5,34 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::cli::{ReproduceArgs, StageArgs, TrainingArgs};
+use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
 use crate::{profile, runner, stages, targets};
+
+impl PaperArgs {
+    pub fn inputs(&self) -> stages::PaperInputs {
+        stages::PaperInputs {
+            imagenet: self.imagenet.clone(),
+            yfcc: self.yfcc.clone(),
+            weights: self.weights.clone(),
+            segnet: self.segnet.clone(),
+        }
+    }
+}
 
 impl TrainingArgs {
     /// The run options, and the profile with the batch size asked for.
     pub fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<stages::RunOptions> {
         profile.check_data_option(self.data.as_deref())?;
+        let inputs = self.inputs.inputs();
+        if let (Some(option), false) =
+            (inputs.first_given(), profile.data == profile::DataSource::ImagenetYfcc)
+        {
+            anyhow::bail!(
+                "{option}: profile '{}' reads no ImageNet, YFCC100m or pretrained weights, so it \
+                 would ignore it; drop {option}, or use it with --profile paper or paper-smoke",
+                profile.name
+            );
+        }
         if let Some(batch_size) = self.batch_size {
             profile.batch_size = batch_size;
         }
@@ -33,6 +54,7 @@ impl TrainingArgs {
             data_dir: self.data.clone(),
             prefetch: self.prefetch,
             fixed_stages: self.fixed_stages.clone(),
+            inputs,
         })
     }
 }
@@ -78,6 +100,16 @@ impl StageArgs {
             );
         }
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        // A stage command (no targets) or a target that reads data needs every input: the
+        // preflight names each missing one at once, before anything trains.
+        let reads_data = targets.is_empty() || targets.iter().any(|target| target.reads_data);
+        if profile.data == profile::DataSource::ImagenetYfcc
+            && options.fixed_stages.is_none()
+            && reads_data
+        {
+            let machine = (self.machine.device, profile.batch_size);
+            super::doctor::preflight(&profile, &options.inputs, machine, &out_dir, false)?;
+        }
         prepare_output(&out_dir)?;
         Ok(runner::RunRequest {
             targets,

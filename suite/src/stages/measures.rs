@@ -12,7 +12,7 @@ use dnlts::eval::{AccuracyTable, Seen};
 use serde::Serialize;
 
 use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
-use dnlts::metrics::nmi::{inter_nmi, intra_nmi, AeNmi, ImageShape};
+use dnlts::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
 use dnlts::models::Family;
@@ -213,41 +213,47 @@ impl Pipeline {
     }
 
     /// Figure 9: intra nMI (original vs reconstruction, every test image) and inter nMI
-    /// (reconstructions of the consecutive pairs (0,1), (2,3), …) of every AE.
+    /// (reconstructions of the consecutive pairs (0,1), (2,3), …) of every AE. The images
+    /// stream a batch at a time, so memory does not grow with their number; the sources put
+    /// their test images in an order that mixes the classes (ImageNet's is drawn from the
+    /// seed), so consecutive pairs are pairs across classes.
     pub fn nmi(&self) -> anyhow::Result<Rc<Vec<AeNmi>>> {
         once(&self.measures.nmi, || {
             let source = self.source()?;
             let n = self.profile.eval_images.min(source.len(Split::Test)) & !1;
-            let (images, _) = source.labelled(Split::Test, &range(0, n));
-            let originals = tensor_to_images(&images);
-            let originals: Vec<&[u8]> = originals.iter().map(|i| i.as_raw().as_slice()).collect();
             let size = source.image_size() as usize;
             let shape = ImageShape { height: size, width: size, channels: 3 };
-            let mut rows = Vec::new();
-            for (name, ae) in self.autoencoders()? {
-                let reconstructed = self.reconstruct_all(&ae, &images);
-                let reconstructions: Vec<&[u8]> = reconstructed.iter().map(Vec::as_slice).collect();
-                rows.push(AeNmi {
-                    ae: name,
-                    intra: intra_nmi(&originals, &reconstructions, shape, NMI_BINS)?,
-                    inter: inter_nmi(&reconstructions, shape, NMI_BINS)?,
-                });
+            let aes = self.autoencoders()?;
+            let mut values = vec![(Vec::new(), Vec::new()); aes.len()];
+            // An even batch keeps every pair inside one batch.
+            let batch = (self.profile.batch_size as u64 & !1).max(2);
+            for start in (0..n).step_by(batch as usize) {
+                let (images, _) =
+                    source.labelled(Split::Test, &range(start, (start + batch).min(n)));
+                let originals = tensor_to_images(&images);
+                let originals: Vec<&[u8]> =
+                    originals.iter().map(|i| i.as_raw().as_slice()).collect();
+                let images = images.to_device(self.device);
+                for ((_, ae), (intra, inter)) in aes.iter().zip(values.iter_mut()) {
+                    let reconstructed = tch::no_grad(|| ae.forward(&images, AeMode::Eval));
+                    let reconstructed: Vec<Vec<u8>> = tensor_to_images(&reconstructed)
+                        .into_iter()
+                        .map(|i| i.into_raw())
+                        .collect();
+                    let reconstructions: Vec<&[u8]> =
+                        reconstructed.iter().map(Vec::as_slice).collect();
+                    intra.extend(intra_values(&originals, &reconstructions, shape, NMI_BINS)?);
+                    inter.extend(inter_values(&reconstructions, shape, NMI_BINS)?);
+                }
             }
-            Ok(rows)
+            let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
+                Ok(AeNmi {
+                    ae: name,
+                    intra: NmiSummary::of(&intra, "original/reconstruction pairs", "at least 1")?,
+                    inter: NmiSummary::of(&inter, "reconstructions", "at least 2")?,
+                })
+            });
+            rows.collect::<anyhow::Result<Vec<_>>>()
         })
-    }
-
-    /// `ae`'s 8-bit reconstructions of `images` (interleaved RGB), in batches of the
-    /// profile's size.
-    fn reconstruct_all(&self, ae: &AutoEncoder, images: &tch::Tensor) -> Vec<Vec<u8>> {
-        let (n, batch) = (images.size()[0], self.profile.batch_size as i64);
-        (0..n)
-            .step_by(batch as usize)
-            .flat_map(|start| {
-                let chunk = images.narrow(0, start, batch.min(n - start)).to_device(self.device);
-                let reconstructed = tch::no_grad(|| ae.forward(&chunk, AeMode::Eval));
-                tensor_to_images(&reconstructed).into_iter().map(|image| image.into_raw())
-            })
-            .collect()
     }
 }

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -21,13 +22,18 @@ use tch::Device;
 
 use dnlts::compute::Compute;
 use dnlts::data::fashion;
-use dnlts::data::source::{DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages};
+use dnlts::data::imagenet::ImageNet;
+use dnlts::data::resize::EvalTransform;
+use dnlts::data::source::{
+    DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages, WithStream,
+};
 use dnlts::data::synthetic::SyntheticConfig;
+use dnlts::data::yfcc::Yfcc;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
 use dnlts::models::classifier::{Classifier, ScriptedSpec};
 use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
-use dnlts::models::{Family, Scale};
+use dnlts::models::{Family, InputSpec, Scale};
 use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
@@ -68,6 +74,43 @@ pub struct RunOptions {
     /// A folder of finished stages (weights and records, listed in its sha256 manifest) to
     /// use as they are: nothing is trained. The evaluation goldens run on such a folder.
     pub fixed_stages: Option<PathBuf>,
+    /// Where the paper profiles' data and weights are.
+    #[serde(default)]
+    pub inputs: PaperInputs,
+}
+
+/// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,
+/// `--weights`, `--segnet`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PaperInputs {
+    pub imagenet: Option<PathBuf>,
+    pub yfcc: Option<PathBuf>,
+    /// The folder of `<torchvision name>.safetensors` files (scripts/export_weights.py).
+    pub weights: Option<PathBuf>,
+    /// A pre-trained SegNet to use as A_S instead of pre-training one.
+    pub segnet: Option<PathBuf>,
+}
+
+impl PaperInputs {
+    /// The option of the first input given, if any.
+    pub fn first_given(&self) -> Option<&'static str> {
+        let given = [
+            ("--imagenet", &self.imagenet),
+            ("--yfcc", &self.yfcc),
+            ("--weights", &self.weights),
+            ("--segnet", &self.segnet),
+        ];
+        given.into_iter().find(|(_, value)| value.is_some()).map(|(option, _)| option)
+    }
+}
+
+/// The images a run reads: one source for the AE's size, and ImageNet itself when the
+/// profile reads it, so that each classifier gets its own crop.
+struct Data {
+    main: Rc<dyn ImageSource>,
+    imagenet: Option<ImageNet>,
+    /// YFCC100m's index, whose skip log the pipeline checks.
+    yfcc: Option<Arc<Yfcc>>,
 }
 
 pub struct Pipeline {
@@ -77,9 +120,9 @@ pub struct Pipeline {
     pub device: Device,
     pub resume: bool,
     stages: PathBuf,
-    /// The profile's data, or why this build cannot read it (reported when first needed, so
-    /// targets that need no training, like `published`, run on any profile).
-    source: Result<Box<dyn ImageSource>, String>,
+    /// The profile's data, or why it cannot be read (reported when first needed, so targets
+    /// that need no training, like `published`, run on any profile).
+    data: Result<Data, String>,
     /// Users' classifiers, in the order given; each is in `classifiers` from the start.
     users: Vec<users::UserClassifier>,
     pretrained: RefCell<Option<Rc<AutoEncoder>>>,
@@ -106,26 +149,24 @@ pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
 /// The images of `profile` as the pipeline reads them (`dnlts data export` writes them out).
 pub fn profile_source(
     profile: &Profile,
-    data_dir: Option<&std::path::Path>,
+    options: &RunOptions,
     master_seed: u64,
-) -> anyhow::Result<Box<dyn ImageSource>> {
-    open_source(profile, data_dir, master_seed).map_err(anyhow::Error::msg)
+) -> anyhow::Result<Rc<dyn ImageSource>> {
+    open_data(profile, options, master_seed).map(|data| data.main).map_err(anyhow::Error::msg)
 }
 
 /// The profile's images, or why they cannot be read (reported when first needed, so targets
 /// that need no training, like `published`, run anyway).
-fn open_source(
-    profile: &Profile,
-    data_dir: Option<&std::path::Path>,
-    master_seed: u64,
-) -> Result<Box<dyn ImageSource>, String> {
-    match profile.data {
-        DataSource::Synthetic => Ok(Box::new(synthetic_source(profile, data_seed(master_seed)))),
+fn open_data(profile: &Profile, options: &RunOptions, master_seed: u64) -> Result<Data, String> {
+    let main: Rc<dyn ImageSource> = match profile.data {
+        DataSource::Synthetic => Rc::new(synthetic_source(profile, data_seed(master_seed))),
         DataSource::FashionMnist => {
-            let dir = data_dir.map_or_else(|| PathBuf::from(fashion::DEBIAN_DIR), PathBuf::from);
+            let dir = options
+                .data_dir
+                .as_ref()
+                .map_or_else(|| PathBuf::from(fashion::DEBIAN_DIR), PathBuf::clone);
             let seed = dnlts::seed::derive(master_seed, "data", "fashion-augment");
-            FashionImages::load(&dir, profile.train_images, profile.eval_images, seed)
-                .map(|source| Box::new(source) as Box<dyn ImageSource>)
+            let source = FashionImages::load(&dir, profile.train_images, profile.eval_images, seed)
                 .map_err(|error| {
                     format!(
                         "profile 'fashion' needs Fashion-MNIST: {error}. On Debian/Ubuntu run \
@@ -136,14 +177,44 @@ fn open_source(
                          https://github.com/zalandoresearch/fashion-mnist and pass --data DIR",
                         fashion::DEBIAN_DIR
                     )
-                })
+                })?;
+            Rc::new(source)
         }
-        DataSource::ImagenetYfcc => Err(format!(
-            "profile '{}' reads ImageNet and YFCC100m, which the training pipeline cannot read \
-             yet; use --profile tiny, ci, small (embedded synthetic data) or fashion",
-            profile.name
-        )),
-    }
+        DataSource::ImagenetYfcc => {
+            return open_imagenet_yfcc(profile, &options.inputs, master_seed)
+        }
+    };
+    Ok(Data { main, imagenet: None, yfcc: None })
+}
+
+/// ImageNet's labelled splits beside YFCC100m's stream, both at the AE's size (short side
+/// resized to it, centre crop): the pre-training source. Classifiers read ImageNet at their
+/// own crop ([`Pipeline::source_for`]).
+fn open_imagenet_yfcc(
+    profile: &Profile,
+    inputs: &PaperInputs,
+    master_seed: u64,
+) -> Result<Data, String> {
+    let missing = |option: &str| {
+        format!(
+            "profile '{}' reads ImageNet and YFCC100m: pass {option} DIR; `dnlts doctor \
+             --profile {}` lists every input it needs and how to get it",
+            profile.name, profile.name
+        )
+    };
+    let imagenet_dir = inputs.imagenet.as_ref().ok_or_else(|| missing("--imagenet"))?;
+    let yfcc_dir = inputs.yfcc.as_ref().ok_or_else(|| missing("--yfcc"))?;
+    let size = profile.image_size;
+    let order_seed = dnlts::seed::derive(master_seed, "data", "imagenet-order");
+    let imagenet =
+        ImageNet::open(imagenet_dir, EvalTransform { resize: size, crop: size }, order_seed)
+            .map_err(|error| format!("--imagenet {}: {error}", imagenet_dir.display()))?;
+    let augment_seed = dnlts::seed::derive(master_seed, "data", "yfcc-augment");
+    let yfcc = Yfcc::open(yfcc_dir, size, augment_seed)
+        .map_err(|error| format!("--yfcc {}: {error}", yfcc_dir.display()))?;
+    let yfcc = Arc::new(yfcc);
+    let main = Rc::new(WithStream { labelled: imagenet.clone(), stream: yfcc.clone() });
+    Ok(Data { main, imagenet: Some(imagenet), yfcc: Some(yfcc) })
 }
 
 /// Fixed stages are trusted only as their manifest lists them.
@@ -192,7 +263,6 @@ fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// The networks' scale and the SegNet of `profile`.
-/// The classifiers' scale and the AE of `profile`.
 pub fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
     let scale = match profile.models {
         ModelScale::Scaled { width_divisor } => Scale::Scaled {
@@ -200,6 +270,9 @@ pub fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
             image_size: profile.image_size as i64,
         },
         ModelScale::Paper => Scale::Paper,
+        ModelScale::PaperAt { crop, inception_crop } => {
+            Scale::PaperAt { crop: crop as i64, inception_crop: inception_crop as i64 }
+        }
     };
     (scale, profile.autoencoder.segnet())
 }
@@ -226,7 +299,7 @@ impl Pipeline {
         place: Place,
         user_specs: &[ScriptedSpec],
     ) -> anyhow::Result<Self> {
-        let source = open_source(&profile, options.data_dir.as_deref(), master_seed);
+        let data = open_data(&profile, &options, master_seed);
         match &options.fixed_stages {
             Some(dir) => check_fixed_stages(dir)?,
             None => check_every_stage_trains(&profile)?,
@@ -246,7 +319,7 @@ impl Pipeline {
             device,
             resume: place.resume,
             stages: place.out_dir.join("stages"),
-            source,
+            data,
             users,
             pretrained: RefCell::new(None),
             classifiers: RefCell::new(classifiers),
@@ -257,8 +330,28 @@ impl Pipeline {
         })
     }
 
+    /// The images at the AE's size (pre-training, nMI, reconstructions).
     pub fn source(&self) -> anyhow::Result<&dyn ImageSource> {
-        self.source.as_deref().map_err(|reason| anyhow::anyhow!("{reason}"))
+        self.data().map(|data| data.main.as_ref())
+    }
+
+    fn data(&self) -> anyhow::Result<&Data> {
+        self.data.as_ref().map_err(|reason| anyhow::anyhow!("{reason}"))
+    }
+
+    /// The labelled images as a classifier of input `spec` reads them: ImageNet at the
+    /// classifier's own resize and centre crop (the paper's protocol); every other dataset is
+    /// made at the profile's one size, which every classifier of its scale takes.
+    pub fn source_for(&self, spec: &InputSpec) -> anyhow::Result<Rc<dyn ImageSource>> {
+        let data = self.data()?;
+        Ok(match &data.imagenet {
+            Some(imagenet) => {
+                let transform =
+                    EvalTransform { resize: spec.resize as u32, crop: spec.size as u32 };
+                Rc::new(imagenet.at(transform))
+            }
+            None => data.main.clone(),
+        })
     }
 
     fn scale(&self) -> (Scale, SegNetConfig) {
@@ -371,7 +464,9 @@ impl Pipeline {
             resume: self.resume,
         };
         let schedule = Schedule { prefetch: self.options.prefetch, ..schedule };
-        let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage))?;
+        let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage));
+        self.check_skipped()?;
+        let first_losses = first_losses?;
         let weights = self.weights_path(stage);
         save(&weights)?;
         dnlts::failpoint::hit("stage-weights", || stage.to_string());
@@ -412,6 +507,48 @@ impl Pipeline {
             .with_context(|| format!("cannot write {}", key_file.display()))
     }
 
+    /// The torchvision weights file of `family` when the profile uses pretrained classifiers
+    /// (paper scale: every family but LeNet-5, which torchvision does not have).
+    fn pretrained_file(&self, family: Family) -> anyhow::Result<Option<PathBuf>> {
+        if self.profile.trains_classifier(family) {
+            return Ok(None);
+        }
+        let dir = self.options.inputs.weights.as_ref().with_context(|| {
+            format!(
+                "profile '{}' uses torchvision's pretrained {}: pass --weights DIR holding \
+                 {}.safetensors (python3 scripts/export_weights.py torchvision {} --out DIR)",
+                self.profile.name,
+                family.name(),
+                family.name(),
+                family.name()
+            )
+        })?;
+        Ok(Some(dir.join(format!("{}.safetensors", family.name()))))
+    }
+
+    /// The record of a stage whose weights were given rather than trained: their file and
+    /// sha256, so a result names the exact weights it came from.
+    fn record_given<L: Serialize>(
+        &self,
+        stage: &str,
+        key: String,
+        file: &Path,
+        log: L,
+    ) -> anyhow::Result<()> {
+        #[derive(Serialize)]
+        struct Given<L> {
+            #[serde(flatten)]
+            record: StageRecord<L>,
+            given: PathBuf,
+        }
+        let weights_sha256 = file_sha256(file)?;
+        let record =
+            StageRecord { key, seconds: 0.0, first_losses: Vec::new(), weights_sha256, log };
+        std::fs::create_dir_all(&self.stages)
+            .with_context(|| format!("cannot create {}", self.stages.display()))?;
+        crate::output::write_json(&self.record_path(stage), &Given { record, given: file.into() })
+    }
+
     fn pretrain_config(&self) -> PretrainConfig {
         let p = &self.profile;
         PretrainConfig {
@@ -421,9 +558,16 @@ impl Pipeline {
                 p.pretrain_images,
                 p.batch_size as u64,
                 p.check_every,
-                p.eval_images.min(512),
+                self.validation_images().min(512),
             )
         }
+    }
+
+    /// The profile's evaluation images, or fewer when the dataset holds fewer (a held-out
+    /// set larger than the split would read its images again).
+    fn validation_images(&self) -> u64 {
+        let available = self.source().map_or(u64::MAX, |s| s.len(Split::Validation));
+        self.profile.eval_images.min(available)
     }
 
     /// A_S: the AE pre-trained on the unlabelled stream.
@@ -436,7 +580,12 @@ impl Pipeline {
         let key = self.key("pretrain", &config);
         tch::manual_seed(self.seed("pretrain") as i64);
         let mut ae = AutoEncoder::new(segnet, self.device);
-        if let Some((_, weights)) = self.cached::<Vec<CheckRecord>>("pretrain", &key)? {
+        if let Some(file) = &self.options.inputs.segnet {
+            // A pre-trained SegNet stands in for the 92 M-image stage; its record says which.
+            ae.load(file, LoadPolicy::Strict)
+                .with_context(|| format!("--segnet {}", file.display()))?;
+            self.record_given("pretrain", key, file, Vec::<CheckRecord>::new())?;
+        } else if let Some((_, weights)) = self.cached::<Vec<CheckRecord>>("pretrain", &key)? {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
             let mut task = Pretrain::new(&ae, self.source()?, config.clone());
@@ -459,6 +608,10 @@ impl Pipeline {
     /// The pre-training log: Figure 2's data.
     pub fn pretrain_log(&self) -> anyhow::Result<Vec<CheckRecord>> {
         self.pretrained()?;
+        if self.options.inputs.segnet.is_some() {
+            // A given SegNet was not pre-trained here: there is no curve to draw.
+            return Ok(Vec::new());
+        }
         let key = self.key("pretrain", &self.pretrain_config());
         Ok(self
             .cached::<Vec<CheckRecord>>("pretrain", &key)?
@@ -485,11 +638,17 @@ impl Pipeline {
         let key = self.key(&stage, &config);
         tch::manual_seed(seed as i64);
         let mut classifier = Classifier::builtin(family, scale, p.classes as i64, self.device);
-        if let Some((_, weights)) = self.cached::<serde_json::Value>(&stage, &key)? {
+        if let Some(file) = self.pretrained_file(family)? {
+            let store = classifier.store_mut().expect("built-in");
+            dnlts::models::weights::load(&mut [store], &file, LoadPolicy::Strict)
+                .with_context(|| format!("the pretrained weights of {}", family.name()))?;
+            self.record_given(&stage, key, &file, serde_json::Value::Null)?;
+        } else if let Some((_, weights)) = self.cached::<serde_json::Value>(&stage, &key)? {
             let store = classifier.store_mut().expect("built-in");
             dnlts::models::weights::load(&mut [store], &weights, LoadPolicy::Strict)?;
         } else {
-            let mut task = TrainClassifier::new(&classifier, self.source()?, config.clone());
+            let source = self.source_for(&classifier.spec)?;
+            let mut task = TrainClassifier::new(&classifier, source.as_ref(), config.clone());
             let schedule = Schedule {
                 check_every: task.steps_per_epoch(),
                 ..Schedule::new(task.steps(), config.batch_size, 0, &config.compute)
@@ -586,7 +745,8 @@ impl Pipeline {
         if let Some((_, weights)) = self.cached::<Vec<FinetuneCheck>>(stage, &key)? {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
-            let mut task = Finetune::new(&ae, classifier, self.source()?, config.clone());
+            let source = self.source_for(&classifier.spec)?;
+            let mut task = Finetune::new(&ae, classifier, source.as_ref(), config.clone());
             let schedule =
                 Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
             self.train_stage(
@@ -606,7 +766,8 @@ impl Pipeline {
     }
 
     /// The evaluation images, decoded once for all noise levels and tables if they fit in
-    /// [`EVAL_CACHE_BYTES`] as 8-bit RGB.
+    /// [`EVAL_CACHE_BYTES`] as 8-bit RGB. ImageNet is never cached: its 50,000 validation
+    /// images stream, and a smoke run of the paper's path streams as the paper's run does.
     fn decoded_test_images(&self) -> anyhow::Result<Option<Rc<DecodedSplit>>> {
         if let Some(decoded) = self.test_images.borrow().as_ref() {
             return Ok(Some(decoded.clone()));
@@ -614,7 +775,7 @@ impl Pipeline {
         let source = self.source()?;
         let images = self.profile.eval_images.min(source.len(Split::Test));
         let bytes = images * 3 * (source.image_size() as u64).pow(2);
-        if bytes > EVAL_CACHE_BYTES {
+        if bytes > EVAL_CACHE_BYTES || self.data()?.imagenet.is_some() {
             return Ok(None);
         }
         let decoded =
@@ -626,7 +787,9 @@ impl Pipeline {
     /// Every classifier on the original test images, on A_S's reconstructions and on every
     /// fine-tuned AE's, under noise of strength `noise` — the one pass behind Tables 1 and 2.
     /// Views are named as [`Seen`] says; `full` computes every pair (Table 2), else only what
-    /// Table 1 and Figure 4 read (C on x, on A_S, on its own A_C).
+    /// Table 1 and Figure 4 read (C on x, on A_S, on its own A_C). Classifiers that take the
+    /// same input (size, resize) are evaluated together on that crop, each AE reconstructing
+    /// the crop (it is fully convolutional): j∘A_i(x) = j(A_i(crop_j(x))).
     pub fn evaluation(&self, noise: f64, full: bool) -> anyhow::Result<AccuracyTable> {
         let cache_key = format!("{noise:.3}-{full}");
         if let Some(table) = self.evaluations.borrow().get(&cache_key) {
@@ -644,27 +807,67 @@ impl Pipeline {
         for (classifier, ae) in classifiers.iter().zip(&finetuned) {
             views.push(view(Seen::FinetunedFor(&classifier.name), Some(ae.as_ref())));
         }
-        let refs: Vec<&Classifier> = classifiers.iter().map(|c| c.as_ref()).collect();
         let own: Vec<String> =
-            refs.iter().map(|c| Seen::FinetunedFor(&c.name).view_name()).collect();
+            classifiers.iter().map(|c| Seen::FinetunedFor(&c.name).view_name()).collect();
         let generic = [Seen::Original.view_name(), Seen::Pretrained.view_name()];
         let wanted = |v: usize, c: usize| {
             full || generic.contains(&views[v].name) || views[v].name == own[c]
         };
-        let seed = self.noise_seed();
         let plan = EvalPlan {
             split: Split::Test,
             images: self.profile.eval_images,
             batch_size: self.profile.batch_size as u64,
             noise,
-            noise_seed: seed,
+            noise_seed: self.noise_seed(),
             compute: self.options.compute,
         };
-        let table = match self.decoded_test_images()? {
-            Some(decoded) => evaluate(&decoded.over(self.source()?), &plan, &views, &refs, &wanted),
-            None => evaluate(self.source()?, &plan, &views, &refs, &wanted),
-        };
+        let mut specs: Vec<InputSpec> = Vec::new();
+        for classifier in &classifiers {
+            if !specs.contains(&classifier.spec) {
+                specs.push(classifier.spec);
+            }
+        }
+        let mut parts = Vec::new();
+        for spec in specs {
+            let members: Vec<usize> =
+                (0..classifiers.len()).filter(|&c| classifiers[c].spec == spec).collect();
+            let refs: Vec<&Classifier> = members.iter().map(|&c| classifiers[c].as_ref()).collect();
+            let wanted_here = |v: usize, k: usize| wanted(v, members[k]);
+            let source = self.source_for(&spec)?;
+            let part = match self.decoded_test_images()? {
+                Some(decoded) if Rc::ptr_eq(&source, &self.data()?.main) => {
+                    evaluate(&decoded.over(source.as_ref()), &plan, &views, &refs, &wanted_here)
+                }
+                _ => evaluate(source.as_ref(), &plan, &views, &refs, &wanted_here),
+            };
+            self.check_skipped()?;
+            parts.push(part);
+        }
+        let table = AccuracyTable::columns_of(&parts, &names);
         self.evaluations.borrow_mut().insert(cache_key, table.clone());
         Ok(table)
+    }
+
+    /// Files the readers could not use so far: a warning with examples, and an error past the
+    /// failure budget (1 % of the images of the dataset).
+    pub fn check_skipped(&self) -> anyhow::Result<()> {
+        let data = self.data()?;
+        let Some(imagenet) = &data.imagenet else { return Ok(()) };
+        let images = imagenet.len(Split::Train) + imagenet.len(Split::Validation);
+        let logs = [imagenet.skip_log(), data.yfcc.as_ref().and_then(|y| y.skip_log())];
+        let skipped: Vec<dnlts::data::Skipped> =
+            logs.into_iter().flatten().flat_map(|log| log.snapshot()).collect();
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let budget = dnlts::data::FailureBudget::default();
+        budget.check(images, &skipped).context("the ImageNet/YFCC100m files read so far")?;
+        eprintln!(
+            "note: {} files were skipped and replaced by the next image (e.g. {} ({:?}))",
+            skipped.len(),
+            skipped[0].name,
+            skipped[0].reason
+        );
+        Ok(())
     }
 }

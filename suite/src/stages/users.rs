@@ -60,8 +60,10 @@ fn load_one(
 ) -> anyhow::Result<(UserClassifier, Classifier)> {
     let file = spec.file.display();
     let size = profile.image_size as i64;
+    // ImageNet is read at each classifier's own crop; every other dataset at one size.
+    let one_size = profile.data != crate::profile::DataSource::ImagenetYfcc;
     anyhow::ensure!(
-        spec.input.size == size,
+        !one_size || spec.input.size == size,
         "--classifier {}: {file} is declared to take {s}×{s} images (size={s}{default}), but \
          profile '{}' feeds every classifier {size}×{size} images (the AE's output); train it \
          on {size}×{size} images (`dnlts data export --profile {}` writes them) and pass \
@@ -74,7 +76,9 @@ fn load_one(
     );
     let what = match (spec.family, scale) {
         (None, _) => String::new(),
-        (Some(family), Scale::Paper) => format!(" as a paper-scale {}", family.name()),
+        (Some(family), Scale::Paper | Scale::PaperAt { .. }) => {
+            format!(" as a paper-scale {}", family.name())
+        }
         (Some(family), Scale::Scaled { width_divisor, image_size }) => format!(
             " as a {} of profile '{}' (widths / {width_divisor}, {image_size}×{image_size} \
              input, {} classes; `dnlts train-classifier --profile {} --classifier {}` writes \
@@ -112,7 +116,7 @@ fn check_outputs(
     device: Device,
 ) -> anyhow::Result<()> {
     let (name, file) = (&spec.name, spec.file.display());
-    let (size, classes) = (profile.image_size as i64, profile.classes as i64);
+    let (size, classes) = (classifier.spec.size, profile.classes as i64);
     let logits =
         tch::no_grad(|| classifier.try_logits(&probe_images(size, device))).map_err(|error| {
             anyhow::anyhow!(
