@@ -120,4 +120,6 @@ fn paper_smoke_runs_every_target_through_the_papers_path() {
     // The evaluation streamed over every validation image.
     let table1 = json(&dir.join("out/table1.json"));
     assert!(table1.to_string().contains("\"images\":4"), "{table1}");
+    // About 1.6 GB of weights and stages.
+    std::fs::remove_dir_all(&dir).unwrap();
 }
