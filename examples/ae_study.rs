@@ -21,8 +21,7 @@ use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
-use dnlts::train::optim::Rule;
-use dnlts::train::pretrain::{Pretrain, PretrainConfig};
+use dnlts::train::pretrain::{Pretrain, PretrainConfig, PretrainRecipe};
 use dnlts::train::{drive, Schedule};
 
 const IMAGE_SIZE: u32 = 32;
@@ -110,12 +109,13 @@ fn main() {
     tch::manual_seed(stage_seed as i64);
     let segnet = SegNetConfig::scaled(args.width_divisor, args.stages);
     let ae = AutoEncoder::new(segnet, tch::Device::Cpu);
+    let recipe =
+        if args.adam { PretrainRecipe::Adam { lr: args.lr } } else { PretrainRecipe::Paper };
     let config = PretrainConfig {
         lr: args.lr,
-        rule: if args.adam { Rule::adam() } else { PretrainConfig::paper_recipe(0, 1, 1, 0).rule },
         patience: args.patience,
         compute,
-        ..PretrainConfig::paper_recipe(args.images, args.batch, args.images / 10, 512)
+        ..PretrainConfig::new(recipe, args.images, args.batch, args.images / 10, 512)
     };
     let started = Instant::now();
     let mut task = Pretrain::new(&ae, &source, config.clone());
