@@ -13,6 +13,7 @@ pub mod failpoint;
 pub mod files;
 pub mod metrics;
 pub mod models;
+pub mod progress;
 pub mod report;
 pub mod seed;
 pub mod train;

@@ -350,6 +350,7 @@ fn one_evaluation_pass_matches_direct_computation() {
         noise: 0.0,
         noise_seed: 0,
         compute: Compute::default(),
+        progress: None,
     };
     let table = evaluate(&Toy, &plan, &views, &[&a, &r], &|v, c| !(v == 1 && c == 0));
     assert!(table.top1[1][0].is_nan(), "pairs not asked for are not computed");

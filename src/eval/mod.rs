@@ -9,6 +9,7 @@ use tch::{Kind, Tensor};
 use crate::data::source::{ImageSource, Split};
 use crate::models::classifier::Classifier;
 use crate::models::segnet::{AeMode, AutoEncoder};
+use crate::progress::Progress;
 
 /// How many rows of `logits` have their label among the top `k` scores.
 pub fn top_k_correct(logits: &Tensor, labels: &Tensor, k: i64) -> i64 {
@@ -147,7 +148,7 @@ pub fn add_uniform_noise(images: &Tensor, indices: &[u64], strength: f64, seed: 
 }
 
 /// Which images an evaluation reads, and the noise put on them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EvalPlan {
     pub split: Split,
     /// The first `images` images of the split.
@@ -157,6 +158,8 @@ pub struct EvalPlan {
     pub noise: f64,
     pub noise_seed: u64,
     pub compute: crate::compute::Compute,
+    /// The label of its progress reports (images done, images/s); None: silent.
+    pub progress: Option<String>,
 }
 
 /// Evaluates `classifiers` on `views` of the images of `plan`. `wanted(v, c)` picks the pairs
@@ -174,6 +177,7 @@ pub fn evaluate(
     let mut correct = vec![vec![[0i64; 2]; classifiers.len()]; views.len()];
     let device =
         classifiers.first().and_then(|c| c.store()).map_or(tch::Device::Cpu, |s| s.device());
+    let mut progress = plan.progress.as_ref().map(|label| Progress::new(label, images));
     for start in (0..images).step_by(batch_size as usize) {
         let indices: Vec<u64> = (start..(start + batch_size).min(images)).collect();
         let (clean, labels) = source.labelled(split, &indices);
@@ -196,6 +200,12 @@ pub fn evaluate(
                 correct[v][c][1] += top_k_correct(&logits, &labels, 5);
             }
         }
+        if let Some(progress) = progress.as_mut() {
+            progress.advance(start + indices.len() as u64);
+        }
+    }
+    if let Some(progress) = progress {
+        progress.finish();
     }
     let rate = |v: usize, c: usize, k: usize| {
         if wanted(v, c) {

@@ -10,7 +10,6 @@ pub mod finetune;
 pub mod optim;
 pub mod parallel;
 pub mod pretrain;
-pub mod progress;
 pub mod stop;
 
 use std::collections::HashMap;
@@ -354,7 +353,7 @@ impl Run<'_> {
     ) -> Result<(), TrainError> {
         let (name, schedule) = (task.name(), self.schedule);
         let mut progress =
-            progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
+            crate::progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
         progress.set_position(self.start * schedule.images_per_step);
         for step in self.start..schedule.steps {
             if stop::requested() {

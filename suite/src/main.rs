@@ -25,6 +25,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    wait_passively();
+    keep_freed_memory();
     install_stop_handler();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,6 +34,41 @@ fn main() -> ExitCode {
             eprintln!("error: {}", describe(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// libtorch's OpenMP threads spin at every barrier by default, which is fast on idle cores and
+/// a disaster on shared ones: with one other busy process on a 2-core machine, the evaluation
+/// ran 7× slower on 2 threads than on 1 (README, "Speed on a CPU"). Passive waiting costs
+/// nothing measurable on idle cores. libgomp reads OMP_WAIT_POLICY when it is loaded, before
+/// `main`, so the process sets it and runs itself again; a policy the user set is kept.
+fn wait_passively() {
+    #[cfg(unix)]
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        use std::os::unix::process::CommandExt as _;
+        let mut args = std::env::args_os();
+        if let (Ok(exe), Some(arg0)) = (std::env::current_exe(), args.next()) {
+            let error = std::process::Command::new(exe)
+                .arg0(arg0)
+                .args(args)
+                .env("OMP_WAIT_POLICY", "PASSIVE")
+                .exec();
+            // exec returns only if it failed: run on with spinning threads.
+            eprintln!("note: could not restart with OMP_WAIT_POLICY=PASSIVE ({error})");
+        }
+    }
+}
+
+/// libtorch allocates every activation afresh, and glibc gives large freed blocks back to the
+/// kernel (it trims the heap's top and unmaps chunks it had mapped), so the next batch pays
+/// page faults to get the same memory again: a quarter of the evaluation's time on 2 cores
+/// (README, "Speed on a CPU"). Keep freed memory in the process instead: blocks up to 32 MiB
+/// (glibc's largest threshold) come from the heap, and the heap is not trimmed below 1 GiB.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
 

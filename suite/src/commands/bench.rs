@@ -169,10 +169,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let device = args.device.resolve()?;
     let setup = setup(&profile, device, args.full_size);
     if setup.reduced.is_some() {
-        profile.batch_size = REDUCED.2;
+        (profile.batch_size, profile.eval_batch_size) = (REDUCED.2, REDUCED.2);
     }
     if let Some(batch_size) = args.batch_size {
-        profile.batch_size = batch_size;
+        (profile.batch_size, profile.eval_batch_size) = (batch_size, batch_size);
     }
     if args.amp {
         dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
@@ -228,6 +228,10 @@ impl Bench<'_> {
         self.profile.batch_size as u64
     }
 
+    fn eval_batch(&self) -> u64 {
+        self.profile.eval_batch_size as u64
+    }
+
     fn classes(&self) -> i64 {
         self.profile.classes as i64
     }
@@ -273,6 +277,7 @@ impl Bench<'_> {
         stage: String,
         image_size: i64,
         profile_images: u64,
+        batch: u64,
         step: &mut dyn FnMut(u64),
     ) -> StageResult {
         let (_, macs) = count_macs(|| step(0));
@@ -290,7 +295,7 @@ impl Bench<'_> {
             .collect();
         seconds.sort_by(f64::total_cmp);
         let median = seconds[seconds.len() / 2];
-        self.result(stage, image_size, profile_images, macs, median)
+        self.result(stage, image_size, profile_images, batch, macs, median)
     }
 
     fn result(
@@ -298,10 +303,10 @@ impl Bench<'_> {
         stage: String,
         image_size: i64,
         profile_images: u64,
+        batch: u64,
         macs: Macs,
         step_seconds: f64,
     ) -> StageResult {
-        let batch = self.batch();
         let images_per_second = batch as f64 / step_seconds;
         let achieved_tflops = flops(macs.total()) / step_seconds / 1e12;
         StageResult {
@@ -339,7 +344,7 @@ impl Bench<'_> {
         let mut step = |i| {
             task.step(i, vec![batch.shallow_clone()]);
         };
-        self.measure("pretrain".into(), size, self.profile.pretrain_images, &mut step)
+        self.measure("pretrain".into(), size, self.profile.pretrain_images, self.batch(), &mut step)
     }
 
     fn train_classifier(&self, family: Family) -> StageResult {
@@ -359,7 +364,7 @@ impl Bench<'_> {
         };
         let images_in_profile = self.profile.train_images * self.profile.classifier_epochs;
         let stage = format!("train-classifier {}", family.letter());
-        self.measure(stage, size, images_in_profile, &mut step)
+        self.measure(stage, size, images_in_profile, self.batch(), &mut step)
     }
 
     fn finetune(&self, family: Family) -> StageResult {
@@ -387,7 +392,7 @@ impl Bench<'_> {
             task.step(i, vec![images.shallow_clone(), labels.shallow_clone()]);
         };
         let stage = format!("finetune {}", family.letter());
-        self.measure(stage, size, self.profile.finetune_images, &mut step)
+        self.measure(stage, size, self.profile.finetune_images, self.batch(), &mut step)
     }
 
     /// The full evaluation pass (Table 2's): 7 views (x, A_S, five A_C) × 5 classifiers. Each
@@ -413,11 +418,12 @@ impl Bench<'_> {
             .collect();
         let plan = EvalPlan {
             split: Split::Test,
-            images: self.batch(),
-            batch_size: self.batch(),
+            images: self.eval_batch(),
+            batch_size: self.eval_batch(),
             noise: 0.0,
             noise_seed: 0,
             compute: self.compute(),
+            progress: None,
         };
         let mut step = |_| {
             for &size in &sizes {
@@ -428,7 +434,13 @@ impl Bench<'_> {
             }
         };
         let size = *sizes.last().unwrap_or(&self.setup.ae_size);
-        self.measure("evaluate".into(), size, self.profile.eval_images, &mut step)
+        self.measure(
+            "evaluate".into(),
+            size,
+            self.profile.eval_images,
+            self.eval_batch(),
+            &mut step,
+        )
     }
 }
 

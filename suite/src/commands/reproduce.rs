@@ -35,6 +35,7 @@ impl TrainingArgs {
         }
         if let Some(batch_size) = self.batch_size {
             profile.batch_size = batch_size;
+            profile.eval_batch_size = batch_size;
         }
         anyhow::ensure!(
             self.accumulate <= profile.batch_size as u64,

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use anyhow::Context as _;
 use dnlts::data::source::{range, tensor_to_images, Split};
-use dnlts::eval::{AccuracyTable, Seen};
+use dnlts::eval::Seen;
 use serde::Serialize;
 
 use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
@@ -16,6 +16,7 @@ use dnlts::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSumm
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
 use dnlts::models::Family;
+use dnlts::progress::Progress;
 
 use super::Pipeline;
 
@@ -133,7 +134,7 @@ impl Pipeline {
     /// Table 2: top-1 of classifier j (columns) on the reconstructions of A_i (rows).
     pub fn cross_table(&self) -> anyhow::Result<Rc<CrossTable>> {
         once(&self.measures.cross, || {
-            let table = self.evaluation(0.0, true)?;
+            let table = self.evaluation()?;
             let names = self.classifier_names();
             let accuracy = names
                 .iter()
@@ -164,7 +165,7 @@ impl Pipeline {
     /// Where each user's classifier sits among the others ("where NAME sits" in the report).
     pub fn placements(&self) -> anyhow::Result<Vec<Placement>> {
         let (cross, analysis) = (self.cross_table()?, self.analysis()?);
-        let clean = self.evaluation(0.0, true)?;
+        let clean = self.evaluation()?;
         let lattice = analysis.lattices.iter().find(|l| l.threshold == SHARED_SIGNAL_RRC);
         let names = cross.names();
         let mut placements = Vec::new();
@@ -198,11 +199,6 @@ impl Pipeline {
         Ok(placements)
     }
 
-    /// The evaluation at every strength of Figure 4 (C on x, on A_S, on its own A_C).
-    pub fn noise_sweep(&self) -> anyhow::Result<Vec<AccuracyTable>> {
-        noise_strengths().into_iter().map(|s| self.evaluation(s, false)).collect()
-    }
-
     /// The AEs in Figure 9's order: A_S, then one per classifier.
     pub fn autoencoders(&self) -> anyhow::Result<Vec<(String, Rc<AutoEncoder>)>> {
         let mut aes = vec![(Seen::Pretrained.view_name(), self.pretrained()?)];
@@ -226,7 +222,8 @@ impl Pipeline {
             let aes = self.autoencoders()?;
             let mut values = vec![(Vec::new(), Vec::new()); aes.len()];
             // An even batch keeps every pair inside one batch.
-            let batch = (self.profile.batch_size as u64 & !1).max(2);
+            let batch = (self.profile.eval_batch_size as u64 & !1).max(2);
+            let mut progress = Progress::new("nMI", n);
             for start in (0..n).step_by(batch as usize) {
                 let (images, _) =
                     source.labelled(Split::Test, &range(start, (start + batch).min(n)));
@@ -245,7 +242,9 @@ impl Pipeline {
                     intra.extend(intra_values(&originals, &reconstructions, shape, NMI_BINS)?);
                     inter.extend(inter_values(&reconstructions, shape, NMI_BINS)?);
                 }
+                progress.advance((start + batch).min(n));
             }
+            progress.finish();
             let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
                 Ok(AeNmi {
                     ae: name,

@@ -778,20 +778,39 @@ impl Pipeline {
         if bytes > EVAL_CACHE_BYTES || self.data()?.imagenet.is_some() {
             return Ok(None);
         }
-        let decoded =
-            Rc::new(DecodedSplit::new(source, Split::Test, images, self.profile.batch_size as u64));
+        let decoded = Rc::new(DecodedSplit::new(
+            source,
+            Split::Test,
+            images,
+            self.profile.eval_batch_size as u64,
+        ));
         *self.test_images.borrow_mut() = Some(decoded.clone());
         Ok(Some(decoded))
     }
 
     /// Every classifier on the original test images, on A_S's reconstructions and on every
-    /// fine-tuned AE's, under noise of strength `noise` — the one pass behind Tables 1 and 2.
-    /// Views are named as [`Seen`] says; `full` computes every pair (Table 2), else only what
-    /// Table 1 and Figure 4 read (C on x, on A_S, on its own A_C). Classifiers that take the
-    /// same input (size, resize) are evaluated together on that crop, each AE reconstructing
-    /// the crop (it is fully convolutional): j∘A_i(x) = j(A_i(crop_j(x))).
-    pub fn evaluation(&self, noise: f64, full: bool) -> anyhow::Result<AccuracyTable> {
-        let cache_key = format!("{noise:.3}-{full}");
+    /// fine-tuned AE's, without noise: the one pass behind Tables 1 and 2 (every pair).
+    pub fn evaluation(&self) -> anyhow::Result<AccuracyTable> {
+        self.pass(0.0, self.profile.eval_images)
+    }
+
+    /// Figure 4's noise sweep over its first `noise_images` test images: at every strength,
+    /// C on x, on A_S and on its own A_C.
+    pub fn noise_sweep(&self) -> anyhow::Result<Vec<AccuracyTable>> {
+        let images = self.profile.noise_images.min(self.profile.eval_images);
+        measures::noise_strengths().into_iter().map(|s| self.pass(s, images)).collect()
+    }
+
+    /// Classifiers on views of the first `images` test images under noise of strength `noise`.
+    /// Views are named as [`Seen`] says. The Tables' pass (no noise, every evaluation image)
+    /// computes every pair, Table 2 reading them all; a noise sweep's passes only what Figure
+    /// 4 reads (C on x, on A_S, on its own A_C), and reuse the Tables' pass where they are the
+    /// same images without noise. Classifiers that take the same input (size, resize) are
+    /// evaluated together on that crop, each AE reconstructing the crop (it is fully
+    /// convolutional): j∘A_i(x) = j(A_i(crop_j(x))).
+    fn pass(&self, noise: f64, images: u64) -> anyhow::Result<AccuracyTable> {
+        let full = noise == 0.0 && images == self.profile.eval_images;
+        let cache_key = format!("{noise:.3}-{images}");
         if let Some(table) = self.evaluations.borrow().get(&cache_key) {
             return Ok(table.clone());
         }
@@ -815,11 +834,12 @@ impl Pipeline {
         };
         let plan = EvalPlan {
             split: Split::Test,
-            images: self.profile.eval_images,
-            batch_size: self.profile.batch_size as u64,
+            images,
+            batch_size: self.profile.eval_batch_size as u64,
             noise,
             noise_seed: self.noise_seed(),
             compute: self.options.compute,
+            progress: None,
         };
         let mut specs: Vec<InputSpec> = Vec::new();
         for classifier in &classifiers {
@@ -828,7 +848,12 @@ impl Pipeline {
             }
         }
         let mut parts = Vec::new();
+        let label = format!("evaluate s={noise:.1}");
+        let several = specs.len() > 1;
         for spec in specs {
+            let label =
+                if several { format!("{label} at {} px", spec.size) } else { label.clone() };
+            let plan = EvalPlan { progress: Some(label), ..plan.clone() };
             let members: Vec<usize> =
                 (0..classifiers.len()).filter(|&c| classifiers[c].spec == spec).collect();
             let refs: Vec<&Classifier> = members.iter().map(|&c| classifiers[c].as_ref()).collect();

@@ -29,7 +29,7 @@ fn noise_point(table: &AccuracyTable, classifiers: &[String]) -> NoisePoint {
 fn measured(context: &Context) -> anyhow::Result<Measured> {
     let pipeline = context.pipeline;
     let classifiers = pipeline.classifier_names();
-    let clean = pipeline.evaluation(0.0, true)?;
+    let clean = pipeline.evaluation()?;
     let table1 = classifiers
         .iter()
         .map(|c| Table1Row {

@@ -50,7 +50,7 @@ fn paper_row<'a>(paper: &'a serde_json::Value, network: &str) -> Option<&'a serd
 }
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
-    let table = context.pipeline.evaluation(0.0, false)?;
+    let table = context.pipeline.evaluation()?;
     let rows = rows(&table, &context.pipeline.classifier_names());
     let paper: serde_json::Value = serde_json::from_str(PAPER)?;
     let signed = |d: Option<f64>| d.map_or(String::new(), |d| format!("{d:+.2}"));

@@ -1,5 +1,5 @@
-//! Progress of a long loop: a bar with images/s, ETA, loss and learning rate on a terminal,
-//! a log line every 10% otherwise (CI logs, pipes).
+//! Progress of a long loop (training, evaluation): a bar with images/s, ETA and the loop's
+//! loss and learning rate on a terminal, a log line every 10% otherwise (CI logs, pipes).
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -44,16 +44,27 @@ impl Progress {
         self.next_log = images;
     }
 
+    /// Where a training loop stands: images done, with its loss and learning rate.
     pub fn update(&mut self, images: u64, loss: f64, lr: f64) {
+        self.report(images, &format!("loss {loss:.4}, lr {lr:.2e}"));
+    }
+
+    /// Where a loop without a loss stands (an evaluation pass).
+    pub fn advance(&mut self, images: u64) {
+        self.report(images, "");
+    }
+
+    fn report(&mut self, images: u64, detail: &str) {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(images);
-                bar.set_message(format!("loss {loss:.4}  lr {lr:.2e}"));
+                bar.set_message(detail.to_string());
             }
             None if images >= self.next_log => {
                 let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+                let detail = if detail.is_empty() { String::new() } else { format!(", {detail}") };
                 eprintln!(
-                    "{}: {images}/{} images, loss {loss:.4}, lr {lr:.2e}, {:.0} img/s",
+                    "{}: {images}/{} images{detail}, {:.0} img/s",
                     self.label,
                     self.total,
                     images as f64 / seconds
