@@ -33,6 +33,24 @@ fn env_runs_from_any_directory_and_reports_versions() {
     }
 }
 
+/// OpenMP threads wait passively unless the user chose otherwise: the process restarts itself
+/// with the policy set (libgomp reads it when it loads, before `main`).
+#[test]
+fn openmp_threads_wait_passively_unless_the_user_chose() {
+    for (given, expected) in [(None, "PASSIVE"), (Some("ACTIVE"), "ACTIVE")] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
+        command.args(["env", "--json", "--threads", "1"]).env_remove("LD_LIBRARY_PATH");
+        match given {
+            Some(policy) => command.env("OMP_WAIT_POLICY", policy),
+            None => command.env_remove("OMP_WAIT_POLICY"),
+        };
+        let out = command.output().expect("the dnlts binary starts");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["omp_wait_policy"], expected, "given {given:?}");
+    }
+}
+
 #[test]
 fn env_json_is_one_document() {
     let out = dnlts(&["env", "--json", "--threads", "2"], Path::new("/"));

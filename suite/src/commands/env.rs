@@ -14,6 +14,8 @@ struct Environment {
     cudnn_available: bool,
     libtorch_has_mkl: bool,
     libtorch_has_openmp: bool,
+    /// OpenMP's wait policy (dnlts runs itself with PASSIVE unless the user set one).
+    omp_wait_policy: String,
     master_seed: u64,
     cudnn_benchmark: bool,
 }
@@ -30,6 +32,7 @@ pub fn run(threads: usize, json: bool) -> anyhow::Result<()> {
         cudnn_available: tch::Cuda::cudnn_is_available(),
         libtorch_has_mkl: tch::utils::has_mkl(),
         libtorch_has_openmp: tch::utils::has_openmp(),
+        omp_wait_policy: std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "unset".into()),
         master_seed: determinism.seed,
         cudnn_benchmark: determinism.cudnn_benchmark,
     };
@@ -73,8 +76,9 @@ fn print_text(env: &Environment) {
         );
     }
     println!(
-        "threads    {} (libtorch intra-op; fixed for every run, set with --threads)",
-        b.threads
+        "threads    {} (libtorch intra-op; fixed for every run, set with --threads); \
+         OpenMP wait policy {}",
+        b.threads, env.omp_wait_policy
     );
     println!(
         "determinism  master seed {} (per-target seeds = sha256(master, target, stage)); \
