@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod models;
 pub mod report;
 pub mod seed;
+pub mod smoke;
 pub mod train;
 
 /// The libtorch version this build links against, read from libtorch's own files at build time.
