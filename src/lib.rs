@@ -16,6 +16,7 @@ pub mod models;
 pub mod progress;
 pub mod report;
 pub mod seed;
+pub mod smoke;
 pub mod train;
 
 /// The libtorch version this build links against, read from libtorch's own files at build time.

@@ -355,6 +355,9 @@ pub struct PlanArgs {
     /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00)
     #[arg(long)]
     pub time: Option<String>,
+    /// The data and weights of paper and paper-smoke, passed to every stage (made absolute)
+    #[command(flatten)]
+    pub inputs: PaperArgs,
 }
 
 /// What `dnlts plan` writes.

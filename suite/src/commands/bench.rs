@@ -537,8 +537,8 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// The device's peak throughput, for MFU.
-mod peak {
+/// The device's peak throughput, for MFU (and the plan's estimate after the preflight).
+pub mod peak {
     use tch::Device;
 
     pub struct Peak {
@@ -559,6 +559,16 @@ mod peak {
         (&["A100"], 312.0, 156.0, "A100"),
         (&["L40S"], 362.05, 183.0, "L40S"),
     ];
+
+    /// The H200's peak: what a plan is estimated against on a device without a known peak.
+    pub fn reference(amp: bool) -> Peak {
+        let (_, bf16, tf32, model) = KNOWN[0];
+        let (tflops, precision) = if amp { (bf16, "bf16") } else { (tf32, "TF32") };
+        Peak {
+            tflops,
+            source: format!("{model} dense {precision} tensor-core peak (NVIDIA datasheet)"),
+        }
+    }
 
     pub fn find(given: Option<f64>, device: Device, amp: bool) -> Option<Peak> {
         if let Some(tflops) = given {

@@ -23,7 +23,7 @@ use dnlts::models::Family;
 
 use crate::cli::DoctorArgs;
 use crate::output::thousands;
-use crate::profile::{DataSource, Profile};
+use crate::profile::{DataSource, ModelScale, Profile};
 use crate::stages::PaperInputs;
 
 /// Copies of each stage's weights the disk must hold: the stage's file and its checkpoints.
@@ -99,7 +99,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let inputs = args.inputs.inputs();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
     let batch_size = args.batch_size.unwrap_or(profile.batch_size);
-    preflight(&profile, &inputs, (args.device, batch_size), &out, args.json)
+    preflight(&profile, &inputs, (args.device, batch_size), &out, args.json).map(|_| ())
 }
 
 /// Checks every input of a profile that reads ImageNet and YFCC100m, prints the checklist
@@ -111,7 +111,7 @@ pub fn preflight(
     (device, batch_size): (DeviceChoice, u32),
     out: &Path,
     json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Found> {
     if profile.data != DataSource::ImagenetYfcc {
         anyhow::bail!(
             "profile '{}' reads no external data or weights and needs no preflight; `dnlts doctor` \
@@ -120,7 +120,7 @@ pub fn preflight(
         );
     }
     let mut list = Checklist { items: Vec::new() };
-    check_imagenet(&mut list, inputs.imagenet.as_deref(), profile);
+    let found = check_imagenet(&mut list, inputs.imagenet.as_deref(), profile);
     check_yfcc(&mut list, inputs.yfcc.as_deref(), profile);
     let sizes = ModelSizes::build(profile);
     check_weights(&mut list, inputs.weights.as_deref(), &sizes);
@@ -158,7 +158,16 @@ pub fn preflight(
             report.warnings
         );
     }
-    Ok(())
+    Ok(found)
+}
+
+/// What the preflight counted, for the plan printed after it (`super::plan::estimate`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found {
+    /// ImageNet's training images, if that split could be read.
+    pub train_images: Option<u64>,
+    /// ImageNet's validation images, likewise.
+    pub val_images: Option<u64>,
 }
 
 fn print_checklist(report: &Report) {
@@ -193,7 +202,7 @@ const IMAGENET_LAYOUT: &str = "DIR/train/<wnid>/*.JPEG and DIR/val/<wnid>/*.JPEG
      DIR/val/*.JPEG with DIR/val_labels.txt, one `<file> <wnid>` per line) from ILSVRC2012 \
      (https://image-net.org/download)";
 
-fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) {
+fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) -> Found {
     let Some(root) = root else {
         list.add(
             "ImageNet",
@@ -205,8 +214,9 @@ fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) 
                 "pass --imagenet DIR (make: IMAGENET=DIR), DIR holding {IMAGENET_LAYOUT}"
             )),
         );
-        return;
+        return Found::default();
     };
+    let mut found_images = Found::default();
     let mut classes = None;
     for (split, expected) in
         [(ImageNetSplit::Train, profile.train_images), (ImageNetSplit::Val, profile.eval_images)]
@@ -227,6 +237,10 @@ fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) 
             ),
             Ok(folder) => {
                 let found = folder.items.len() as u64;
+                match split {
+                    ImageNetSplit::Train => found_images.train_images = Some(found),
+                    ImageNetSplit::Val => found_images.val_images = Some(found),
+                }
                 classes.get_or_insert((folder.classes.len() as u64, path.clone()));
                 let detail = format!(
                     "{} images found, ILSVRC2012 has {}",
@@ -267,6 +281,7 @@ fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) 
             );
         }
     }
+    found_images
 }
 
 fn check_yfcc(list: &mut Checklist, root: Option<&Path>, profile: &Profile) {
@@ -546,12 +561,6 @@ fn check_device(list: &mut Checklist, choice: DeviceChoice, batch_size: u32, pro
             Some("pass --device cuda on a machine with an NVIDIA GPU".into()),
         ),
     }
-    let detail = format!(
-        "batch size {batch_size} (the profile's is {}); whether it fits the GPU's memory is \
-         measured, not guessed: `dnlts bench --profile paper --device {choice} --batch-size \
-         {batch_size}` reports each stage's peak",
-        profile.batch_size
-    );
     if u64::from(batch_size) > profile.eval_images {
         list.add(
             "device",
@@ -562,10 +571,44 @@ fn check_device(list: &mut Checklist, choice: DeviceChoice, batch_size: u32, pro
                 "batch size {batch_size} is larger than the {} validation images",
                 profile.eval_images
             ),
-            Some(format!("use a batch size up to {} (the paper's is 32)", profile.eval_images)),
+            Some(format!(
+                "use a batch size up to {} (the profile's is {})",
+                profile.eval_images, profile.batch_size
+            )),
         );
     } else {
+        let detail = batch_hint(profile, choice, device, batch_size);
         list.add("device", "batch size", Status::Ok, None, detail, None);
+    }
+}
+
+/// Whether `batch_size` fits is measured, not guessed: the `dnlts bench` command that
+/// measures it where the run will go. A CUDA device is benched as it is; the paper profile
+/// off a GPU (a warning above) is pointed at the GPU run it needs, never at the CPU; the
+/// smaller paper-smoke runs on the CPU, where host memory bounds the batch.
+fn batch_hint(
+    profile: &Profile,
+    choice: DeviceChoice,
+    device: Option<Device>,
+    batch_size: u32,
+) -> String {
+    let on = |device: &str, memory: &str| {
+        format!(
+            "batch size {batch_size} (the profile's is {}); whether it fits {memory} is measured, \
+             not guessed: `dnlts bench --profile {} --device {device} --batch-size {batch_size}` \
+             times a few steps of each stage and reports its peak memory; if one runs out of \
+             memory, lower --batch-size, or keep the batch and add `--accumulate K` to `dnlts \
+             reproduce` (the same update in K micro-batches)",
+            profile.batch_size, profile.name
+        )
+    };
+    match (device, choice) {
+        // A GPU, or the GPU asked for that this machine lacks (a ✗ above).
+        (Some(Device::Cuda(index)), _) | (None, DeviceChoice::Cuda(index)) => {
+            on(&format!("cuda:{index}"), &format!("cuda:{index}'s memory"))
+        }
+        (Some(_), _) if profile.models != ModelScale::Paper => on("cpu", "this machine's memory"),
+        _ => on("cuda", "the memory of the GPU you will run on (measure it there)"),
     }
 }
 
@@ -625,4 +668,36 @@ fn free_bytes(path: &Path) -> Option<u64> {
     // SAFETY: statvfs writes into the struct we own; the path is a NUL-terminated string.
     let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
     (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(profile: &str, choice: DeviceChoice, device: Option<Device>) -> String {
+        batch_hint(&Profile::preset(profile).unwrap(), choice, device, 16)
+    }
+
+    #[test]
+    fn the_batch_size_hint_of_a_gpu_run_never_sends_it_to_the_cpu() {
+        // On a GPU: bench that GPU.
+        let gpu = hint("paper", DeviceChoice::Cuda(1), Some(Device::Cuda(1)));
+        assert!(gpu.contains("`dnlts bench --profile paper --device cuda:1 --batch-size 16`"));
+        // The paper profile checked on a CPU (or with `auto` on a machine without a GPU):
+        // measure on the GPU it needs, not here.
+        for choice in [DeviceChoice::Cpu, DeviceChoice::Auto] {
+            let text = hint("paper", choice, Some(Device::Cpu));
+            assert!(text.contains("--device cuda --batch-size 16"), "{text}");
+            assert!(!text.contains("--device cpu"), "{text}");
+        }
+        // A GPU asked for but absent (a ✗ of its own): the hint names that GPU.
+        let absent = hint("paper", DeviceChoice::Cuda(7), None);
+        assert!(absent.contains("--device cuda:7 "), "{absent}");
+        // paper-smoke runs on the CPU (make test): there the CPU's memory is the bound.
+        let smoke = hint("paper-smoke", DeviceChoice::Cpu, Some(Device::Cpu));
+        assert!(smoke.contains("`dnlts bench --profile paper-smoke --device cpu"), "{smoke}");
+        for text in [gpu, absent, smoke] {
+            assert!(text.contains("lower --batch-size") && text.contains("--accumulate K"));
+        }
+    }
 }

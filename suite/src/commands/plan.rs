@@ -4,8 +4,10 @@
 //! output folder; the content-keyed stage cache makes running a node twice cost a load, so a
 //! plan can be resubmitted after a failure and only what is missing is computed.
 //!
-//! The graph: `pretrain` and the five `classifier-*` have no prerequisites; `finetune-X` needs
-//! `pretrain` and `classifier-X`; `report` (`dnlts reproduce`) needs every fine-tuning and runs
+//! The graph: `pretrain` and the `classifier-*` the profile trains have no prerequisites;
+//! `finetune-X` needs `pretrain` and, when X is trained, `classifier-X` (a classifier whose
+//! pretrained weights are loaded — A, V, I, R at paper scale — has no node: its fine-tuning
+//! loads it from `--weights`); `report` (`dnlts reproduce`) needs every fine-tuning and runs
 //! the evaluation pass and every target. The evaluation is not a node of its own because its
 //! results are kept in memory, not in the stage cache: a separate `dnlts evaluate` job would be
 //! computed again by the report.
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 use dnlts::models::Family;
 
 use crate::cli::{Emit, PlanArgs};
-use crate::profile::Profile;
+use crate::output::thousands;
+use crate::profile::{DataSource, Profile};
 
 /// One node of the stage graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,21 +32,26 @@ pub struct Node {
     pub needs: Vec<String>,
 }
 
-/// The stage graph in an order where every node comes after what it needs.
-pub fn graph() -> Vec<Node> {
+/// The stage graph of `profile` in an order where every node comes after what it needs.
+pub fn graph(profile: &Profile) -> Vec<Node> {
     let node = |name: String, command: &[&str], needs: Vec<String>| Node {
         name,
         command: command.iter().map(|part| part.to_string()).collect(),
         needs,
     };
     let mut nodes = vec![node("pretrain".into(), &["pretrain"], vec![])];
-    for family in Family::ALL {
+    let trained: Vec<Family> =
+        Family::ALL.into_iter().filter(|&f| profile.trains_classifier(f)).collect();
+    for family in &trained {
         let stage = format!("classifier-{}", family.name());
         nodes.push(node(stage, &["train-classifier", "--classifier", family.name()], vec![]));
     }
     for family in Family::ALL {
         let stage = format!("finetune-{}", family.name());
-        let needs = vec!["pretrain".into(), format!("classifier-{}", family.name())];
+        let mut needs = vec!["pretrain".to_string()];
+        if trained.contains(&family) {
+            needs.push(format!("classifier-{}", family.name()));
+        }
         nodes.push(node(stage, &["finetune", "--classifier", family.name()], needs));
     }
     let finetunes = Family::ALL.iter().map(|f| format!("finetune-{}", f.name())).collect();
@@ -52,9 +60,9 @@ pub fn graph() -> Vec<Node> {
 }
 
 /// The arguments every node shares: they are part of every stage's cache key, so all nodes
-/// must agree on them.
-fn shared_args(args: &PlanArgs, out: &Path) -> Vec<String> {
-    vec![
+/// must agree on them; the paper profiles' data and weights (absolute) when given.
+fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
+    let mut shared = vec![
         "--profile".into(),
         args.profile.clone(),
         "--out".into(),
@@ -65,20 +73,54 @@ fn shared_args(args: &PlanArgs, out: &Path) -> Vec<String> {
         args.threads.to_string(),
         "--device".into(),
         args.device.to_string(),
-    ]
+    ];
+    let inputs = &args.inputs;
+    let given = [
+        ("--imagenet", &inputs.imagenet),
+        ("--yfcc", &inputs.yfcc),
+        ("--weights", &inputs.weights),
+        ("--segnet", &inputs.segnet),
+    ];
+    for (option, path) in given {
+        if let Some(path) = path {
+            shared.push(option.into());
+            shared.push(absolute(path.clone())?.display().to_string());
+        }
+    }
+    Ok(shared)
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let profile = Profile::preset(&args.profile)?;
+    let reads_imagenet = profile.data == DataSource::ImagenetYfcc;
+    if let (Some(option), false) = (args.inputs.inputs().first_given(), reads_imagenet) {
+        anyhow::bail!(
+            "{option}: profile '{}' reads no ImageNet, YFCC100m or pretrained weights; drop \
+             {option}, or plan --profile paper or paper-smoke",
+            profile.name
+        );
+    }
+    let inputs = &args.inputs;
+    if reads_imagenet
+        && (inputs.imagenet.is_none() || inputs.yfcc.is_none() || inputs.weights.is_none())
+    {
+        eprintln!(
+            "note: profile '{}' needs --imagenet, --yfcc and --weights; without them every \
+             stage of this plan stops at its preflight (`dnlts doctor --profile {}` lists what \
+             is missing)",
+            profile.name, profile.name
+        );
+    }
     let out =
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
     let dnlts = std::env::current_exe().map_err(|error| {
         anyhow::anyhow!("cannot find the path of this dnlts binary ({error}) to put in the plan")
     })?;
-    let shared = shared_args(args, &out);
+    let shared = shared_args(args, &out)?;
+    let nodes = graph(&profile);
     let text = match args.emit {
-        Emit::Make => makefile(&graph(), &dnlts, &shared, &out),
-        Emit::Slurm => slurm(&graph(), &dnlts, &shared, &out, args),
+        Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
+        Emit::Slurm => slurm(&nodes, &dnlts, &shared, &out, args),
     };
     print!("{text}");
     Ok(())
@@ -223,21 +265,252 @@ fn sbatch_options(args: &PlanArgs) -> Vec<String> {
     options
 }
 
+/// The share of the device's peak the plan's estimate assumes every stage runs at: an
+/// assumption, not a measurement (`dnlts bench` measures each stage's MFU on the device).
+pub const ASSUMED_MFU: f64 = 0.4;
+
+/// One row of the plan printed after the preflight: a stage, the images it reads and the
+/// work per image (forward and backward, as `dnlts models` counts it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageEstimate {
+    pub stage: String,
+    pub images: u64,
+    pub gflop_per_image: f64,
+}
+
+impl StageEstimate {
+    /// Hours at `tflops` TFLOP/s.
+    pub fn hours(&self, tflops: f64) -> f64 {
+        self.images as f64 * self.gflop_per_image / (tflops * 1e3) / 3600.0
+    }
+}
+
+/// The stages of a paper profile with their images and GFLOP per image, counted on the
+/// networks themselves (`dnlts::models::flops`, what `dnlts models` prints) at the profile's
+/// sizes; `found` caps the ImageNet counts at what the preflight found. The evaluation row is
+/// every pass the targets make: Table 2's (every AE under every classifier), Figure 4's 11
+/// noise strengths (x, A_S and each classifier's own AE; s = 0 is Table 1's), and Figure 9's
+/// nMI (every AE at the AE's size).
+pub fn estimate(
+    profile: &Profile,
+    part: dnlts::models::segnet::Part,
+    segnet_given: bool,
+    found: super::doctor::Found,
+) -> Vec<StageEstimate> {
+    use dnlts::models::flops::{self, autoencoder_pass, count_macs, Macs};
+    use dnlts::models::segnet::{AeMode, AutoEncoder};
+    let gflop = |macs: Macs| flops::flops(macs.total()) / 1e9;
+    let (scale, segnet) = crate::stages::scale_of(profile);
+    let ae = AutoEncoder::new(segnet, tch::Device::Cpu);
+    // Each (size, mode) of the AE counted once: at paper scale a pass is tens of GFLOP.
+    let counted = std::cell::RefCell::new(Vec::<(i64, AeMode, f64)>::new());
+    let ae_gflop = |size: i64, mode: AeMode| {
+        let known = counted.borrow().iter().find(|(s, m, _)| (*s, *m) == (size, mode)).map(|c| c.2);
+        known.unwrap_or_else(|| {
+            let value = gflop(autoencoder_pass(&ae, size, mode));
+            counted.borrow_mut().push((size, mode, value));
+            value
+        })
+    };
+    let ae_eval = |size: i64| ae_gflop(size, AeMode::Eval);
+    let cap = |wanted: u64, found: Option<u64>| found.map_or(wanted, |f| wanted.min(f));
+    let train = cap(profile.train_images, found.train_images);
+    let val = cap(profile.eval_images, found.val_images);
+    let mut rows = vec![StageEstimate {
+        stage: if segnet_given {
+            "AE pre-training: none, --segnet given".into()
+        } else {
+            format!("AE pre-training (YFCC100m, {} px)", profile.image_size)
+        },
+        images: if segnet_given { 0 } else { profile.pretrain_images },
+        gflop_per_image: ae_gflop(profile.image_size as i64, AeMode::Pretrain),
+    }];
+    // Per classifier: its input, evaluation forward, and the fine-tuning step's work.
+    let mut classifiers = Vec::new();
+    let mut finetunes = Vec::new();
+    let mut loaded = Vec::new();
+    for family in Family::ALL {
+        let store = tch::nn::VarStore::new(tch::Device::Cpu);
+        let net = family.build(&store.root(), scale, i64::from(profile.classes));
+        let spec = family.input_spec(scale);
+        if profile.trains_classifier(family) {
+            rows.push(StageEstimate {
+                stage: format!(
+                    "train {} (ImageNet train, {} epoch(s))",
+                    family.name(),
+                    profile.classifier_epochs
+                ),
+                images: train * profile.classifier_epochs,
+                gflop_per_image: gflop(flops::classifier_pass(net.as_ref(), spec.size, true)),
+            });
+        } else {
+            loaded.push(family.letter());
+        }
+        let forward = gflop(flops::classifier_pass(net.as_ref(), spec.size, false));
+        // Fine-tuning: the AE's step, then the frozen classifier's forward and the gradient of
+        // its input (the AE's output needs one; its weights need none).
+        let mut frozen = store;
+        frozen.freeze();
+        let image = tch::Tensor::zeros([1, 3, spec.size, spec.size], tch::kind::FLOAT_CPU)
+            .set_requires_grad(true);
+        let through = count_macs(|| net.forward_t(&image, false)).1;
+        let step = ae_gflop(spec.size, AeMode::Finetune(part)) + gflop(through);
+        finetunes.push(StageEstimate {
+            stage: format!("fine-tune A_{} (ImageNet train, {} px)", family.letter(), spec.size),
+            images: cap(profile.finetune_images, found.train_images),
+            gflop_per_image: step,
+        });
+        classifiers.push((spec.size, forward));
+    }
+    if !loaded.is_empty() {
+        rows.push(StageEstimate {
+            stage: format!("load {} (--weights)", loaded.join(", ")),
+            images: 0,
+            gflop_per_image: 0.0,
+        });
+    }
+    rows.extend(finetunes);
+    // The evaluation, grouped by input size as the pipeline runs it.
+    let aes = 1.0 + classifiers.len() as f64;
+    let views = 1.0 + aes;
+    let mut sizes: Vec<i64> = classifiers.iter().map(|(size, _)| *size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut per_image = aes * ae_eval(profile.image_size as i64);
+    for size in sizes {
+        let group: Vec<f64> =
+            classifiers.iter().filter(|(s, _)| *s == size).map(|(_, f)| *f).collect();
+        let (members, forwards) = (group.len() as f64, group.iter().sum::<f64>());
+        let table2 = aes * ae_eval(size) + views * forwards;
+        let noise = (1.0 + members) * ae_eval(size) + 3.0 * forwards;
+        per_image += table2 + 11.0 * noise;
+    }
+    rows.push(StageEstimate {
+        stage: "evaluation (ImageNet val: Tables 1-2, Figures 4, 9)".into(),
+        images: val,
+        gflop_per_image: per_image,
+    });
+    rows
+}
+
+/// The throughput the plan is estimated at, and where it comes from: [`ASSUMED_MFU`] of the
+/// device's peak (bench's table of GPUs), or of an H200's when the device's is not known.
+pub fn assumed_throughput(device: tch::Device, amp: bool) -> (f64, String) {
+    let (peak, whose) = match super::bench::peak::find(None, device, amp) {
+        Some(peak) => (peak, "this device's peak".to_string()),
+        None => {
+            let device = match device {
+                tch::Device::Cuda(index) => format!("cuda:{index}"),
+                _ => "the CPU".to_string(),
+            };
+            let whose = format!("one H200's peak (there is no known peak for {device})");
+            (super::bench::peak::reference(amp), whose)
+        }
+    };
+    let tflops = peak.tflops * ASSUMED_MFU;
+    let source = format!(
+        "{tflops:.0} TFLOP/s, an assumed {:.0} % of {whose}: {}, {} TFLOP/s",
+        ASSUMED_MFU * 100.0,
+        peak.source,
+        peak.tflops
+    );
+    (tflops, source)
+}
+
+/// The plan as a table: each stage, its images, GFLOP per image and estimated hours.
+pub fn format_estimate(rows: &[StageEstimate], tflops: f64, source: &str) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "plan (an estimate, not a measurement): compute only, each stage's counted FLOPs at \
+         {source}; JPEG decoding, data loading and the held-out checks are not counted, and \
+         `dnlts bench --profile P --device cuda` measures the real rates"
+    );
+    let _ =
+        writeln!(text, "  {:<52} {:>13} {:>10} {:>9}", "stage", "images", "GFLOP/img", "est. h");
+    let mut total = 0.0;
+    for row in rows {
+        let hours = row.hours(tflops);
+        total += hours;
+        let images = if row.images == 0 { "-".into() } else { thousands(row.images) };
+        let _ = writeln!(
+            text,
+            "  {:<52} {:>13} {:>10.2} {:>9.2}",
+            row.stage, images, row.gflop_per_image, hours
+        );
+    }
+    let _ = writeln!(
+        text,
+        "  {:<52} {:>13} {:>10} {:>9.2}",
+        "total (stages in sequence)", "", "", total
+    );
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn node<'a>(nodes: &'a [Node], name: &str) -> &'a Node {
+        nodes.iter().find(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
+    }
+
     #[test]
     fn every_node_comes_after_what_it_needs_and_names_a_real_stage() {
-        let nodes = graph();
-        for (position, node) in nodes.iter().enumerate() {
-            for need in &node.needs {
-                let before = nodes[..position].iter().any(|earlier| &earlier.name == need);
-                assert!(before, "{} needs {need}, which does not come before it", node.name);
+        for name in crate::profile::PRESETS {
+            let nodes = graph(&Profile::preset(name).unwrap());
+            for (position, node) in nodes.iter().enumerate() {
+                for need in &node.needs {
+                    let before = nodes[..position].iter().any(|earlier| &earlier.name == need);
+                    assert!(
+                        before,
+                        "{name}: {} needs {need}, which does not come first",
+                        node.name
+                    );
+                }
+            }
+            let report = nodes.last().unwrap();
+            assert_eq!(report.needs.len(), 5, "{name}: the report needs every fine-tuning");
+        }
+    }
+
+    #[test]
+    fn tiny_trains_all_five_classifiers_and_each_finetuning_waits_for_its_own() {
+        let nodes = graph(&Profile::preset("tiny").unwrap());
+        assert_eq!(nodes.len(), 1 + 5 + 5 + 1);
+        for family in Family::ALL {
+            let classifier = format!("classifier-{}", family.name());
+            assert_eq!(node(&nodes, &classifier).command[0], "train-classifier");
+            let finetune = node(&nodes, &format!("finetune-{}", family.name()));
+            assert_eq!(finetune.needs, ["pretrain".to_string(), classifier]);
+        }
+    }
+
+    #[test]
+    fn paper_trains_only_lenet5_and_loads_the_others_inside_their_finetuning() {
+        for name in ["paper", "paper-smoke"] {
+            let nodes = graph(&Profile::preset(name).unwrap());
+            let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "pretrain",
+                    "classifier-lenet5",
+                    "finetune-lenet5",
+                    "finetune-alexnet",
+                    "finetune-vgg16_bn",
+                    "finetune-inception_v3",
+                    "finetune-resnet50",
+                    "report"
+                ],
+                "{name}"
+            );
+            assert_eq!(node(&nodes, "finetune-lenet5").needs, ["pretrain", "classifier-lenet5"]);
+            for family in &Family::ALL[1..] {
+                let finetune = node(&nodes, &format!("finetune-{}", family.name()));
+                assert_eq!(finetune.needs, ["pretrain"], "{name}: {}", finetune.name);
             }
         }
-        assert_eq!(nodes.len(), 1 + 5 + 5 + 1);
-        assert_eq!(nodes.last().unwrap().needs.len(), 5, "the report needs every fine-tuning");
     }
 
     #[test]
@@ -246,5 +519,67 @@ mod tests {
         assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_paper_smoke_estimate_has_every_stage_and_trains_only_lenet5() {
+        let profile = Profile::preset("paper-smoke").unwrap();
+        let found = crate::commands::doctor::Found { train_images: Some(16), val_images: Some(64) };
+        let rows = estimate(&profile, Default::default(), false, found);
+        let stages: Vec<&str> = rows.iter().map(|r| r.stage.as_str()).collect();
+        assert_eq!(rows.len(), 1 + 1 + 1 + 5 + 1, "{stages:?}");
+        assert_eq!(stages[1], "train lenet5 (ImageNet train, 1 epoch(s))");
+        assert_eq!((stages[2], rows[2].images), ("load A, V, I, R (--weights)", 0));
+        // The evaluation reads the 64 validation images found, not the profile's cap.
+        assert_eq!(rows.last().unwrap().images, 64);
+        assert_eq!(rows[1].images, 16);
+        for row in rows.iter().filter(|r| r.images > 0) {
+            assert!(row.gflop_per_image > 0.0, "{row:?}");
+        }
+        // SegNet at 64 px: a pre-training step costs more than its forward pass, and the
+        // evaluation of an image (dozens of passes) more than either.
+        assert!(rows.last().unwrap().gflop_per_image > 10.0 * rows[0].gflop_per_image);
+        let given = estimate(&profile, Default::default(), true, found);
+        assert_eq!(given[0].images, 0, "--segnet skips pre-training");
+    }
+
+    #[test]
+    fn the_estimate_is_images_times_work_over_the_assumed_rate() {
+        let row = |stage: &str, images, gflop_per_image| StageEstimate {
+            stage: stage.into(),
+            images,
+            gflop_per_image,
+        };
+        let rows = [row("a", 3_600_000, 100.0), row("b", 0, 0.0), row("c", 3_600, 1000.0)];
+        // 3.6 M × 100 GFLOP at 100 TFLOP/s: 3,600 s.
+        assert!((rows[0].hours(100.0) - 1.0).abs() < 1e-12);
+        let text = format_estimate(&rows, 100.0, "100 TFLOP/s, assumed");
+        assert!(text.starts_with("plan (an estimate, not a measurement)"), "{text}");
+        assert!(text.contains("100 TFLOP/s, assumed"), "{text}");
+        assert!(text.contains("3,600,000"), "{text}");
+        let total = text.lines().last().unwrap();
+        assert!(total.contains("total") && total.ends_with("1.01"), "{text}");
+    }
+
+    #[test]
+    fn the_assumed_rate_is_a_stated_share_of_a_known_peak() {
+        let (tflops, source) = assumed_throughput(tch::Device::Cpu, false);
+        assert!((tflops - 494.7 * ASSUMED_MFU).abs() < 1e-9);
+        assert!(source.contains("40 %") && source.contains("H200"), "{source}");
+    }
+
+    /// The paper profile's plan as README ("The paper's path", step 5) shows it: counting the
+    /// paper-size networks takes a while on a CPU, so it runs only when asked
+    /// (`cargo test -p dnlts-suite --bin dnlts -- --ignored paper_plan --nocapture`).
+    #[test]
+    #[ignore]
+    fn paper_plan_for_the_readme() {
+        let profile = Profile::preset("paper").unwrap();
+        let found = crate::commands::doctor::Found::default();
+        let rows = estimate(&profile, Default::default(), false, found);
+        for amp in [false, true] {
+            let (tflops, source) = assumed_throughput(tch::Device::Cpu, amp);
+            println!("{}", format_estimate(&rows, tflops, &source));
+        }
     }
 }

@@ -109,7 +109,16 @@ impl StageArgs {
             && reads_data
         {
             let machine = (self.machine.device, profile.batch_size);
-            super::doctor::preflight(&profile, &options.inputs, machine, &out_dir, false)?;
+            let found =
+                super::doctor::preflight(&profile, &options.inputs, machine, &out_dir, false)?;
+            // What the run will do, before it does it: stages, images, estimated hours.
+            if !targets.is_empty() {
+                let part = options.finetune_part;
+                let segnet = options.inputs.segnet.is_some();
+                let rows = super::plan::estimate(&profile, part, segnet, found);
+                let (tflops, source) = super::plan::assumed_throughput(device, options.compute.amp);
+                println!("\n{}", super::plan::format_estimate(&rows, tflops, &source));
+            }
         }
         prepare_output(&out_dir)?;
         Ok(runner::RunRequest {
