@@ -39,9 +39,10 @@ fn main() -> ExitCode {
 
 /// libtorch's OpenMP threads spin at every barrier by default, which is fast on idle cores and
 /// a disaster on shared ones: with one other busy process on a 2-core machine, the evaluation
-/// ran 7× slower on 2 threads than on 1 (README, "Speed on a CPU"). Passive waiting costs
-/// nothing measurable on idle cores. libgomp reads OMP_WAIT_POLICY when it is loaded, before
-/// `main`, so the process sets it and runs itself again; a policy the user set is kept.
+/// ran 7× slower on 2 threads than on 1 (README, "Speed on a CPU"); what passive waiting costs
+/// on idle cores is not measured yet. libgomp reads OMP_WAIT_POLICY when it is loaded, before
+/// `main`, so the process sets it and runs itself again (loading libtorch twice: `dnlts list`
+/// starts in 0.44 s instead of 0.24 s); a policy the user set is kept.
 fn wait_passively() {
     #[cfg(unix)]
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
