@@ -1,6 +1,7 @@
 //! The stages behind the targets — AE pre-training, classifier training, fine-tuning, the
 //! evaluation pass — each computed once per run and cached on disk under
-//! `<out>/stages/`, keyed by everything that determines it (profile, seed, dnlts version).
+//! `<out>/stages/`, keyed by everything that determines it (profile, seed, settings, dnlts
+//! commit, the dataset, and the keys or weight digests of what it starts from).
 //! A target asks for what it needs; whatever was already made is loaded, the rest is trained.
 //! The measures several targets share (the cross table, its analysis, nMI) are in
 //! [`measures`], computed once per run too. Users' classifiers (`--classifier`) stand beside
@@ -134,6 +135,8 @@ pub struct Pipeline {
     measures: measures::Cache,
     /// The decoded test images as 8-bit RGB, made by the first evaluation when they fit.
     test_images: RefCell<Option<Rc<DecodedSplit>>>,
+    /// sha256 of the weight files given on the command line, by path.
+    given_digests: RefCell<BTreeMap<PathBuf, String>>,
 }
 
 pub fn synthetic_source(profile: &Profile, seed: u64) -> SyntheticImages {
@@ -256,6 +259,32 @@ fn check_every_stage_trains(profile: &Profile) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a stage key records of the dataset ([`Pipeline::data_identity`]).
+#[derive(Serialize)]
+struct DataIdentity {
+    folders: Vec<PathBuf>,
+    /// Images per split in [`SPLITS`]' order; empty when the data cannot be read.
+    images: Vec<u64>,
+}
+
+const SPLITS: [Split; 4] = [Split::Train, Split::Validation, Split::Test, Split::Stream];
+
+/// The folders `open_data` reads for `profile`, made absolute where they exist.
+fn dataset_folders(profile: &Profile, options: &RunOptions) -> Vec<PathBuf> {
+    let folders = match profile.data {
+        DataSource::Synthetic => Vec::new(),
+        DataSource::FashionMnist => {
+            vec![options.data_dir.clone().unwrap_or_else(|| PathBuf::from(fashion::DEBIAN_DIR))]
+        }
+        DataSource::ImagenetYfcc => [&options.inputs.imagenet, &options.inputs.yfcc]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
+    folders.into_iter().map(|dir| dir.canonicalize().unwrap_or(dir)).collect()
+}
+
 fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -327,6 +356,7 @@ impl Pipeline {
             evaluations: RefCell::new(BTreeMap::new()),
             measures: measures::Cache::default(),
             test_images: RefCell::new(None),
+            given_digests: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -372,19 +402,44 @@ impl Pipeline {
         self.seed("noise")
     }
 
-    /// A stage's cache key: what determines its result.
+    /// A stage's cache key: what determines its result. `config` holds the stage's own
+    /// settings and the keys (or file digests) of what it starts from, so a changed upstream
+    /// stage makes a new key downstream; the dataset's identity is in every key.
     fn key(&self, stage: &str, config: &impl Serialize) -> String {
         let text = serde_json::to_string(&(
             stage,
             &self.profile,
             self.master_seed,
             config,
+            self.data_identity(),
             env!("CARGO_PKG_VERSION"),
             // Stages made by other code are not reused: the commit is part of the key.
             env!("DNLTS_GIT_COMMIT"),
         ))
         .expect("serialisable");
         Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The dataset every stage reads, as far as a key can name it cheaply: its folders
+    /// (absolute) and how many images each split holds there. Another folder, or one that
+    /// gained or lost images, makes new keys; an image edited in place does not (hashing
+    /// ImageNet's 1.3 M files at every start would cost more than the stages it protects).
+    fn data_identity(&self) -> DataIdentity {
+        let images = match self.source() {
+            Ok(source) => SPLITS.map(|split| source.len(split)).to_vec(),
+            Err(_) => Vec::new(),
+        };
+        DataIdentity { folders: dataset_folders(&self.profile, &self.options), images }
+    }
+
+    /// The sha256 of a given weights file (`--segnet`, `--weights`), read once per run.
+    fn given_sha256(&self, file: &Path) -> anyhow::Result<String> {
+        if let Some(digest) = self.given_digests.borrow().get(file) {
+            return Ok(digest.clone());
+        }
+        let digest = file_sha256(file)?;
+        self.given_digests.borrow_mut().insert(file.to_path_buf(), digest.clone());
+        Ok(digest)
     }
 
     fn record_path(&self, stage: &str) -> PathBuf {
@@ -577,7 +632,7 @@ impl Pipeline {
         }
         let (_, segnet) = self.scale();
         let config = self.pretrain_config();
-        let key = self.key("pretrain", &config);
+        let key = self.pretrain_key()?;
         tch::manual_seed(self.seed("pretrain") as i64);
         let mut ae = AutoEncoder::new(segnet, self.device);
         if let Some(file) = &self.options.inputs.segnet {
@@ -605,6 +660,15 @@ impl Pipeline {
         Ok(ae)
     }
 
+    /// A_S's key: its settings, or the digest of the SegNet given in its place.
+    fn pretrain_key(&self) -> anyhow::Result<String> {
+        let given = match &self.options.inputs.segnet {
+            Some(file) => Some(self.given_sha256(file).with_context(|| "--segnet")?),
+            None => None,
+        };
+        Ok(self.key("pretrain", &(self.pretrain_config(), given)))
+    }
+
     /// The pre-training log: Figure 2's data.
     pub fn pretrain_log(&self) -> anyhow::Result<Vec<CheckRecord>> {
         self.pretrained()?;
@@ -612,7 +676,7 @@ impl Pipeline {
             // A given SegNet was not pre-trained here: there is no curve to draw.
             return Ok(Vec::new());
         }
-        let key = self.key("pretrain", &self.pretrain_config());
+        let key = self.pretrain_key()?;
         Ok(self
             .cached::<Vec<CheckRecord>>("pretrain", &key)?
             .context("pre-training record missing")?
@@ -627,16 +691,10 @@ impl Pipeline {
         }
         let (scale, _) = self.scale();
         let stage = format!("classifier-{}", family.name());
-        let seed = self.seed(&stage);
+        let config = self.classifier_config(family);
+        let key = self.classifier_key(family)?;
         let p = &self.profile;
-        let config = ClassifyConfig {
-            check_images: p.eval_images.min(1000),
-            seed,
-            compute: self.options.compute,
-            ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
-        };
-        let key = self.key(&stage, &config);
-        tch::manual_seed(seed as i64);
+        tch::manual_seed(config.seed as i64);
         let mut classifier = Classifier::builtin(family, scale, p.classes as i64, self.device);
         if let Some(file) = self.pretrained_file(family)? {
             let store = classifier.store_mut().expect("built-in");
@@ -673,6 +731,29 @@ impl Pipeline {
         Ok(classifier)
     }
 
+    fn classifier_config(&self, family: Family) -> ClassifyConfig {
+        let p = &self.profile;
+        ClassifyConfig {
+            check_images: p.eval_images.min(1000),
+            seed: self.seed(&format!("classifier-{}", family.name())),
+            compute: self.options.compute,
+            ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
+        }
+    }
+
+    /// A built-in classifier's key: its training settings, or the digest of its given weights.
+    fn classifier_key(&self, family: Family) -> anyhow::Result<String> {
+        let given = match self.pretrained_file(family)? {
+            Some(file) => Some(
+                self.given_sha256(&file)
+                    .with_context(|| format!("the pretrained weights of {}", family.name()))?,
+            ),
+            None => None,
+        };
+        let stage = format!("classifier-{}", family.name());
+        Ok(self.key(&stage, &(self.classifier_config(family), given)))
+    }
+
     /// The frozen classifier called `name`: a built-in's letter (trained on first use) or a
     /// user's name.
     pub fn classifier_named(&self, name: &str) -> anyhow::Result<Rc<Classifier>> {
@@ -704,33 +785,35 @@ impl Pipeline {
         self.finetuned_named(family.letter())
     }
 
-    /// A_name for a built-in's letter or a user's name. A user's stage is
-    /// `finetune-user-NAME`, keyed also by its file's sha256.
+    /// A_name for a built-in's letter or a user's name (stage `finetune-user-NAME`).
     pub fn finetuned_named(&self, name: &str) -> anyhow::Result<Rc<AutoEncoder>> {
         if let Some(ae) = self.finetuned.borrow().get(name) {
             return Ok(ae.clone());
         }
         let config = self.finetune_config();
-        let (stage, key) = match self.users.iter().find(|u| u.spec.name == name) {
-            Some(user) => {
-                let stage = format!("finetune-user-{name}");
-                let key = self.key(&stage, &(&config, user.identity()));
-                (stage, key)
-            }
-            None => {
-                let family = Family::parse(name)
-                    .with_context(|| format!("no classifier is called '{name}' in this run"))?;
-                let stage = format!("finetune-{}", family.name());
-                let key = self.key(&stage, &config);
-                (stage, key)
-            }
-        };
+        let (stage, key) = self.finetune_key(name)?;
         // A_S first, then the classifier: the order stages have always trained in.
         let pretrained = self.pretrained()?;
         let classifier = self.classifier_named(name)?;
         let ae = self.finetune_stage(&stage, key, (&pretrained, &classifier), config)?;
         self.finetuned.borrow_mut().insert(name.to_string(), ae.clone());
         Ok(ae)
+    }
+
+    /// The stage name and key of A_name: its settings and what it starts from, A_S and the
+    /// frozen classifier (a user's by its file's sha256).
+    fn finetune_key(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let (stage, classifier_key) = match self.users.iter().find(|u| u.spec.name == name) {
+            Some(user) => (format!("finetune-user-{name}"), self.key(name, &user.identity())),
+            None => {
+                let family = Family::parse(name)
+                    .with_context(|| format!("no classifier is called '{name}' in this run"))?;
+                (format!("finetune-{}", family.name()), self.classifier_key(family)?)
+            }
+        };
+        let upstream = (self.finetune_config(), self.pretrain_key()?, classifier_key);
+        let key = self.key(&stage, &upstream);
+        Ok((stage, key))
     }
 
     /// A copy of `pretrained` (A_S) fine-tuned through `classifier` as stage `stage`, or loaded if cached.
@@ -894,5 +977,89 @@ impl Pipeline {
             skipped[0].reason
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where paper-smoke's inputs would be; the folders are empty (the data cannot be read,
+    /// which keys allow), the weight files hold bytes that stand for weights.
+    struct Inputs {
+        dir: PathBuf,
+    }
+
+    impl Inputs {
+        fn new(name: &str) -> Inputs {
+            let dir =
+                std::env::temp_dir().join(format!("dnlts-keys-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for folder in ["imagenet-a", "imagenet-b", "yfcc", "weights"] {
+                std::fs::create_dir_all(dir.join(folder)).unwrap();
+            }
+            for family in [Family::Alexnet, Family::Vgg16Bn, Family::InceptionV3, Family::Resnet50]
+            {
+                self::write(
+                    &dir.join(format!("weights/{}.safetensors", family.name())),
+                    family.name(),
+                );
+            }
+            self::write(&dir.join("segnet.safetensors"), "segnet");
+            Inputs { dir }
+        }
+
+        /// The keys of A_S, classifier L, classifier R, A_R and A_A reading `imagenet`.
+        fn keys(&self, imagenet: &str) -> [String; 5] {
+            let inputs = PaperInputs {
+                imagenet: Some(self.dir.join(imagenet)),
+                yfcc: Some(self.dir.join("yfcc")),
+                weights: Some(self.dir.join("weights")),
+                segnet: Some(self.dir.join("segnet.safetensors")),
+            };
+            let options = RunOptions { inputs, ..RunOptions::default() };
+            let profile = Profile::preset("paper-smoke").unwrap();
+            let place = Place { out_dir: &self.dir.join("out"), resume: false };
+            let pipeline = Pipeline::new(profile, options, 2018, Device::Cpu, place, &[]).unwrap();
+            [
+                pipeline.pretrain_key().unwrap(),
+                pipeline.classifier_key(Family::Lenet5).unwrap(),
+                pipeline.classifier_key(Family::Resnet50).unwrap(),
+                pipeline.finetune_key("R").unwrap().1,
+                pipeline.finetune_key("A").unwrap().1,
+            ]
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A stage is reused only for the inputs it was made from: another dataset folder, other
+    /// given weights or another A_S makes new keys for the stage and everything made from it.
+    #[test]
+    fn stage_keys_follow_the_data_the_given_weights_and_the_upstream_stages() {
+        let inputs = Inputs::new("follow");
+        let before = inputs.keys("imagenet-a");
+        assert_eq!(inputs.keys("imagenet-a"), before, "the same inputs, the same keys");
+
+        let other_data = inputs.keys("imagenet-b");
+        for (stage, (a, b)) in before.iter().zip(&other_data).enumerate() {
+            assert_ne!(a, b, "stage {stage} must not be reused on another dataset");
+        }
+
+        write(&inputs.dir.join("weights/resnet50.safetensors"), "other resnet50");
+        let [pretrain, lenet, resnet, a_r, a_a] = inputs.keys("imagenet-a");
+        assert_eq!((&pretrain, &lenet, &a_a), (&before[0], &before[1], &before[4]));
+        assert_ne!(resnet, before[2], "classifier R keyed by its weights' digest");
+        assert_ne!(a_r, before[3], "A_R keyed by the classifier it was tuned through");
+
+        write(&inputs.dir.join("segnet.safetensors"), "another segnet");
+        let [pretrain_2, lenet_2, resnet_2, a_r_2, a_a_2] = inputs.keys("imagenet-a");
+        assert_ne!(pretrain_2, pretrain, "A_S keyed by the given SegNet's digest");
+        assert_eq!((&lenet_2, &resnet_2), (&lenet, &resnet));
+        assert_ne!(a_r_2, a_r, "A_R keyed by the A_S it starts from");
+        assert_ne!(a_a_2, a_a, "A_A keyed by the A_S it starts from");
+        std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 }
