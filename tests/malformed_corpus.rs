@@ -504,6 +504,11 @@ fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
         ("--out", &[""]),
     ];
     cases.extend(refused_values("plan", &["plan"], &plan, &plan_values));
+    // A synthetic profile reads no ImageNet and no given weights: refused, not ignored.
+    for option in ["--imagenet", "--weights"] {
+        let args = with_option(&["plan"], &plan, option, "/tmp");
+        cases.push(refused("plan", format!("{option} with profile tiny"), &args, option));
+    }
     let export = [("--profile", "tiny"), ("--split", "test"), ("--out", "out/export")];
     let export_values: [(&str, &[&str]); 5] = [
         ("--profile", &["nosuch", "paper"]),

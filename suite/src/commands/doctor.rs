@@ -128,7 +128,7 @@ pub fn preflight(
         check_segnet(&mut list, file);
     }
     check_device(&mut list, device, batch_size, profile);
-    check_disk(&mut list, out, &sizes);
+    check_disk(&mut list, out, &sizes, profile);
     list.add(
         "pipeline",
         "ImageNet/YFCC100m in training",
@@ -370,12 +370,14 @@ impl ModelSizes {
         Self { classifiers, autoencoder }
     }
 
-    /// Bytes of f32 weights the stages write: the pre-trained AE, 5 classifiers, 5 fine-tuned
-    /// AEs, each kept [`CHECKPOINT_COPIES`] times.
-    fn stage_bytes(&self) -> u64 {
+    /// Bytes of f32 weights the stages write: the pre-trained AE, the classifiers `profile`
+    /// trains (given weights are read where they are, not copied), 5 fine-tuned AEs, each kept
+    /// [`CHECKPOINT_COPIES`] times.
+    fn stage_bytes(&self, profile: &Profile) -> u64 {
         let classifiers: u64 = self
             .classifiers
             .iter()
+            .filter(|(family, _)| profile.trains_classifier(*family))
             .map(|(_, shapes)| {
                 shapes.values().map(|s| s.iter().product::<i64>().max(0) as u64).sum::<u64>()
             })
@@ -612,8 +614,9 @@ fn batch_hint(
     }
 }
 
-fn check_disk(list: &mut Checklist, out: &Path, sizes: &ModelSizes) {
-    let need = sizes.stage_bytes();
+fn check_disk(list: &mut Checklist, out: &Path, sizes: &ModelSizes, profile: &Profile) {
+    let need = sizes.stage_bytes(profile);
+    let trained = Family::ALL.iter().filter(|family| profile.trains_classifier(**family)).count();
     if let Err(error) = dnlts::files::check_output(out, dnlts::files::Output::Folder) {
         list.add(
             "disk",
@@ -629,8 +632,8 @@ fn check_disk(list: &mut Checklist, out: &Path, sizes: &ModelSizes) {
     let absolute = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
     let existing = absolute.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
     let detail = format!(
-        "the stages write about {} (pre-trained AE, 5 classifiers, 5 fine-tuned AEs as f32 \
-         safetensors, ×{CHECKPOINT_COPIES} for checkpoints)",
+        "the stages write about {} (pre-trained AE, {trained} trained classifier(s), 5 \
+         fine-tuned AEs as f32 safetensors, ×{CHECKPOINT_COPIES} for checkpoints)",
         gib(need)
     );
     match free_bytes(existing) {
