@@ -25,10 +25,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    wait_passively();
+    let cli = Cli::parse();
+    if computes(&cli.command) {
+        wait_passively();
+    }
     keep_freed_memory();
     install_stop_handler();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", describe(&error));
@@ -37,12 +40,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// The commands that run networks on libtorch's threads (and `env`, which reports the policy
+/// they run with): only these pay for the restart of [`wait_passively`].
+fn computes(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Env { .. }
+            | Command::Reproduce(_)
+            | Command::Pretrain(_)
+            | Command::TrainClassifier { .. }
+            | Command::Finetune { .. }
+            | Command::Evaluate(_)
+            | Command::Models { .. }
+            | Command::Bench(_)
+    )
+}
+
 /// libtorch's OpenMP threads spin at every barrier by default, which is fast on idle cores and
 /// a disaster on shared ones: with one other busy process on a 2-core machine, the evaluation
 /// ran 7× slower on 2 threads than on 1 (README, "Speed on a CPU"); what passive waiting costs
 /// on idle cores is not measured yet. libgomp reads OMP_WAIT_POLICY when it is loaded, before
-/// `main`, so the process sets it and runs itself again (loading libtorch twice: `dnlts list`
-/// starts in 0.44 s instead of 0.24 s); a policy the user set is kept.
+/// `main`, so the process sets it and runs itself again (loading libtorch twice: a command
+/// took 0.44 s instead of 0.24 s to start, so only the commands that compute restart); a policy
+/// the user set is kept.
 fn wait_passively() {
     #[cfg(unix)]
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
