@@ -41,6 +41,12 @@ def table2(run):
     return [[100.0 * a for a in row[:5]] for row in result["accuracy"][:5]]
 
 
+# The six claims the report checked when the issue set aim 4 ("at least 5 of the 6 current
+# claims hold in every seed"), by their ids today.
+FIRST_SIX_CLAIMS = ["table1-as-below-c", "table1-own-recovers", "table2-own-ae-best",
+                    "noise-own-above-c-s0.3", "fca-chains-at-0.2-and-0.8", "nmi-as-highest-intra"]
+
+
 def aims(run):
     """The issue's aims 1-4 on one run: (met, evidence) each."""
     t1, t2 = table1(run), table2(run)
@@ -61,8 +67,10 @@ def aims(run):
             if all(t2[j][j] > t2[i][j] for i in range(5) if i != j)]
     claims = run["claims"]["result"]["claims"]
     holding = sum(c["verdict"] == "holds" for c in claims)
-    aim4 = (len(best) == 5,
-            f"best on own AE: {', '.join(best) or 'none'}; claims {holding}/{len(claims)} hold")
+    first_six = sum(c["verdict"] == "holds" for c in claims if c["id"] in FIRST_SIX_CLAIMS)
+    aim4 = (len(best) == 5 and first_six >= 5,
+            f"best on own AE: {', '.join(best) or 'none'}; {first_six}/6 of the issue's claims, "
+            f"{holding}/{len(claims)} of all hold")
     return [aim1, aim2, aim3, aim4]
 
 
