@@ -68,8 +68,8 @@ fn warmup_cosine(peak: f64, warmup: u64, steps: u64, step: u64) -> f64 {
 /// What a plateau schedule remembers between checks; part of every checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Plateau {
-    pub best: Option<f64>,
-    pub checks_without_improvement: u32,
+    best: Option<f64>,
+    checks_without_improvement: u32,
 }
 
 impl Plateau {
