@@ -21,8 +21,8 @@ use dnlts::models::classifier::Classifier;
 use dnlts::models::segnet::{AeMode, AutoEncoder, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
 use dnlts::models::{Family, Scale};
+use dnlts::train::drive;
 use dnlts::train::pretrain::{Pretrain, PretrainConfig, PretrainRecipe};
-use dnlts::train::{drive, Schedule};
 
 const IMAGE_SIZE: u32 = 32;
 const CLASSES: u32 = 10;
@@ -118,13 +118,12 @@ fn main() {
         ..PretrainConfig::new(recipe, args.images, args.batch, args.images / 10, 512)
     };
     let started = Instant::now();
-    let mut task = Pretrain::new(&ae, &source, config.clone());
-    let schedule = Schedule::new(task.steps(), args.batch, config.check_every, &compute);
-    drive(&mut task, schedule, None, stage_seed).unwrap_or_else(|error| {
+    let task = Pretrain::new(&ae, &source, config);
+    let trained = drive(&task, task.schedule(), None, stage_seed).unwrap_or_else(|error| {
         eprintln!("ae_study: {error}");
         std::process::exit(1);
     });
-    let curve: Vec<String> = task.log().iter().map(|c| format!("{:.3}", c.heldout_loss)).collect();
+    let curve: Vec<String> = trained.log.iter().map(|c| format!("{:.3}", c.heldout_loss)).collect();
     println!(
         "AE /{} {} stages, {} images, lr {}{}: held-out MSE {} ({:.0} s)",
         args.width_divisor,

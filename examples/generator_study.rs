@@ -35,8 +35,8 @@ use dnlts::data::synthetic::{CueStrengths, CueSwitches, Nuisance, SyntheticConfi
 use dnlts::models::classifier::Classifier;
 use dnlts::models::{Family, Scale};
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
+use dnlts::train::drive;
 use dnlts::train::optim::Rule;
-use dnlts::train::{drive, Schedule};
 
 /// The `small` profile's numbers (suite/src/profile.rs) that the classifier stage reads.
 const IMAGE_SIZE: u32 = 32;
@@ -126,7 +126,7 @@ fn parse_args() -> Result<Args, String> {
             "--lr" => args.lr = Some(value.parse().map_err(|e| format!("{flag} {value}: {e}"))?),
             "--weight-decay" => {
                 let weight_decay = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?;
-                args.rule = Some(Rule::Sgd { momentum: 0.9, weight_decay });
+                args.rule = Some(ClassifyConfig::sgd(weight_decay));
             }
             "--width-divisor" => args.width_divisor = number(&value)?.max(1) as i64,
             "--batch" => args.batch = number(&value)?.max(1),
@@ -202,16 +202,12 @@ fn train(family: Family, cues: CueSwitches, master_seed: u64, args: &Args) -> (f
     tch::manual_seed(stage_seed as i64);
     let scale = Scale::Scaled { width_divisor: args.width_divisor, image_size: IMAGE_SIZE as i64 };
     let classifier = Classifier::builtin(family, scale, CLASSES as i64, args.device);
-    let mut task = TrainClassifier::new(&classifier, &source, config);
-    let schedule = Schedule {
-        check_every: task.steps_per_epoch(),
-        ..Schedule::new(task.steps(), args.batch, 0, &args.compute)
-    };
-    if let Err(error) = drive(&mut task, schedule, None, stage_seed) {
+    let task = TrainClassifier::new(&classifier, &source, config);
+    let trained = drive(&task, task.schedule(), None, stage_seed).unwrap_or_else(|error| {
         eprintln!("generator_study: {error}");
         std::process::exit(1);
-    }
-    let log: Vec<f64> = task.log().iter().map(|c| c.accuracy).collect();
+    });
+    let log: Vec<f64> = trained.log.iter().map(|c| c.accuracy).collect();
     (*log.last().expect("at least one check"), log)
 }
 

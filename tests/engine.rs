@@ -14,9 +14,11 @@ use dnlts::models::{Family, Scale};
 use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
-use dnlts::train::optim::{Optimizer, Rule};
-use dnlts::train::pretrain::{ae_tensors, Pretrain, PretrainConfig, PretrainRecipe};
-use dnlts::train::{drive, Persistence, Schedule, Task, TrainError};
+use dnlts::train::optim::{LrSchedule, Optimizer, Rule};
+use dnlts::train::pretrain::{ae_tensors, CheckRecord, Pretrain, PretrainConfig, PretrainRecipe};
+use dnlts::train::{
+    drive, CheckAt, Optimisation, Persistence, Schedule, Task, TrainError, Unlabelled,
+};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -154,12 +156,10 @@ fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
     let _serial = serial();
     tch::manual_seed(0);
     let ae = small_ae();
-    let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
+    let task = Pretrain::new(&ae, &Toy, pretrain_config());
     let before = task.heldout_loss();
-    let schedule =
-        Schedule { check_every: 4, ..Schedule::new(task.steps(), 8, 0, &Compute::default()) };
-    drive(&mut task, schedule, None, 1).unwrap();
-    let log = task.log();
+    let schedule = Schedule { check_every: 4, ..task.schedule() };
+    let log = drive(&task, schedule, None, 1).unwrap().log;
     assert_eq!(log.len(), 6, "one check every 4 of 24 steps");
     assert_eq!(log.last().unwrap().images, 24 * 8);
     assert!(log.last().unwrap().heldout_loss < before, "{before} → {:?}", log.last());
@@ -169,41 +169,34 @@ fn pretraining_lowers_the_heldout_loss_and_logs_every_check() {
 struct StopAt<'a> {
     inner: Pretrain<'a>,
     at: u64,
+    /// Losses computed so far: one per step, as the run does not accumulate.
+    losses: std::cell::Cell<u64>,
 }
 
-impl<'a> Task for StopAt<'a> {
-    type State = <Pretrain<'a> as Task>::State;
-    type Loader = <Pretrain<'a> as Task>::Loader;
-    fn loader(&self) -> Self::Loader {
-        self.inner.loader()
-    }
+impl Task for StopAt<'_> {
+    type Batch = Unlabelled;
+    type Record = CheckRecord;
     fn name(&self) -> String {
         self.inner.name()
-    }
-    fn state(&self) -> Self::State {
-        self.inner.state()
     }
     fn tensors(&self) -> Vec<(String, Tensor)> {
         self.inner.tensors()
     }
-    fn restore(
-        &mut self,
-        t: &std::collections::HashMap<String, Tensor>,
-        s: Self::State,
-    ) -> Result<(), String> {
-        self.inner.restore(t, s)
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        self.inner.trainable()
     }
-    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64 {
-        if step + 1 == self.at {
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Unlabelled + Send + '_> {
+        self.inner.loader()
+    }
+    fn loss(&self, batch: &Unlabelled) -> Tensor {
+        self.losses.set(self.losses.get() + 1);
+        if self.losses.get() == self.at {
             dnlts::train::stop::request();
         }
-        self.inner.step(step, batch)
+        self.inner.loss(batch)
     }
-    fn check(&mut self, done: u64) -> Option<f64> {
-        self.inner.check(done)
-    }
-    fn learning_rate(&self) -> f64 {
-        self.inner.learning_rate()
+    fn check(&self, at: &CheckAt) -> (f64, CheckRecord) {
+        self.inner.check(at)
     }
 }
 
@@ -228,18 +221,13 @@ fn an_interrupted_run_resumes_to_the_same_bytes() {
 }
 
 fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag: &str) {
-    let schedule = Schedule { check_every: 4, ..Schedule::new(24, 8, 0, &Compute::default()) };
     tch::manual_seed(5);
     let reference = small_ae();
     let start = all_bytes(&reference);
     let dir = scratch(&format!("{tag}-reference"));
-    drive(
-        &mut Pretrain::new(&reference, &Toy, config.clone()),
-        schedule,
-        Some(&persistence(&dir, false)),
-        9,
-    )
-    .unwrap();
+    let task = Pretrain::new(&reference, &Toy, config.clone());
+    let schedule = Schedule { steps: 24, check_every: 4, ..task.schedule() };
+    drive(&task, schedule, Some(&persistence(&dir, false)), 9).unwrap();
 
     for stop_at in [3, 10, 17] {
         dnlts::train::stop::reset();
@@ -250,8 +238,9 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag
                 t.shallow_clone().copy_(&Tensor::from_slice(v).view(&t.size()[..]));
             }
         });
-        let mut stopping = StopAt { inner: Pretrain::new(&ae, &Toy, config.clone()), at: stop_at };
-        let error = drive(&mut stopping, schedule, Some(&persistence(&dir, false)), 9).unwrap_err();
+        let inner = Pretrain::new(&ae, &Toy, config.clone());
+        let stopping = StopAt { inner, at: stop_at, losses: Default::default() };
+        let error = drive(&stopping, schedule, Some(&persistence(&dir, false)), 9).unwrap_err();
         assert!(
             matches!(error, TrainError::Interrupted { step, .. } if step == stop_at),
             "{error}"
@@ -262,7 +251,7 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag
         tch::manual_seed(99);
         let resumed = small_ae();
         drive(
-            &mut Pretrain::new(&resumed, &Toy, config.clone()),
+            &Pretrain::new(&resumed, &Toy, config.clone()),
             schedule,
             Some(&persistence(&dir, true)),
             9,
@@ -364,16 +353,13 @@ fn one_evaluation_pass_matches_direct_computation() {
     assert!(table.top5[0][1] >= table.top1[0][1]);
 }
 
+/// LeNet-5's recipe (SGD from lr 0.05, no warm-up) for one epoch in batches of 32.
 fn classify_config(compute: Compute) -> ClassifyConfig {
     ClassifyConfig {
-        epochs: 1,
-        batch_size: 32,
-        lr: 0.05,
-        rule: Rule::Sgd { momentum: 0.9, weight_decay: 5e-4 },
         check_images: 32,
         seed: 3,
         compute,
-        warmup_epochs: 0.0,
+        ..ClassifyConfig::recipe(Family::Lenet5, 1, 32)
     }
 }
 
@@ -382,9 +368,9 @@ fn lenet_after_two_steps(compute: Compute) -> Vec<(String, Vec<f32>)> {
     tch::manual_seed(11);
     let scale = Scale::Scaled { width_divisor: 16, image_size: 16 };
     let classifier = Classifier::builtin(Family::Lenet5, scale, 4, Device::Cpu);
-    let mut task = TrainClassifier::new(&classifier, &Toy, classify_config(compute));
-    let schedule = Schedule::new(2, 32, 1 << 20, &compute);
-    drive(&mut task, schedule, None, 1).unwrap();
+    let task = TrainClassifier::new(&classifier, &Toy, classify_config(compute));
+    let schedule = Schedule { steps: 2, check_every: (1 << 20) / 32, ..task.schedule() };
+    drive(&task, schedule, None, 1).unwrap();
     dnlts::train::sorted_variables(classifier.store().unwrap())
         .into_iter()
         .map(|(name, t)| (name, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
@@ -432,10 +418,12 @@ fn channels_last_and_bf16_autocast_train_and_evaluate() {
     assert_eq!(logits.kind(), Kind::BFloat16, "linear layers run in bf16 under --amp");
 
     let config = PretrainConfig { compute, ..pretrain_config() };
-    let mut task = Pretrain::new(&ae, &Toy, config);
-    drive(&mut task, Schedule::new(4, 8, 16, &compute), None, 1).unwrap();
-    assert_eq!(task.log().len(), 2);
-    assert!(task.log().iter().all(|c| c.train_loss.is_finite() && c.heldout_loss.is_finite()));
+    let task = Pretrain::new(&ae, &Toy, config);
+    let log = drive(&task, Schedule { steps: 4, check_every: 2, ..task.schedule() }, None, 1)
+        .unwrap()
+        .log;
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|c| c.train_loss.is_finite() && c.heldout_loss.is_finite()));
     let dir = scratch("channels-last-save");
     ae.save(&dir.join("ae.safetensors")).expect("channels-last weights save densely");
 }
@@ -459,18 +447,9 @@ fn fine_tuning_updates_only_the_part_asked_for() {
         tch::manual_seed(2);
         let ae = small_ae();
         let before = all_bytes(&ae);
-        let config = FinetuneConfig {
-            images: 64,
-            batch_size: 16,
-            check_every: 64,
-            check_images: 16,
-            lr: 0.01,
-            momentum: 0.9,
-            part,
-            compute: Compute::default(),
-        };
-        let mut task = Finetune::new(&ae, &classifier, &Toy, config);
-        drive(&mut task, Schedule::new(4, 16, 64, &Compute::default()), None, 1).unwrap();
+        let config = FinetuneConfig { part, ..FinetuneConfig::recipe(64, 16, 64, 16) };
+        let task = Finetune::new(&ae, &classifier, &Toy, config);
+        drive(&task, task.schedule(), None, 1).unwrap();
         let changed = changed_tensors(&before, &ae);
         let (encoder, decoder) = AeMode::Finetune(part).trains();
         assert_eq!(changed.iter().any(|n| n.starts_with("encoder.")), encoder, "{part:?}");
@@ -478,37 +457,31 @@ fn fine_tuning_updates_only_the_part_asked_for() {
     }
 }
 
-/// A task whose step fails the way libtorch does when memory runs out.
+/// A task whose loss fails the way libtorch does when memory runs out.
 struct OutOfMemory;
 
 impl Task for OutOfMemory {
-    type State = ();
-    type Loader = fn(u64) -> Vec<Tensor>;
-    fn loader(&self) -> Self::Loader {
-        |_| Vec::new()
-    }
+    type Batch = Unlabelled;
+    type Record = ();
     fn name(&self) -> String {
         "oom".into()
     }
-    fn state(&self) {}
     fn tensors(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
-    fn restore(
-        &mut self,
-        _: &std::collections::HashMap<String, Tensor>,
-        _: (),
-    ) -> Result<(), String> {
-        Ok(())
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
     }
-    fn step(&mut self, _: u64, _: Vec<Tensor>) -> f64 {
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Unlabelled + Send + '_> {
+        Box::new(|_| Unlabelled {
+            images: Tensor::zeros([64, 3, 2, 2], (Kind::Float, Device::Cpu)),
+        })
+    }
+    fn loss(&self, _: &Unlabelled) -> Tensor {
         panic!("called `Result::unwrap()` on an `Err` value: Torch(\"CUDA out of memory. Tried to allocate 9.00 GiB\")")
     }
-    fn check(&mut self, _: u64) -> Option<f64> {
-        None
-    }
-    fn learning_rate(&self) -> f64 {
-        0.0
+    fn check(&self, _: &CheckAt) -> (f64, ()) {
+        (0.0, ())
     }
 }
 
@@ -516,7 +489,10 @@ impl Task for OutOfMemory {
 fn out_of_memory_stops_with_batch_size_advice() {
     let _serial = serial();
     let compute = Compute { accumulation: 2, ..Compute::default() };
-    let error = drive(&mut OutOfMemory, Schedule::new(3, 64, 64, &compute), None, 0).unwrap_err();
+    let optimisation =
+        Optimisation { rule: Rule::adam(), lr: 0.0, lr_schedule: LrSchedule::Constant };
+    let error =
+        drive(&OutOfMemory, Schedule::new(optimisation, 3, 64, 64, compute), None, 0).unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, TrainError::OutOfMemory { step: 0, batch_size: 64, .. }));
     assert!(message.contains("batch size 64"), "{message}");
@@ -550,9 +526,9 @@ fn prefetching_batches_changes_no_byte() {
     let run = |prefetch: usize| {
         tch::manual_seed(9);
         let ae = small_ae();
-        let mut task = Pretrain::new(&ae, &Toy, pretrain_config());
-        let schedule = Schedule { prefetch, ..Schedule::new(6, 8, 32, &Compute::default()) };
-        drive(&mut task, schedule, None, 4).unwrap();
+        let task = Pretrain::new(&ae, &Toy, pretrain_config());
+        let schedule = Schedule { prefetch, steps: 6, ..task.schedule() };
+        drive(&task, schedule, None, 4).unwrap();
         all_bytes(&ae)
     };
     let inline = run(0);

@@ -2,15 +2,11 @@
 //! Fashion-MNIST): cosine learning-rate decay over the run, batches drawn from a per-epoch
 //! shuffle, and per family the optimizer and starting rate of [`ClassifyConfig::recipe`].
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::optim::{Optimizer, Rule};
-use super::{
-    accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
-};
+use super::optim::{LrSchedule, Rule};
+use super::{sorted_variables, CheckAt, Labelled, Optimisation, Schedule, Task};
 use crate::compute::Compute;
 use crate::data::batch::epoch_order;
 use crate::data::source::{ImageSource, Split};
@@ -38,7 +34,7 @@ impl ClassifyConfig {
     /// bench, the examples and the tests use, for `epochs` passes in batches of `batch_size`.
     /// The caller sets what belongs to a run: `check_images`, `seed`, `compute`.
     pub fn recipe(family: Family, epochs: u64, batch_size: u64) -> Self {
-        let sgd = Rule::Sgd { momentum: 0.9, weight_decay: 5e-4 };
+        let sgd = Self::sgd(5e-4);
         // The measurements behind each choice: README, "Classifier recipes".
         let (lr, rule) = match family {
             // Batch-normalised: they take the larger rate.
@@ -59,6 +55,11 @@ impl ClassifyConfig {
             warmup_epochs: 0.0,
         }
     }
+
+    /// SGD as the recipes use it: momentum 0.9, with `weight_decay` (the recipes': 5e-4).
+    pub fn sgd(weight_decay: f64) -> Rule {
+        Rule::Sgd { momentum: 0.9, weight_decay }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,22 +69,15 @@ pub struct ClassifyCheck {
     pub accuracy: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ClassifyState {
-    pub loss: LossMeter,
-    pub log: Vec<ClassifyCheck>,
-}
-
 pub struct TrainClassifier<'a> {
     classifier: &'a Classifier,
     source: &'a dyn ImageSource,
     config: ClassifyConfig,
-    optimizer: Optimizer,
-    state: ClassifyState,
 }
 
-fn named(classifier: &Classifier) -> Vec<(String, Tensor)> {
-    sorted_variables(classifier.store().expect("only built-in classifiers are trained"))
+/// Only built-in classifiers are trained: they have a store.
+fn store(classifier: &Classifier) -> &tch::nn::VarStore {
+    classifier.store().expect("only built-in classifiers are trained")
 }
 
 impl<'a> TrainClassifier<'a> {
@@ -92,10 +86,7 @@ impl<'a> TrainClassifier<'a> {
         source: &'a dyn ImageSource,
         config: ClassifyConfig,
     ) -> Self {
-        let trainable: Vec<(String, Tensor)> =
-            named(classifier).into_iter().filter(|(name, _)| !is_running_statistic(name)).collect();
-        let optimizer = Optimizer::new(trainable, config.lr, config.rule);
-        TrainClassifier { classifier, source, config, optimizer, state: ClassifyState::default() }
+        TrainClassifier { classifier, source, config }
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
@@ -106,125 +97,64 @@ impl<'a> TrainClassifier<'a> {
         self.config.epochs * self.steps_per_epoch()
     }
 
-    pub fn log(&self) -> &[ClassifyCheck] {
-        &self.state.log
-    }
-
-    fn scheduled_lr(&self, step: u64) -> f64 {
-        let warmup = (self.config.warmup_epochs * self.steps_per_epoch() as f64).round() as u64;
-        scheduled_lr(self.config.lr, warmup, self.steps(), step)
+    /// The configured epochs and optimizer with warm-up and cosine decay, checking every epoch.
+    pub fn schedule(&self) -> Schedule {
+        let c = &self.config;
+        let warmup = (c.warmup_epochs * self.steps_per_epoch() as f64).round() as u64;
+        let lr_schedule = LrSchedule::WarmupCosine { warmup, steps: self.steps() };
+        let optimisation = Optimisation { rule: c.rule, lr: c.lr, lr_schedule };
+        Schedule {
+            check_every: self.steps_per_epoch().max(1),
+            ..Schedule::new(optimisation, self.steps(), c.batch_size, 0, c.compute)
+        }
     }
 }
 
-/// The learning rate at `step` of `steps`: a linear rise to `peak` over the first `warmup`
-/// steps (from `peak / warmup`, so no step is wasted at 0), then cosine decay to 0 over the rest.
-fn scheduled_lr(peak: f64, warmup: u64, steps: u64, step: u64) -> f64 {
-    let warmup = warmup.min(steps);
-    if step < warmup {
-        return peak * (step + 1) as f64 / warmup as f64;
-    }
-    let progress = (step - warmup) as f64 / (steps - warmup).max(1) as f64;
-    0.5 * peak * (1.0 + (std::f64::consts::PI * progress).cos())
-}
-
-impl<'a> Task for TrainClassifier<'a> {
-    type State = ClassifyState;
-    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
+impl Task for TrainClassifier<'_> {
+    type Batch = Labelled;
+    type Record = ClassifyCheck;
 
     fn name(&self) -> String {
         format!("train-{}", self.classifier.name)
     }
 
-    fn state(&self) -> ClassifyState {
-        self.state.clone()
-    }
-
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(named(self.classifier), &self.optimizer)
+        sorted_variables(store(self.classifier))
     }
 
-    fn restore(
-        &mut self,
-        tensors: &HashMap<String, Tensor>,
-        state: ClassifyState,
-    ) -> Result<(), String> {
-        restore_with_optimizer(&named(self.classifier), &mut self.optimizer, tensors)?;
-        self.state = state;
-        Ok(())
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        self.tensors().into_iter().filter(|(name, _)| !is_running_statistic(name)).collect()
     }
 
     /// Batch `step` is the next slice of its epoch's shuffle (epoch = step / steps per epoch).
-    fn loader(&self) -> Self::Loader {
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Labelled + Send + '_> {
         let (source, seed) = (self.source, self.config.seed);
         let (batch, per_epoch) = (self.config.batch_size, self.steps_per_epoch());
         // The current epoch's order and which epoch it belongs to.
-        let order = std::cell::RefCell::new((u64::MAX, Vec::new()));
+        let mut order = (u64::MAX, Vec::new());
         Box::new(move |step| {
             let (epoch, within) = (step / per_epoch, step % per_epoch);
-            let mut order = order.borrow_mut();
             if order.0 != epoch {
-                *order = (epoch, epoch_order(source.len(Split::Train), seed, epoch));
+                order = (epoch, epoch_order(source.len(Split::Train), seed, epoch));
             }
             let indices = &order.1[(within * batch) as usize..((within + 1) * batch) as usize];
             let (images, labels) = source.labelled(Split::Train, indices);
-            vec![images, labels]
+            Labelled { images, labels }
         })
     }
 
-    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64 {
-        let (classifier, compute) = (self.classifier, self.config.compute);
-        let device = classifier.store().expect("built-in").device();
-        let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
-        self.optimizer.lr = self.scheduled_lr(step);
-        let loss = accumulated_step(&mut self.optimizer, &compute, device, &inputs, &mut |part| {
-            classifier.logits(&part[0], true).cross_entropy_for_logits(&part[1])
-        });
-        self.state.loss.add(loss);
-        loss
+    fn loss(&self, batch: &Labelled) -> Tensor {
+        self.classifier.logits(&batch.images, true).cross_entropy_for_logits(&batch.labels)
     }
 
-    fn check(&mut self, steps_done: u64) -> Option<f64> {
-        let device = self.classifier.store().expect("built-in").device();
+    fn check(&self, at: &CheckAt) -> (f64, ClassifyCheck) {
+        let device = store(self.classifier).device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
         let compute = &self.config.compute;
         let accuracy = validation_accuracy(self.source, images, batch, device, compute, &|x| {
             self.classifier.logits(x, false)
         });
-        self.state.log.push(ClassifyCheck {
-            epoch: steps_done as f64 / self.steps_per_epoch() as f64,
-            train_loss: self.state.loss.take_mean(),
-            accuracy,
-        });
-        Some(-accuracy)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.optimizer.lr
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scheduled_lr;
-
-    #[test]
-    fn warm_up_rises_linearly_then_the_cosine_decays_to_zero() {
-        let lr = |step| scheduled_lr(0.1, 4, 20, step);
-        let rise: Vec<f64> = (0..4).map(lr).collect();
-        for (got, want) in rise.iter().zip([0.025, 0.05, 0.075, 0.1]) {
-            assert!((got - want).abs() < 1e-12, "{rise:?}");
-        }
-        assert!((lr(4) - 0.1).abs() < 1e-12, "the decay starts at the peak");
-        assert!((lr(12) - 0.05).abs() < 1e-12, "half-way through the decay: {}", lr(12));
-        assert!(lr(19) > 0.0 && lr(19) < 0.002);
-        assert!((1..20).all(|s| s <= 4 || lr(s) < lr(s - 1)), "decreasing after the warm-up");
-    }
-
-    #[test]
-    fn no_warm_up_is_the_plain_cosine() {
-        for step in 0..10 {
-            let cosine = 0.05 * (1.0 + (std::f64::consts::PI * step as f64 / 10.0).cos());
-            assert!((scheduled_lr(0.1, 0, 10, step) - cosine).abs() < 1e-12);
-        }
+        let epoch = at.steps_done as f64 / self.steps_per_epoch() as f64;
+        (-accuracy, ClassifyCheck { epoch, train_loss: at.train_loss, accuracy })
     }
 }

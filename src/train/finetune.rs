@@ -3,14 +3,12 @@
 //! the decoder; the encoder runs in eval mode without a graph; only the decoder is updated.
 //! The paper also tried the encoder alone and both halves: `FinetuneConfig::part`.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::optim::Optimizer;
+use super::optim::{LrSchedule, Rule};
 use super::pretrain::{ae_tensors, trainable_named};
-use super::{accumulated_step, restore_with_optimizer, with_optimizer, LossMeter, Task};
+use super::{CheckAt, Labelled, Optimisation, Schedule, Task};
 use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
 use crate::eval::validation_accuracy;
@@ -33,6 +31,25 @@ pub struct FinetuneConfig {
     pub compute: Compute,
 }
 
+impl FinetuneConfig {
+    /// The one fine-tuning recipe, the pre-training's optimiser: SGD with momentum 0.9 from
+    /// lr 0.01, constant, training the decoder; over `images` in batches of `batch_size`,
+    /// checking accuracy on `check_images` validation images every `check_every` images. The
+    /// caller sets what belongs to a run: `part`, `compute`.
+    pub fn recipe(images: u64, batch_size: u64, check_every: u64, check_images: u64) -> Self {
+        FinetuneConfig {
+            images,
+            batch_size,
+            check_every,
+            check_images,
+            lr: 0.01,
+            momentum: 0.9,
+            part: Part::Decoder,
+            compute: Compute::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneCheck {
     pub images: u64,
@@ -41,19 +58,11 @@ pub struct FinetuneCheck {
     pub accuracy: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FinetuneState {
-    pub loss: LossMeter,
-    pub log: Vec<FinetuneCheck>,
-}
-
 pub struct Finetune<'a> {
     ae: &'a AutoEncoder,
     classifier: &'a Classifier,
     source: &'a dyn ImageSource,
     config: FinetuneConfig,
-    optimizer: Optimizer,
-    state: FinetuneState,
 }
 
 impl<'a> Finetune<'a> {
@@ -64,86 +73,67 @@ impl<'a> Finetune<'a> {
         source: &'a dyn ImageSource,
         config: FinetuneConfig,
     ) -> Self {
-        let mode = AeMode::Finetune(config.part);
-        ae.fix_untrained(mode);
-        let optimizer = Optimizer::sgd(trainable_named(ae, mode), config.lr, config.momentum, 0.0);
-        Finetune { ae, classifier, source, config, optimizer, state: FinetuneState::default() }
+        ae.fix_untrained(AeMode::Finetune(config.part));
+        Finetune { ae, classifier, source, config }
     }
 
     pub fn steps(&self) -> u64 {
         self.config.images / self.config.batch_size
     }
 
-    pub fn log(&self) -> &[FinetuneCheck] {
-        &self.state.log
+    /// The configured budget with SGD at a constant rate.
+    pub fn schedule(&self) -> Schedule {
+        let c = &self.config;
+        let rule = Rule::Sgd { momentum: c.momentum, weight_decay: 0.0 };
+        let optimisation = Optimisation { rule, lr: c.lr, lr_schedule: LrSchedule::Constant };
+        Schedule::new(optimisation, self.steps(), c.batch_size, c.check_every, c.compute)
+    }
+
+    fn mode(&self) -> AeMode {
+        AeMode::Finetune(self.config.part)
     }
 }
 
-impl<'a> Task for Finetune<'a> {
-    type State = FinetuneState;
-    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
+impl Task for Finetune<'_> {
+    type Batch = Labelled;
+    type Record = FinetuneCheck;
 
     fn name(&self) -> String {
         format!("finetune-{}", self.classifier.name)
     }
 
-    fn state(&self) -> FinetuneState {
-        self.state.clone()
-    }
-
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(ae_tensors(self.ae), &self.optimizer)
+        ae_tensors(self.ae)
     }
 
-    fn restore(
-        &mut self,
-        tensors: &HashMap<String, Tensor>,
-        state: FinetuneState,
-    ) -> Result<(), String> {
-        restore_with_optimizer(&ae_tensors(self.ae), &mut self.optimizer, tensors)?;
-        self.state = state;
-        Ok(())
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        trainable_named(self.ae, self.mode())
     }
 
     /// Batch `step` is training images `step·B .. (step+1)·B`, wrapping around the split.
-    fn loader(&self) -> Self::Loader {
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Labelled + Send + '_> {
         let (source, batch) = (self.source, self.config.batch_size);
         Box::new(move |step| {
             let train = source.len(Split::Train);
             let indices: Vec<u64> = (step * batch..(step + 1) * batch).map(|i| i % train).collect();
             let (images, labels) = source.labelled(Split::Train, &indices);
-            vec![images, labels]
+            Labelled { images, labels }
         })
     }
 
-    fn step(&mut self, _: u64, batch: Vec<Tensor>) -> f64 {
-        let (ae, classifier, compute) = (self.ae, self.classifier, self.config.compute);
-        let device = ae.encoder.device();
-        let inputs = [compute.prepare(&batch[0].to_device(device)), batch[1].to_device(device)];
-        let mode = AeMode::Finetune(self.config.part);
-        let loss = accumulated_step(&mut self.optimizer, &compute, device, &inputs, &mut |part| {
-            classifier.logits(&ae.forward(&part[0], mode), false).cross_entropy_for_logits(&part[1])
-        });
-        self.state.loss.add(loss);
-        loss
+    fn loss(&self, batch: &Labelled) -> Tensor {
+        let reconstruction = self.ae.forward(&batch.images, self.mode());
+        self.classifier.logits(&reconstruction, false).cross_entropy_for_logits(&batch.labels)
     }
 
-    fn check(&mut self, steps_done: u64) -> Option<f64> {
+    fn check(&self, at: &CheckAt) -> (f64, FinetuneCheck) {
         let device = self.ae.encoder.device();
         let (images, batch) = (self.config.check_images, self.config.batch_size);
         let compute = &self.config.compute;
         let accuracy = validation_accuracy(self.source, images, batch, device, compute, &|x| {
             self.classifier.logits(&self.ae.forward(x, AeMode::Eval), false)
         });
-        self.state.log.push(FinetuneCheck {
-            images: steps_done * self.config.batch_size,
-            train_loss: self.state.loss.take_mean(),
-            accuracy,
-        });
-        Some(-accuracy)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.optimizer.lr
+        let images = at.steps_done * self.config.batch_size;
+        (-accuracy, FinetuneCheck { images, train_loss: at.train_loss, accuracy })
     }
 }

@@ -1,8 +1,10 @@
 //! Training: AE pre-training on a never-repeating stream, decoder-only fine-tuning through a
 //! frozen classifier, and classifier training for profiles without pretrained weights.
 //!
-//! Every loop is a [`Task`] run by one driver ([`drive`]) that owns what all loops share:
-//! per-step seeding, progress, periodic checks, checkpoints, resuming, Ctrl-C and NaN handling.
+//! Every loop is a [`Task`], which says only what is its own: its model's tensors, its loss on
+//! a typed [`Batch`] and its periodic check. One driver ([`drive`]) owns what all loops share:
+//! the optimizer, its learning-rate schedule and gradient accumulation ([`Trainer`]), per-step
+//! seeding, progress, checkpoints, resuming, Ctrl-C and NaN handling.
 
 pub mod checkpoint;
 pub mod classify;
@@ -16,10 +18,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use tch::Tensor;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
 
+use crate::compute::Compute;
 use checkpoint::{CheckpointError, Checkpoints};
+use optim::{LrSchedule, Optimizer, Plateau, Rule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -46,81 +50,208 @@ pub enum TrainError {
     OutOfMemory { task: String, step: u64, batch_size: u64, accumulation: u64, detail: String },
 }
 
-/// One training loop, as the driver sees it.
+/// One training loop: what is its own. The driver does the rest.
 pub trait Task {
-    /// Everything besides tensors that a checkpoint must hold.
-    type State: Serialize + DeserializeOwned;
+    /// The data of one step.
+    type Batch: Batch;
+    /// What one check adds to the run's log.
+    type Record: Serialize + DeserializeOwned;
     /// Name used in messages and seeds.
     fn name(&self) -> String;
-    fn state(&self) -> Self::State;
-    /// Model and optimizer tensors, by unique name.
+    /// Every tensor of the model (weights and BN statistics) by unique name: what a checkpoint
+    /// holds besides the optimizer's state.
     fn tensors(&self) -> Vec<(String, Tensor)>;
-    fn restore(
-        &mut self,
-        tensors: &HashMap<String, Tensor>,
-        state: Self::State,
-    ) -> Result<(), String>;
-    /// Makes the data of a step from the step's number alone. It borrows the data source,
+    /// The tensors the optimizer updates, by name, always in the same order.
+    fn trainable(&self) -> Vec<(String, Tensor)>;
+    /// Makes the batch of a step from the step's number alone. It borrows the data source,
     /// never the model, so the driver makes the next batch on another thread while the
     /// current step computes.
-    type Loader: Fn(u64) -> Vec<Tensor> + Send;
-    fn loader(&self) -> Self::Loader;
-    /// One optimisation step on `batch`, the loader's data for `step`; returns the loss.
-    fn step(&mut self, step: u64, batch: Vec<Tensor>) -> f64;
-    /// Periodic evaluation after `steps_done` steps; the score (lower is better) ranks
-    /// checkpoints.
-    fn check(&mut self, steps_done: u64) -> Option<f64>;
-    fn learning_rate(&self) -> f64;
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Self::Batch + Send + '_>;
+    /// The mean loss of `batch`, a micro-batch on the model's device.
+    fn loss(&self, batch: &Self::Batch) -> Tensor;
+    /// The periodic evaluation: its score (lower is better; it ranks checkpoints and drives a
+    /// plateau schedule) and what it adds to the log.
+    fn check(&self, at: &CheckAt) -> (f64, Self::Record);
 }
 
-/// How long a loop runs and how often it checks.
+/// Where a run stands when the driver asks its task for a check.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckAt {
+    pub steps_done: u64,
+    /// Mean training loss of the steps since the previous check.
+    pub train_loss: f64,
+    /// The learning rate of the latest step.
+    pub lr: f64,
+}
+
+/// A step's data as the driver handles it, whatever it holds: moved to the model and cut into
+/// micro-batches.
+pub trait Batch: Send + Sized {
+    /// Examples in the batch: the first dimension of its tensors.
+    fn examples(&self) -> i64;
+    /// Examples `start .. start + length`, as views.
+    fn narrow(&self, start: i64, length: i64) -> Self;
+    /// The batch on `device`, its images laid out as `compute` asks.
+    fn to_model(&self, device: Device, compute: &Compute) -> Self;
+}
+
+/// Images without labels: pre-training's stream.
+pub struct Unlabelled {
+    pub images: Tensor,
+}
+
+impl Batch for Unlabelled {
+    fn examples(&self) -> i64 {
+        self.images.size()[0]
+    }
+
+    fn narrow(&self, start: i64, length: i64) -> Self {
+        Unlabelled { images: self.images.narrow(0, start, length) }
+    }
+
+    fn to_model(&self, device: Device, compute: &Compute) -> Self {
+        Unlabelled { images: compute.prepare(&self.images.to_device(device)) }
+    }
+}
+
+/// Images with their class labels.
+pub struct Labelled {
+    pub images: Tensor,
+    pub labels: Tensor,
+}
+
+impl Batch for Labelled {
+    fn examples(&self) -> i64 {
+        self.images.size()[0]
+    }
+
+    fn narrow(&self, start: i64, length: i64) -> Self {
+        Labelled {
+            images: self.images.narrow(0, start, length),
+            labels: self.labels.narrow(0, start, length),
+        }
+    }
+
+    fn to_model(&self, device: Device, compute: &Compute) -> Self {
+        Labelled {
+            images: compute.prepare(&self.images.to_device(device)),
+            labels: self.labels.to_device(device),
+        }
+    }
+}
+
+/// How the driver optimises: the update rule, the learning rate it starts from and how the
+/// rate moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Optimisation {
+    pub rule: Rule,
+    pub lr: f64,
+    pub lr_schedule: LrSchedule,
+}
+
+/// How the driver runs a task: how it optimises, for how long and how often it checks.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
+    pub optimisation: Optimisation,
     pub steps: u64,
     pub check_every: u64,
     pub images_per_step: u64,
-    /// Micro-batches per step (for the out-of-memory advice).
-    pub accumulation: u64,
+    /// Micro-batches per step, memory layout and autocast.
+    pub compute: Compute,
     /// Batches made ahead on a loader thread while a step computes (0: on the training
     /// thread, between steps); memory holds at most this many beyond the one in use.
     pub prefetch: usize,
 }
 
 impl Schedule {
-    /// `steps` batches of `batch_size`, checking every `check_images` images (at least every
-    /// step) and at the end.
+    /// `steps` batches of `batch_size` optimised as `optimisation` says, checking every
+    /// `check_images` images (at least every step) and at the end.
     pub fn new(
+        optimisation: Optimisation,
         steps: u64,
         batch_size: u64,
         check_images: u64,
-        compute: &crate::compute::Compute,
+        compute: Compute,
     ) -> Self {
         Schedule {
+            optimisation,
             steps,
             check_every: (check_images / batch_size.max(1)).max(1),
             images_per_step: batch_size,
-            accumulation: compute.accumulation,
+            compute,
             prefetch: 1,
         }
     }
 }
 
-/// One optimisation step over `inputs` (tensors sharing their first dimension, e.g. images
-/// and labels), split into micro-batches as `compute` says; `loss_of` returns a micro-batch's
-/// mean loss. Gradients of the parts add up to the whole batch's; the return value is the
-/// batch's mean loss.
-pub fn accumulated_step(
-    optimizer: &mut optim::Optimizer,
-    compute: &crate::compute::Compute,
-    device: tch::Device,
-    inputs: &[Tensor],
-    loss_of: &mut dyn FnMut(&[Tensor]) -> Tensor,
+/// The optimisation of one run: an optimizer over the task's trainable tensors whose learning
+/// rate the schedule sets, stepping on each batch in the micro-batches the schedule asks for.
+pub struct Trainer<'t, T: Task> {
+    task: &'t T,
+    schedule: Schedule,
+    optimizer: Optimizer,
+    /// Where batches go: where the weights are.
+    device: Device,
+}
+
+impl<'t, T: Task> Trainer<'t, T> {
+    pub fn new(task: &'t T, schedule: Schedule) -> Self {
+        let trainable = task.trainable();
+        let device = trainable.first().map_or(Device::Cpu, |(_, tensor)| tensor.device());
+        let Optimisation { rule, lr, .. } = schedule.optimisation;
+        Trainer { task, schedule, optimizer: Optimizer::new(trainable, lr, rule), device }
+    }
+
+    /// The learning rate of the latest step.
+    pub fn lr(&self) -> f64 {
+        self.optimizer.lr
+    }
+
+    /// One optimisation step on `batch`, the data of step `step`; returns the batch's mean loss.
+    pub fn step(&mut self, step: u64, batch: &T::Batch) -> f64 {
+        let Optimisation { lr, lr_schedule, .. } = self.schedule.optimisation;
+        if let Some(lr) = lr_schedule.at_step(lr, step) {
+            self.optimizer.lr = lr;
+        }
+        let compute = self.schedule.compute;
+        let batch = batch.to_model(self.device, &compute);
+        let task = self.task;
+        accumulated_step(&mut self.optimizer, &compute, self.device, &batch, &mut |part| {
+            task.loss(part)
+        })
+    }
+
+    /// What a checkpoint holds of the tensors: the model's, then the optimizer's state.
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        let mut tensors = self.task.tensors();
+        tensors.extend(self.optimizer.state());
+        tensors
+    }
+
+    /// Restores what [`Trainer::tensors`] saved, and the learning rate.
+    fn restore(&mut self, saved: &HashMap<String, Tensor>, lr: f64) -> Result<(), String> {
+        copy_named(&self.task.tensors(), saved)?;
+        self.optimizer.restore(saved);
+        self.optimizer.lr = lr;
+        Ok(())
+    }
+}
+
+/// One optimisation step on `batch`, split into micro-batches as `compute` says; `loss_of`
+/// returns a micro-batch's mean loss. Gradients of the parts add up to the whole batch's; the
+/// return value is the batch's mean loss.
+pub(crate) fn accumulated_step<B: Batch>(
+    optimizer: &mut Optimizer,
+    compute: &Compute,
+    device: Device,
+    batch: &B,
+    loss_of: &mut dyn FnMut(&B) -> Tensor,
 ) -> f64 {
-    let n = inputs[0].size()[0];
+    let n = batch.examples();
     optimizer.zero_grad();
     let mut total = 0.0;
     for (start, end) in compute.micro_batches(n) {
-        let part: Vec<Tensor> = inputs.iter().map(|t| t.narrow(0, start, end - start)).collect();
+        let part = batch.narrow(start, end - start);
         let loss = compute.autocast(device, || loss_of(&part));
         let weight = (end - start) as f64 / n as f64;
         // Backward outside autocast, as libtorch recommends; no extra op for a single part.
@@ -137,14 +268,13 @@ pub fn accumulated_step(
 
 /// Runs one step, turning libtorch's out-of-memory panic into advice on the batch size.
 fn guarded_step<T: Task>(
-    task: &mut T,
+    trainer: &mut Trainer<T>,
     step: u64,
-    batch: Vec<Tensor>,
-    schedule: &Schedule,
+    batch: &T::Batch,
 ) -> Result<f64, TrainError> {
     quiet_caught_out_of_memory_panics();
     GUARDED.with(|guarded| guarded.set(true));
-    let run = std::panic::AssertUnwindSafe(|| task.step(step, batch));
+    let run = std::panic::AssertUnwindSafe(|| trainer.step(step, batch));
     let result = std::panic::catch_unwind(run);
     GUARDED.with(|guarded| guarded.set(false));
     result.map_err(|payload| {
@@ -156,10 +286,10 @@ fn guarded_step<T: Task>(
         // Torch("CUDA out of memory. …`: keep libtorch's words.
         let detail = message.split_once("Torch(\"").map_or(message, |(_, torch)| torch);
         TrainError::OutOfMemory {
-            task: task.name(),
+            task: trainer.task.name(),
             step,
-            batch_size: schedule.images_per_step,
-            accumulation: schedule.accumulation.max(1),
+            batch_size: trainer.schedule.images_per_step,
+            accumulation: trainer.schedule.compute.accumulation.max(1),
             detail: detail.lines().next().unwrap_or("").chars().take(200).collect(),
         }
     })
@@ -211,7 +341,7 @@ pub fn sorted_variables(store: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
 }
 
 /// Running mean of the training loss between two checks; part of every loop's checkpoint.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LossMeter {
     sum: f64,
     steps: u64,
@@ -229,26 +359,6 @@ impl LossMeter {
         *self = LossMeter::default();
         mean
     }
-}
-
-/// What every loop checkpoints: its model's tensors, then the optimizer's state.
-pub fn with_optimizer(
-    mut model: Vec<(String, Tensor)>,
-    optimizer: &optim::Optimizer,
-) -> Vec<(String, Tensor)> {
-    model.extend(optimizer.state());
-    model
-}
-
-/// Restores what [`with_optimizer`] saved into `model` and `optimizer`.
-pub fn restore_with_optimizer(
-    model: &[(String, Tensor)],
-    optimizer: &mut optim::Optimizer,
-    saved: &HashMap<String, Tensor>,
-) -> Result<(), String> {
-    copy_named(model, saved)?;
-    optimizer.restore(saved);
-    Ok(())
 }
 
 /// Copies `source` into the tensors of `targets` by name, without recording gradients.
@@ -277,108 +387,159 @@ pub fn copy_named(
 /// compare them tightly, before rounding differences between CPUs grow.
 pub const FIRST_LOSSES: usize = 8;
 
-/// What a checkpoint holds besides tensors: the task's state and the driver's record.
-#[derive(Serialize, serde::Deserialize)]
-struct Saved<S> {
-    task: S,
-    first_losses: Vec<f64>,
+/// What a run hands back besides its trained model.
+#[derive(Debug)]
+pub struct Trained<R> {
+    /// The losses of the first [`FIRST_LOSSES`] steps.
+    pub first_losses: Vec<f64>,
+    /// Every check's record, in order.
+    pub log: Vec<R>,
 }
 
-/// Runs `task` for its schedule and returns the losses of its first [`FIRST_LOSSES`] steps.
-/// On CPU, a run resumed from any checkpoint ends with the same bytes as an uninterrupted
-/// one: each step reseeds libtorch from (seed, task, step) and data is addressed by index.
+/// What the driver records over a run; part of every checkpoint.
+#[derive(Serialize, Deserialize)]
+struct History<R> {
+    first_losses: Vec<f64>,
+    /// The training loss since the latest check.
+    loss: LossMeter,
+    plateau: Plateau,
+    log: Vec<R>,
+}
+
+/// What a checkpoint holds besides tensors.
+#[derive(Serialize, Deserialize)]
+struct Saved<H> {
+    /// The optimizer's learning rate.
+    lr: f64,
+    history: H,
+}
+
+/// Runs `task` for its schedule and returns the losses of its first [`FIRST_LOSSES`] steps
+/// and its checks' log. On CPU, a run resumed from any checkpoint ends with the same bytes as
+/// an uninterrupted one: each step reseeds libtorch from (seed, task, step) and data is
+/// addressed by index.
 pub fn drive<T: Task>(
-    task: &mut T,
+    task: &T,
     schedule: Schedule,
     persistence: Option<&Persistence>,
     seed: u64,
-) -> Result<Vec<f64>, TrainError> {
+) -> Result<Trained<T::Record>, TrainError> {
     let _running = stop::LoopRunning::start();
-    let name = task.name();
-    let mut start = 0;
-    let mut first_losses = Vec::new();
-    if let Some(p) = persistence.filter(|p| p.resume) {
-        if let Some(loaded) = p.checkpoints.latest::<Saved<T::State>>()? {
-            task.restore(&loaded.tensors, loaded.state.task)
-                .map_err(|reason| TrainError::Restore { task: name.clone(), reason })?;
-            start = loaded.step;
-            first_losses = loaded.state.first_losses;
-        }
+    let history = History {
+        first_losses: Vec::new(),
+        loss: LossMeter::default(),
+        plateau: Plateau::default(),
+        log: Vec::new(),
+    };
+    let trainer = Trainer::new(task, schedule);
+    let mut run = Run { trainer, persistence, seed, start: 0, history };
+    if persistence.is_some_and(|p| p.resume) {
+        run.resume()?;
     }
-    let mut run = Run { schedule, persistence, seed, start, first_losses };
-    let loader = task.loader();
+    let start = run.start;
+    let mut loader = task.loader();
     if schedule.prefetch == 0 {
-        run.steps(task, &mut |step| Some(loader(step)))?;
-        return Ok(run.first_losses);
-    }
-    std::thread::scope(|scope| {
-        // `prefetch - 1` batches wait in the channel, one more in the loader's hands.
-        let (sender, batches) = std::sync::mpsc::sync_channel(schedule.prefetch - 1);
-        scope.spawn(move || {
-            for step in start..schedule.steps {
-                // The receiver is gone when the run stopped early.
-                if sender.send(loader(step)).is_err() {
-                    break;
+        run.steps(&mut |step| Some(loader(step)))?;
+    } else {
+        std::thread::scope(|scope| {
+            // `prefetch - 1` batches wait in the channel, one more in the loader's hands.
+            let (sender, batches) = std::sync::mpsc::sync_channel(schedule.prefetch - 1);
+            scope.spawn(move || {
+                for step in start..schedule.steps {
+                    // The receiver is gone when the run stopped early.
+                    if sender.send(loader(step)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
-        // A closed channel means the loader panicked; the scope re-raises its panic.
-        run.steps(task, &mut |_| batches.recv().ok())
-    })?;
-    Ok(run.first_losses)
+            });
+            // A closed channel means the loader panicked; the scope re-raises its panic.
+            run.steps(&mut |_| batches.recv().ok())
+        })?;
+    }
+    Ok(Trained { first_losses: run.history.first_losses, log: run.history.log })
 }
 
-/// One run of a loop: its schedule, where it checkpoints, and what the driver records.
-struct Run<'a> {
-    schedule: Schedule,
-    persistence: Option<&'a Persistence>,
+/// One run of a loop: its optimisation, where it checkpoints, and what the driver records.
+struct Run<'t, 'p, T: Task> {
+    trainer: Trainer<'t, T>,
+    persistence: Option<&'p Persistence>,
     seed: u64,
     start: u64,
-    first_losses: Vec<f64>,
+    history: History<T::Record>,
 }
 
-impl Run<'_> {
-    fn save<T: Task>(&self, task: &T, step: u64, score: Option<f64>) -> Result<(), TrainError> {
+impl<T: Task> Run<'_, '_, T> {
+    /// Continues from the newest checkpoint, if there is one.
+    fn resume(&mut self) -> Result<(), TrainError> {
+        let Some(p) = self.persistence else { return Ok(()) };
+        let Some(loaded) = p.checkpoints.latest::<Saved<History<T::Record>>>()? else {
+            return Ok(());
+        };
+        self.trainer
+            .restore(&loaded.tensors, loaded.state.lr)
+            .map_err(|reason| TrainError::Restore { task: self.trainer.task.name(), reason })?;
+        self.start = loaded.step;
+        self.history = loaded.state.history;
+        Ok(())
+    }
+
+    fn save(&self, step: u64, score: Option<f64>) -> Result<(), TrainError> {
         if let Some(p) = self.persistence {
-            let saved = Saved { task: task.state(), first_losses: self.first_losses.clone() };
-            p.checkpoints.save(step, &task.tensors(), &saved, score)?;
+            let saved = Saved { lr: self.trainer.lr(), history: &self.history };
+            p.checkpoints.save(step, &self.trainer.tensors(), &saved, score)?;
         }
         Ok(())
     }
 
-    fn steps<T: Task>(
+    /// The task's check after `steps_done` steps, logged; a plateau schedule then lowers the
+    /// rate if the score stopped improving. Returns the score.
+    fn check(&mut self, steps_done: u64) -> f64 {
+        let train_loss = self.history.loss.take_mean();
+        let at = CheckAt { steps_done, train_loss, lr: self.trainer.lr() };
+        let (score, record) = self.trainer.task.check(&at);
+        self.history.log.push(record);
+        let lr_schedule = self.trainer.schedule.optimisation.lr_schedule;
+        if let LrSchedule::Plateau { factor, patience } = lr_schedule {
+            if self.history.plateau.stalled(score, patience) {
+                self.trainer.optimizer.lr *= factor;
+            }
+        }
+        score
+    }
+
+    fn steps(
         &mut self,
-        task: &mut T,
-        next_batch: &mut dyn FnMut(u64) -> Option<Vec<Tensor>>,
+        next_batch: &mut dyn FnMut(u64) -> Option<T::Batch>,
     ) -> Result<(), TrainError> {
-        let (name, schedule) = (task.name(), self.schedule);
+        let (name, schedule) = (self.trainer.task.name(), self.trainer.schedule);
         let mut progress =
             crate::progress::Progress::new(&name, schedule.steps * schedule.images_per_step);
         progress.set_position(self.start * schedule.images_per_step);
         for step in self.start..schedule.steps {
             if stop::requested() {
                 if let Some(p) = self.persistence {
-                    self.save(task, step, None)?;
+                    self.save(step, None)?;
                     return Err(TrainError::Interrupted { task: name, step, dir: p.dir.clone() });
                 }
             }
             let Some(batch) = next_batch(step) else { break };
             tch::manual_seed(crate::seed::derive(self.seed, &name, &format!("step{step}")) as i64);
-            let loss = guarded_step(task, step, batch, &schedule)?;
+            let loss = guarded_step(&mut self.trainer, step, &batch)?;
             if !loss.is_finite() {
                 let last_good =
                     self.persistence.and_then(|p| p.checkpoints.steps().last().copied());
                 return Err(TrainError::NonFinite { task: name, step, loss, last_good });
             }
             crate::failpoint::hit("step", || format!("{name}@{step}"));
+            self.history.loss.add(loss);
             if (step as usize) < FIRST_LOSSES {
-                self.first_losses.push(loss);
+                self.history.first_losses.push(loss);
             }
             let done = step + 1;
-            progress.update(done * schedule.images_per_step, loss, task.learning_rate());
+            progress.update(done * schedule.images_per_step, loss, self.trainer.lr());
             if done % schedule.check_every == 0 || done == schedule.steps {
-                let score = task.check(done);
-                self.save(task, done, score)?;
+                let score = self.check(done);
+                self.save(done, Some(score))?;
             }
         }
         progress.finish();

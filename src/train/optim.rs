@@ -1,6 +1,7 @@
 //! The optimizers, PyTorch's semantics, with their state in the open so that a checkpoint
 //! holds everything needed to resume bit for bit: SGD with momentum (the paper's, and every
-//! classifier's) and Adam (the scaled AE's pre-training, see `PretrainConfig`).
+//! classifier's) and Adam (the scaled AE's pre-training, see `PretrainConfig`); and the
+//! learning-rate schedules the training driver moves their rate with.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,74 @@ impl Rule {
     /// PyTorch's default Adam.
     pub fn adam() -> Self {
         Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+}
+
+/// How the learning rate moves during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// The starting rate throughout (fine-tuning).
+    Constant,
+    /// A linear rise to the starting rate over the first `warmup` steps, then cosine decay to
+    /// 0 at step `steps` (the classifiers). `steps` is the whole run's, so a run driven for
+    /// fewer steps sees the rates of the full run's first steps.
+    WarmupCosine { warmup: u64, steps: u64 },
+    /// The rate × `factor` after `patience` checks in a row without a better score (the paper's
+    /// pre-training).
+    Plateau { factor: f64, patience: u32 },
+}
+
+impl LrSchedule {
+    /// The rate of step `step` for a schedule that sets it by step number (None: the rate
+    /// stays as it is).
+    pub fn at_step(&self, start: f64, step: u64) -> Option<f64> {
+        match *self {
+            LrSchedule::WarmupCosine { warmup, steps } => {
+                Some(warmup_cosine(start, warmup, steps, step))
+            }
+            LrSchedule::Constant | LrSchedule::Plateau { .. } => None,
+        }
+    }
+}
+
+/// The learning rate at `step` of `steps`: a linear rise to `peak` over the first `warmup`
+/// steps (from `peak / warmup`, so no step is wasted at 0), then cosine decay to 0 over the rest.
+fn warmup_cosine(peak: f64, warmup: u64, steps: u64, step: u64) -> f64 {
+    let warmup = warmup.min(steps);
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let progress = (step - warmup) as f64 / (steps - warmup).max(1) as f64;
+    0.5 * peak * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
+/// What a plateau schedule remembers between checks; part of every checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plateau {
+    best: Option<f64>,
+    checks_without_improvement: u32,
+}
+
+impl Plateau {
+    /// Takes a check's `score` (lower is better); true when it makes `patience` checks in a
+    /// row without improvement, the moment to lower the rate (the count then starts afresh).
+    pub fn stalled(&mut self, score: f64, patience: u32) -> bool {
+        match self.best {
+            Some(best) if score >= best => {
+                self.checks_without_improvement += 1;
+                let stalled = self.checks_without_improvement >= patience;
+                if stalled {
+                    self.checks_without_improvement = 0;
+                }
+                stalled
+            }
+            _ => {
+                self.best = Some(score);
+                self.checks_without_improvement = 0;
+                false
+            }
+        }
     }
 }
 
@@ -146,5 +215,39 @@ impl Optimizer {
             let steps = load("adam-steps");
             self.steps[i] = if steps.defined() { steps.int64_value(&[0]) as u64 } else { 0 };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{warmup_cosine, Plateau};
+
+    #[test]
+    fn warm_up_rises_linearly_then_the_cosine_decays_to_zero() {
+        let lr = |step| warmup_cosine(0.1, 4, 20, step);
+        let rise: Vec<f64> = (0..4).map(lr).collect();
+        for (got, want) in rise.iter().zip([0.025, 0.05, 0.075, 0.1]) {
+            assert!((got - want).abs() < 1e-12, "{rise:?}");
+        }
+        assert!((lr(4) - 0.1).abs() < 1e-12, "the decay starts at the peak");
+        assert!((lr(12) - 0.05).abs() < 1e-12, "half-way through the decay: {}", lr(12));
+        assert!(lr(19) > 0.0 && lr(19) < 0.002);
+        assert!((1..20).all(|s| s <= 4 || lr(s) < lr(s - 1)), "decreasing after the warm-up");
+    }
+
+    #[test]
+    fn no_warm_up_is_the_plain_cosine() {
+        for step in 0..10 {
+            let cosine = 0.05 * (1.0 + (std::f64::consts::PI * step as f64 / 10.0).cos());
+            assert!((warmup_cosine(0.1, 0, 10, step) - cosine).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn a_plateau_stalls_after_patience_checks_without_improvement() {
+        let mut plateau = Plateau::default();
+        let stalls: Vec<bool> =
+            [3.0, 2.0, 2.0, 2.5, 1.0, 1.0, 1.0].iter().map(|&s| plateau.stalled(s, 2)).collect();
+        assert_eq!(stalls, [false, false, false, true, false, false, true]);
     }
 }

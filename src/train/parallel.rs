@@ -138,7 +138,7 @@ fn zero_grads(ae: &AutoEncoder) {
 mod tests {
     use super::*;
     use crate::models::segnet::SegNetConfig;
-    use crate::train::accumulated_step;
+    use crate::train::{accumulated_step, Unlabelled};
     use tch::Kind;
 
     fn max_difference(a: &AutoEncoder, b: &AutoEncoder) -> f64 {
@@ -165,15 +165,15 @@ mod tests {
         let mut replicas = Replicas::new(&two, &[Device::Cpu]).unwrap();
         // Two steps, so that momentum and the copy back to the replica take part.
         for _ in 0..2 {
-            let mut loss_of = |part: &[Tensor]| {
+            let mut loss_of = |part: &Unlabelled| {
                 normalized_mse(
                     &one,
-                    &one.forward(&part[0], AeMode::Pretrain),
-                    &part[0],
+                    &one.forward(&part.images, AeMode::Pretrain),
+                    &part.images,
                     Reduction::Mean,
                 )
             };
-            let batch = [images.shallow_clone()];
+            let batch = Unlabelled { images: images.shallow_clone() };
             let expected = accumulated_step(
                 &mut optimizer_one,
                 &accumulate,

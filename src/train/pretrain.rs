@@ -1,16 +1,13 @@
 //! AE pre-training (paper §3.2): MSE reconstruction on a stream of images never seen twice,
-//! SGD with momentum 0.9 from lr 0.01 (or Adam, [`PretrainRecipe`]); every `check_every` images the loss on a fixed held-out
-//! set is measured and, after two consecutive checks without improvement, lr ← 0.2·lr.
-
-use std::collections::HashMap;
+//! SGD with momentum 0.9 from lr 0.01 (or Adam, [`PretrainRecipe`]); every `check_every` images
+//! the loss on a fixed held-out set is measured and, after two consecutive checks without
+//! improvement, lr ← 0.2·lr.
 
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
-use super::optim::{Optimizer, Rule};
-use super::{
-    accumulated_step, restore_with_optimizer, sorted_variables, with_optimizer, LossMeter, Task,
-};
+use super::optim::{LrSchedule, Rule};
+use super::{sorted_variables, CheckAt, Optimisation, Schedule, Task, Unlabelled};
 use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
 use crate::models::is_running_statistic;
@@ -93,21 +90,10 @@ pub struct CheckRecord {
     pub lr: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PretrainState {
-    pub lr: f64,
-    pub best: Option<f64>,
-    pub checks_without_improvement: u32,
-    pub loss: LossMeter,
-    pub log: Vec<CheckRecord>,
-}
-
 pub struct Pretrain<'a> {
     ae: &'a AutoEncoder,
     source: &'a dyn ImageSource,
     config: PretrainConfig,
-    optimizer: Optimizer,
-    state: PretrainState,
 }
 
 /// Every tensor of the AE (weights and BN statistics), sorted by name.
@@ -133,18 +119,19 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
 
 impl<'a> Pretrain<'a> {
     pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
-        let optimizer =
-            Optimizer::new(trainable_named(ae, AeMode::Pretrain), config.lr, config.rule);
-        let state = PretrainState { lr: config.lr, ..Default::default() };
-        Pretrain { ae, source, config, optimizer, state }
+        Pretrain { ae, source, config }
     }
 
     pub fn steps(&self) -> u64 {
         self.config.images / self.config.batch_size
     }
 
-    pub fn log(&self) -> &[CheckRecord] {
-        &self.state.log
+    /// The configured budget and optimizer, the rate lowered on a plateau of the held-out loss.
+    pub fn schedule(&self) -> Schedule {
+        let c = &self.config;
+        let lr_schedule = LrSchedule::Plateau { factor: c.decay, patience: c.patience };
+        let optimisation = Optimisation { rule: c.rule, lr: c.lr, lr_schedule };
+        Schedule::new(optimisation, self.steps(), c.batch_size, c.check_every, c.compute)
     }
 
     /// Mean MSE over the held-out images, in evaluation mode.
@@ -184,82 +171,40 @@ pub fn heldout_mse(ae: &AutoEncoder, source: &dyn ImageSource, images: u64, batc
     total / (images as f64 * per_image)
 }
 
-impl<'a> Task for Pretrain<'a> {
-    type State = PretrainState;
-    type Loader = Box<dyn Fn(u64) -> Vec<Tensor> + Send + 'a>;
+impl Task for Pretrain<'_> {
+    type Batch = Unlabelled;
+    type Record = CheckRecord;
 
     fn name(&self) -> String {
         "pretrain".into()
     }
 
-    fn state(&self) -> PretrainState {
-        self.state.clone()
-    }
-
     fn tensors(&self) -> Vec<(String, Tensor)> {
-        with_optimizer(ae_tensors(self.ae), &self.optimizer)
+        ae_tensors(self.ae)
     }
 
-    fn restore(
-        &mut self,
-        tensors: &HashMap<String, Tensor>,
-        state: PretrainState,
-    ) -> Result<(), String> {
-        restore_with_optimizer(&ae_tensors(self.ae), &mut self.optimizer, tensors)?;
-        self.optimizer.lr = state.lr;
-        self.state = state;
-        Ok(())
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        trainable_named(self.ae, AeMode::Pretrain)
     }
 
-    fn loader(&self) -> Self::Loader {
+    fn loader(&self) -> Box<dyn FnMut(u64) -> Unlabelled + Send + '_> {
         let (source, batch) = (self.source, self.config.batch_size);
-        Box::new(move |step| vec![source.stream(step * batch..(step + 1) * batch)])
+        Box::new(move |step| Unlabelled { images: source.stream(step * batch..(step + 1) * batch) })
     }
 
-    fn step(&mut self, _: u64, batch: Vec<Tensor>) -> f64 {
-        let (compute, ae) = (self.config.compute, self.ae);
-        let device = ae.encoder.device();
-        let images = compute.prepare(&batch[0].to_device(device));
-        let loss =
-            accumulated_step(&mut self.optimizer, &compute, device, &[images], &mut |part| {
-                normalized_mse(
-                    ae,
-                    &ae.forward(&part[0], AeMode::Pretrain),
-                    &part[0],
-                    Reduction::Mean,
-                )
-            });
-        self.state.loss.add(loss);
-        loss
+    fn loss(&self, batch: &Unlabelled) -> Tensor {
+        let reconstruction = self.ae.forward(&batch.images, AeMode::Pretrain);
+        normalized_mse(self.ae, &reconstruction, &batch.images, Reduction::Mean)
     }
 
-    fn check(&mut self, steps_done: u64) -> Option<f64> {
+    fn check(&self, at: &CheckAt) -> (f64, CheckRecord) {
         let heldout = self.heldout_loss();
-        let train_loss = self.state.loss.take_mean();
-        self.state.log.push(CheckRecord {
-            images: steps_done * self.config.batch_size,
-            train_loss,
+        let record = CheckRecord {
+            images: at.steps_done * self.config.batch_size,
+            train_loss: at.train_loss,
             heldout_loss: heldout,
-            lr: self.state.lr,
-        });
-        match self.state.best {
-            Some(best) if heldout >= best => {
-                self.state.checks_without_improvement += 1;
-                if self.state.checks_without_improvement >= self.config.patience {
-                    self.state.lr *= self.config.decay;
-                    self.optimizer.lr = self.state.lr;
-                    self.state.checks_without_improvement = 0;
-                }
-            }
-            _ => {
-                self.state.best = Some(heldout);
-                self.state.checks_without_improvement = 0;
-            }
-        }
-        Some(heldout)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.state.lr
+            lr: at.lr,
+        };
+        (heldout, record)
     }
 }

@@ -1,7 +1,7 @@
 //! `dnlts bench`: how fast each stage's step runs on this device, on generated inputs (no
 //! dataset needed), and what that means for the whole profile.
 //!
-//! Each stage runs its real training step (the library's `Task::step`) or the real evaluation
+//! Each stage runs its real training step (the library's `Trainer::step`) or the real evaluation
 //! pass (`eval::evaluate`): what is timed is what `dnlts reproduce` runs, minus data loading,
 //! which is measured elsewhere (the batch is made once, before the clock starts). The work of
 //! a step is counted while its first warm-up step runs ([`dnlts::models::flops`]), so TFLOP/s
@@ -19,12 +19,12 @@ use dnlts::data::SkipReason;
 use dnlts::eval::{evaluate, EvalPlan, View};
 use dnlts::models::classifier::Classifier;
 use dnlts::models::flops::{count_macs, flops, Macs};
-use dnlts::models::segnet::{AutoEncoder, Part, SegNetConfig};
+use dnlts::models::segnet::{AutoEncoder, SegNetConfig};
 use dnlts::models::{Family, Scale};
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::pretrain::{Pretrain, PretrainConfig};
-use dnlts::train::Task;
+use dnlts::train::{Labelled, Trainer, Unlabelled};
 
 use crate::cli::BenchArgs;
 use crate::profile::{ModelScale, Profile};
@@ -70,6 +70,12 @@ impl GeneratedImages {
     fn images(&self, n: i64) -> Tensor {
         Tensor::rand([n, 3, self.size, self.size], (Kind::Float, Device::Cpu))
     }
+}
+
+/// The first `n` training images of `source` with their labels: one step's batch.
+fn labelled_batch(source: &GeneratedImages, n: u64) -> Labelled {
+    let (images, labels) = source.labelled(Split::Train, &dnlts::data::source::range(0, n));
+    Labelled { images, labels }
 }
 
 /// The networks and sizes a bench runs at.
@@ -339,10 +345,11 @@ impl Bench<'_> {
                 0,
             )
         };
-        let mut task = Pretrain::new(&ae, &source, config);
-        let batch = source.stream(0..self.batch());
+        let task = Pretrain::new(&ae, &source, config);
+        let mut trainer = Trainer::new(&task, task.schedule());
+        let batch = Unlabelled { images: source.stream(0..self.batch()) };
         let mut step = |i| {
-            task.step(i, vec![batch.shallow_clone()]);
+            trainer.step(i, &batch);
         };
         self.measure("pretrain".into(), size, self.profile.pretrain_images, self.batch(), &mut step)
     }
@@ -356,11 +363,11 @@ impl Bench<'_> {
             compute: self.compute(),
             ..ClassifyConfig::recipe(family, 1, self.batch())
         };
-        let mut task = TrainClassifier::new(&classifier, &source, config);
-        let (images, labels) =
-            source.labelled(Split::Train, &dnlts::data::source::range(0, self.batch()));
+        let task = TrainClassifier::new(&classifier, &source, config);
+        let mut trainer = Trainer::new(&task, task.schedule());
+        let batch = labelled_batch(&source, self.batch());
         let mut step = |i| {
-            task.step(i, vec![images.shallow_clone(), labels.shallow_clone()]);
+            trainer.step(i, &batch);
         };
         let images_in_profile = self.profile.train_images * self.profile.classifier_epochs;
         let stage = format!("train-classifier {}", family.letter());
@@ -376,20 +383,14 @@ impl Bench<'_> {
         let source = GeneratedImages { size, classes: self.classes() };
         let ae = AutoEncoder::new(self.setup.segnet, self.device);
         let config = FinetuneConfig {
-            images: GENERATED_IMAGES,
-            batch_size: self.batch(),
-            check_every: GENERATED_IMAGES,
-            check_images: 0,
-            lr: 0.01,
-            momentum: 0.9,
-            part: Part::Decoder,
             compute: self.compute(),
+            ..FinetuneConfig::recipe(GENERATED_IMAGES, self.batch(), GENERATED_IMAGES, 0)
         };
-        let mut task = Finetune::new(&ae, &classifier, &source, config);
-        let (images, labels) =
-            source.labelled(Split::Train, &dnlts::data::source::range(0, self.batch()));
+        let task = Finetune::new(&ae, &classifier, &source, config);
+        let mut trainer = Trainer::new(&task, task.schedule());
+        let batch = labelled_batch(&source, self.batch());
         let mut step = |i| {
-            task.step(i, vec![images.shallow_clone(), labels.shallow_clone()]);
+            trainer.step(i, &batch);
         };
         let stage = format!("finetune {}", family.letter());
         self.measure(stage, size, self.profile.finetune_images, self.batch(), &mut step)

@@ -39,7 +39,7 @@ use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
 use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
-use dnlts::train::{drive, Persistence, Schedule, Task};
+use dnlts::train::{drive, Persistence, Schedule, Task, Trained};
 
 use crate::profile::{DataSource, ModelScale, Profile};
 
@@ -499,15 +499,14 @@ impl Pipeline {
         Ok(Some((record, weights)))
     }
 
-    /// Trains stage `stage` with `task` (resuming from its checkpoints when asked), then
-    /// saves its weights with `save` and its record (key, time, log) beside them.
-    fn train_stage<T: Task, L: Serialize>(
+    /// Trains stage `stage` with `task` on `schedule` (resuming from its checkpoints when
+    /// asked), then saves its weights with `save` and its record (key, time, log) beside them.
+    fn train_stage<T: Task>(
         &self,
         stage: &str,
         key: String,
-        task: &mut T,
+        task: &T,
         schedule: Schedule,
-        log: impl FnOnce(&T) -> L,
         save: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
@@ -519,15 +518,15 @@ impl Pipeline {
             resume: self.resume,
         };
         let schedule = Schedule { prefetch: self.options.prefetch, ..schedule };
-        let first_losses = drive(task, schedule, Some(&persistence), self.seed(stage));
+        let trained = drive(task, schedule, Some(&persistence), self.seed(stage));
         self.check_skipped()?;
-        let first_losses = first_losses?;
+        let Trained { first_losses, log } = trained?;
         let weights = self.weights_path(stage);
         save(&weights)?;
         dnlts::failpoint::hit("stage-weights", || stage.to_string());
         let seconds = started.elapsed().as_secs_f64();
         let weights_sha256 = file_sha256(&weights)?;
-        let record = StageRecord { key, seconds, first_losses, weights_sha256, log: log(task) };
+        let record = StageRecord { key, seconds, first_losses, weights_sha256, log };
         crate::output::write_json(&self.record_path(stage), &record)?;
         dnlts::failpoint::hit("stage-record", || stage.to_string());
         let _ = std::fs::remove_dir_all(dir);
@@ -643,17 +642,8 @@ impl Pipeline {
         } else if let Some((_, weights)) = self.cached::<Vec<CheckRecord>>("pretrain", &key)? {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
-            let mut task = Pretrain::new(&ae, self.source()?, config.clone());
-            let schedule =
-                Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
-            self.train_stage(
-                "pretrain",
-                key,
-                &mut task,
-                schedule,
-                |t| t.log().to_vec(),
-                |path| Ok(ae.save(path)?),
-            )?;
+            let task = Pretrain::new(&ae, self.source()?, config);
+            self.train_stage("pretrain", key, &task, task.schedule(), |path| Ok(ae.save(path)?))?;
         }
         let ae = Rc::new(ae);
         *self.pretrained.borrow_mut() = Some(ae.clone());
@@ -706,24 +696,10 @@ impl Pipeline {
             dnlts::models::weights::load(&mut [store], &weights, LoadPolicy::Strict)?;
         } else {
             let source = self.source_for(&classifier.spec)?;
-            let mut task = TrainClassifier::new(&classifier, source.as_ref(), config.clone());
-            let schedule = Schedule {
-                check_every: task.steps_per_epoch(),
-                ..Schedule::new(task.steps(), config.batch_size, 0, &config.compute)
-            };
-            self.train_stage(
-                &stage,
-                key,
-                &mut task,
-                schedule,
-                |t| t.log().to_vec(),
-                |path| {
-                    Ok(dnlts::models::weights::save(
-                        &[classifier.store().expect("built-in")],
-                        path,
-                    )?)
-                },
-            )?;
+            let task = TrainClassifier::new(&classifier, source.as_ref(), config);
+            self.train_stage(&stage, key, &task, task.schedule(), |path| {
+                Ok(dnlts::models::weights::save(&[classifier.store().expect("built-in")], path)?)
+            })?;
         }
         classifier.freeze();
         let classifier = Rc::new(classifier);
@@ -767,15 +743,17 @@ impl Pipeline {
 
     fn finetune_config(&self) -> FinetuneConfig {
         let p = &self.profile;
+        let batch_size = p.batch_size as u64;
+        let check_every = (p.finetune_images / 4).max(batch_size);
         FinetuneConfig {
-            images: p.finetune_images,
-            batch_size: p.batch_size as u64,
-            check_every: (p.finetune_images / 4).max(p.batch_size as u64),
-            check_images: p.eval_images.min(1000),
-            lr: 0.01,
-            momentum: 0.9,
             part: self.options.finetune_part,
             compute: self.options.compute,
+            ..FinetuneConfig::recipe(
+                p.finetune_images,
+                batch_size,
+                check_every,
+                p.eval_images.min(1000),
+            )
         }
     }
 
@@ -829,17 +807,8 @@ impl Pipeline {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
             let source = self.source_for(&classifier.spec)?;
-            let mut task = Finetune::new(&ae, classifier, source.as_ref(), config.clone());
-            let schedule =
-                Schedule::new(task.steps(), config.batch_size, config.check_every, &config.compute);
-            self.train_stage(
-                stage,
-                key,
-                &mut task,
-                schedule,
-                |t| t.log().to_vec(),
-                |path| Ok(ae.save(path)?),
-            )?;
+            let task = Finetune::new(&ae, classifier, source.as_ref(), config.clone());
+            self.train_stage(stage, key, &task, task.schedule(), |path| Ok(ae.save(path)?))?;
         }
         // The same trainable flags whether fine-tuned here or loaded: the fixed half then runs
         // with batch norm folded (models/blocks.rs) either way, so no number depends on which
