@@ -2,7 +2,9 @@
 
 use dnlts::data::augment::AugmentConfig;
 use dnlts::data::batch::{build_batch, epoch_order, spawn, LoaderConfig, Order, NO_LABEL};
-use dnlts::data::source::{ImageSource, Sample, Split, SyntheticImages};
+use dnlts::data::source::{
+    EpochStream, ImageSource, Sample, Split, StreamHeldOut, SyntheticImages,
+};
 use dnlts::data::synthetic::{self, SyntheticConfig};
 use dnlts::data::{FailureBudget, SkipReason};
 use std::sync::Arc;
@@ -176,4 +178,46 @@ fn mixed_sizes_in_one_batch_are_an_error() {
     }
     let err = build_batch(&Mixed, Split::Train, &[0, 1], &LoaderConfig::default()).unwrap_err();
     assert!(err.to_string().contains("same size"), "{err}");
+}
+
+/// Figure 2's second regime reads the training split as a stream: every epoch holds each
+/// training image once, in an order of its own, without labels; the other splits are the
+/// source's own.
+#[test]
+fn an_epoch_stream_reads_every_training_image_once_per_epoch() {
+    let small =
+        || SyntheticImages { config: SyntheticConfig::default(), train_images: 12, eval_images: 4 };
+    let stream = EpochStream::new(small(), 3);
+    let plain = small();
+    let epoch = |e: u64| -> Vec<String> {
+        (e * 12..(e + 1) * 12).map(|i| stream.name(Split::Stream, i)).collect()
+    };
+    let mut training: Vec<String> = (0..12).map(|i| plain.name(Split::Train, i)).collect();
+    training.sort();
+    let (first, second) = (epoch(0), epoch(1));
+    for order in [&first, &second] {
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, training, "each training image once per epoch");
+    }
+    assert_ne!(first, second, "each epoch in its own order");
+    let sample = stream.load(Split::Stream, 5).unwrap();
+    let index: u64 = first[5].rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(sample.image, plain.load(Split::Train, index).unwrap().image);
+    assert_eq!(sample.label, NO_LABEL);
+    assert_eq!(
+        stream.load(Split::Validation, 2).unwrap(),
+        plain.load(Split::Validation, 2).unwrap()
+    );
+}
+
+/// Another source's stream as held-out images: validation image i is stream image i.
+#[test]
+fn a_stream_held_out_is_the_streams_first_images() {
+    let held = StreamHeldOut { stream: synthetic(), images: 5 };
+    assert_eq!(held.len(Split::Validation), 5);
+    assert_eq!(held.len(Split::Train), 0);
+    let (images, _) = held.labelled(Split::Validation, &[0, 4]);
+    let stream = synthetic().stream(0..5);
+    assert!(images.equal(&stream.index_select(0, &tch::Tensor::from_slice(&[0i64, 4]))));
 }

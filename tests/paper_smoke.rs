@@ -72,6 +72,23 @@ fn paper_smoke_runs_every_target_through_the_papers_path() {
     // The evaluation streamed over every validation image.
     let table1 = json(&dir.join("out/table1.json"));
     assert!(table1.to_string().contains("\"images\":4"), "{table1}");
+    // Figure 2's second regime, asked for: an AE trained on ImageNet for 2 epochs, checked
+    // after each on ImageNet val and on YFCC100m images; the other stages are reused.
+    let mut again = args.to_vec();
+    again.extend(["--include", "fig2", "--fig2-imagenet-epochs", "2"]);
+    let out = dnlts(&again, &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let regime = &json(&dir.join("out/fig2.json"))["result"]["imagenet_regime"];
+    assert_eq!(regime["epochs"], 2, "{regime}");
+    let checks = regime["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 2, "one check per epoch: {regime}");
+    for check in checks {
+        let (imagenet, yfcc) = (&check["heldout_loss"], &check["second_heldout_loss"]);
+        assert!(imagenet.as_f64().is_some_and(f64::is_finite), "{check}");
+        assert!(yfcc.as_f64().is_some_and(f64::is_finite), "{check}");
+        assert_ne!(imagenet, yfcc, "two held-out sets, two losses: {check}");
+    }
+    assert!(dir.join("out/figures/fig2_imagenet.svg").is_file());
     // About 1.6 GB of weights and stages.
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -388,6 +388,114 @@ impl<L: ImageSource, S: ImageSource> WithStream<L, S> {
     }
 }
 
+/// A labelled source whose training split is read as an unlabelled stream, epoch after
+/// epoch, each epoch in its own seeded order: Figure 2's second regime, where the AE trains on
+/// ImageNet for many epochs instead of on YFCC100m's never-repeating stream. The other splits
+/// are the labelled source's.
+pub struct EpochStream<L> {
+    labelled: L,
+    seed: u64,
+    /// The order of the epoch read last (1.3 M indices for ImageNet: made once per epoch).
+    order: std::sync::Mutex<(u64, std::sync::Arc<Vec<u64>>)>,
+}
+
+impl<L: ImageSource> EpochStream<L> {
+    pub fn new(labelled: L, seed: u64) -> Self {
+        let order = super::batch::epoch_order(labelled.len(Split::Train), seed, 0);
+        EpochStream { labelled, seed, order: std::sync::Mutex::new((0, order.into())) }
+    }
+
+    /// Stream index `index` as an index of the training split.
+    fn train_index(&self, index: u64) -> u64 {
+        let n = self.labelled.len(Split::Train).max(1);
+        let epoch = index / n;
+        let mut order = self.order.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if order.0 != epoch {
+            *order = (epoch, super::batch::epoch_order(n, self.seed, epoch).into());
+        }
+        order.1[(index % n) as usize]
+    }
+
+    /// The split and index that `index` of `split` reads.
+    fn locate(&self, split: Split, index: u64) -> (Split, u64) {
+        match split {
+            Split::Stream => (Split::Train, self.train_index(index)),
+            _ => (split, index),
+        }
+    }
+}
+
+impl<L: ImageSource> ImageSource for EpochStream<L> {
+    fn image_size(&self) -> i64 {
+        self.labelled.image_size()
+    }
+
+    fn classes(&self) -> i64 {
+        self.labelled.classes()
+    }
+
+    /// The stream never ends: it starts another epoch.
+    fn len(&self, split: Split) -> u64 {
+        match split {
+            Split::Stream => u64::MAX,
+            _ => self.labelled.len(split),
+        }
+    }
+
+    fn load(&self, split: Split, index: u64) -> Result<Sample, SkipReason> {
+        let (inner, at) = self.locate(split, index);
+        let sample = self.labelled.load(inner, at)?;
+        let label = if split == Split::Stream { NO_LABEL } else { sample.label };
+        Ok(Sample { label, ..sample })
+    }
+
+    fn name(&self, split: Split, index: u64) -> String {
+        let (inner, at) = self.locate(split, index);
+        self.labelled.name(inner, at)
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        self.labelled.skip_log()
+    }
+}
+
+/// The first `images` of another source's unlabelled stream as the validation split: held-out
+/// images for an AE that never trained on that stream (YFCC100m validating the AE of Figure 2's
+/// second regime, trained on ImageNet). It has no other split.
+pub struct StreamHeldOut<S> {
+    pub stream: S,
+    pub images: u64,
+}
+
+impl<S: ImageSource> ImageSource for StreamHeldOut<S> {
+    fn image_size(&self) -> i64 {
+        self.stream.image_size()
+    }
+
+    fn classes(&self) -> i64 {
+        self.stream.classes()
+    }
+
+    fn len(&self, split: Split) -> u64 {
+        match split {
+            Split::Validation => self.images.min(self.stream.len(Split::Stream)),
+            _ => 0,
+        }
+    }
+
+    fn load(&self, _: Split, index: u64) -> Result<Sample, SkipReason> {
+        self.stream.load(Split::Stream, index)
+    }
+
+    fn name(&self, _: Split, index: u64) -> String {
+        self.stream.name(Split::Stream, index)
+    }
+
+    fn skip_log(&self) -> Option<&SkipLog> {
+        self.stream.skip_log()
+    }
+}
+
 /// A shared source reads as the source itself (one YFCC100m index behind several views).
 impl<T: ImageSource + ?Sized> ImageSource for std::sync::Arc<T> {
     fn image_size(&self) -> i64 {

@@ -345,6 +345,21 @@ impl Yfcc {
         })
     }
 
+    /// The same index without augmentation (its own shard handle and skip log): held-out
+    /// images, as Figure 2's second regime checks an AE trained on ImageNet on YFCC100m.
+    pub fn unaugmented(&self) -> Yfcc {
+        Yfcc {
+            sources: self.sources.clone(),
+            starts: self.starts.clone(),
+            total: self.total,
+            size: self.size,
+            augment: AugmentConfig::default(),
+            augment_seed: self.augment_seed,
+            shard: Mutex::new(None),
+            skipped: SkipLog::default(),
+        }
+    }
+
     /// Which source holds stream entry `position` (`< total`), and the entry's place in it.
     fn locate(&self, position: u64) -> (usize, usize) {
         let source = self.starts.partition_point(|&start| start <= position) - 1;

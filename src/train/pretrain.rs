@@ -88,12 +88,18 @@ pub struct CheckRecord {
     pub train_loss: f64,
     pub heldout_loss: f64,
     pub lr: f64,
+    /// The held-out MSE on a second set, when the run has one (Figure 2's second regime:
+    /// YFCC100m images for an AE trained on ImageNet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_heldout_loss: Option<f64>,
 }
 
 pub struct Pretrain<'a> {
     ae: &'a AutoEncoder,
     source: &'a dyn ImageSource,
     config: PretrainConfig,
+    /// A second held-out set (its validation split), checked beside the source's own.
+    second_heldout: Option<&'a dyn ImageSource>,
 }
 
 /// Every tensor of the AE (weights and BN statistics), sorted by name.
@@ -119,7 +125,13 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
 
 impl<'a> Pretrain<'a> {
     pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
-        Pretrain { ae, source, config }
+        Pretrain { ae, source, config, second_heldout: None }
+    }
+
+    /// Also checks the first `heldout_images` validation images of `heldout` (the score that
+    /// drives the schedule stays the source's own held-out loss).
+    pub fn with_second_heldout(self, heldout: &'a dyn ImageSource) -> Self {
+        Pretrain { second_heldout: Some(heldout), ..self }
     }
 
     pub fn steps(&self) -> u64 {
@@ -204,6 +216,10 @@ impl Task for Pretrain<'_> {
             train_loss: at.train_loss,
             heldout_loss: heldout,
             lr: at.lr,
+            second_heldout_loss: self.second_heldout.and_then(|source| {
+                let images = self.config.heldout_images.min(source.len(Split::Validation));
+                (images > 0).then(|| heldout_mse(self.ae, source, images, self.config.batch_size))
+            }),
         };
         (heldout, record)
     }

@@ -217,6 +217,11 @@ pub struct ReproduceArgs {
     /// and column in every table and figure; `dnlts data export` writes the data to train it on
     #[arg(long, value_name = "NAME=FILE")]
     pub classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
+    /// Figure 2's second regime: also pre-train a SegNet on ImageNet for N epochs (the
+    /// paper: 72) and draw its held-out MSE on ImageNet val and on YFCC100m images
+    /// (profiles paper and paper-smoke; 0: not drawn)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fig2_imagenet_epochs: u64,
     #[command(flatten)]
     pub run: StageArgs,
 }

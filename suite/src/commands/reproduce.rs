@@ -56,6 +56,7 @@ impl TrainingArgs {
             prefetch: self.prefetch,
             fixed_stages: self.fixed_stages.clone(),
             inputs,
+            fig2_imagenet_epochs: 0,
         })
     }
 }
@@ -138,6 +139,14 @@ impl StageArgs {
 pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
     let mut request = args.run.request(targets::select(&args.include, &args.exclude)?)?;
     request.classifiers = args.classifier;
+    let epochs = args.fig2_imagenet_epochs;
+    anyhow::ensure!(
+        epochs == 0 || request.profile.data == profile::DataSource::ImagenetYfcc,
+        "--fig2-imagenet-epochs {epochs}: profile '{}' reads no ImageNet and YFCC100m; Figure \
+         2's second regime runs with --profile paper (the paper's 72 epochs) or paper-smoke",
+        request.profile.name
+    );
+    request.options.fig2_imagenet_epochs = epochs;
     run_targets(request)
 }
 

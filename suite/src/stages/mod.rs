@@ -26,7 +26,8 @@ use dnlts::data::fashion;
 use dnlts::data::imagenet::ImageNet;
 use dnlts::data::resize::EvalTransform;
 use dnlts::data::source::{
-    DecodedSplit, FashionImages, ImageSource, Split, SyntheticImages, WithStream,
+    DecodedSplit, EpochStream, FashionImages, ImageSource, Split, StreamHeldOut, SyntheticImages,
+    WithStream,
 };
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::data::yfcc::Yfcc;
@@ -78,6 +79,9 @@ pub struct RunOptions {
     /// Where the paper profiles' data and weights are.
     #[serde(default)]
     pub inputs: PaperInputs,
+    /// Figure 2's second regime: epochs of an AE pre-trained on ImageNet (0: not drawn).
+    #[serde(default)]
+    pub fig2_imagenet_epochs: u64,
 }
 
 /// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,
@@ -257,6 +261,15 @@ fn check_every_stage_trains(profile: &Profile) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Figure 2's second regime: the checks of a SegNet pre-trained on ImageNet for `epochs`
+/// epochs of `train_images` (each check's `second_heldout_loss` is on YFCC100m).
+#[derive(Debug, Serialize)]
+pub struct ImagenetRegime {
+    pub epochs: u64,
+    pub train_images: u64,
+    pub checks: Vec<CheckRecord>,
 }
 
 /// What a stage key records of the dataset ([`Pipeline::data_identity`]).
@@ -672,6 +685,60 @@ impl Pipeline {
             .context("pre-training record missing")?
             .0
             .log)
+    }
+
+    /// Figure 2's second regime (`--fig2-imagenet-epochs N`, the paper's N = 72): a SegNet
+    /// pre-trained on ImageNet's training images for N epochs, each in its own order, instead
+    /// of on the never-repeating stream; checked once per epoch on ImageNet val and on the
+    /// first YFCC100m images (held out: this AE never trains on them), as many of each as the
+    /// profile evaluates. `None` when not asked for. Nothing else uses this AE.
+    pub fn imagenet_pretrain_log(&self) -> anyhow::Result<Option<ImagenetRegime>> {
+        let epochs = self.options.fig2_imagenet_epochs;
+        if epochs == 0 {
+            return Ok(None);
+        }
+        let data = self.data()?;
+        let (Some(imagenet), Some(yfcc)) = (&data.imagenet, &data.yfcc) else {
+            anyhow::bail!(
+                "--fig2-imagenet-epochs {epochs}: profile '{}' reads no ImageNet and YFCC100m; \
+                 Figure 2's second regime runs with --profile paper or paper-smoke",
+                self.profile.name
+            );
+        };
+        let stage = "pretrain-imagenet";
+        let train_images = imagenet.len(Split::Train);
+        let heldout = self.validation_images();
+        let config = PretrainConfig {
+            compute: self.options.compute,
+            ..PretrainConfig::new(
+                self.profile.autoencoder.pretrain,
+                epochs * train_images,
+                self.profile.batch_size as u64,
+                train_images,
+                heldout,
+            )
+        };
+        let key = self.key(stage, &config);
+        if self.cached::<Vec<CheckRecord>>(stage, &key)?.is_none() {
+            let seed = self.seed(stage);
+            tch::manual_seed(seed as i64);
+            let ae = AutoEncoder::new(self.scale().1, self.device);
+            let source = EpochStream::new(imagenet.clone(), seed);
+            let yfcc_heldout = StreamHeldOut { stream: yfcc.unaugmented(), images: heldout };
+            let task = Pretrain::new(&ae, &source, config).with_second_heldout(&yfcc_heldout);
+            self.train_stage(
+                stage,
+                key.clone(),
+                &task,
+                task.schedule(),
+                |path| Ok(ae.save(path)?),
+            )?;
+        }
+        let (record, _) = self
+            .cached::<Vec<CheckRecord>>(stage, &key)?
+            .context("the record of stage 'pretrain-imagenet' is missing")?;
+        let log = record.log;
+        Ok(Some(ImagenetRegime { epochs, train_images, checks: log }))
     }
 
     /// Classifier `family`, trained from scratch on the profile's data, frozen.
