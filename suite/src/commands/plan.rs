@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use dnlts::models::Family;
 
-use crate::cli::{Emit, PlanArgs};
+use crate::cli::{Emit, PaperArgs, PlanArgs};
 use crate::output::thousands;
 use crate::profile::{DataSource, Profile};
 
@@ -32,8 +32,19 @@ pub struct Node {
     pub needs: Vec<String>,
 }
 
-/// The stage graph of `profile` in an order where every node comes after what it needs.
+/// The stage graph of `profile` in an order where every node comes after what it needs: its
+/// [`stages`], then the report, which needs every fine-tuning.
 pub fn graph(profile: &Profile) -> Vec<Node> {
+    let mut nodes = stages(profile);
+    let finetunes =
+        nodes.iter().filter(|n| n.command[0] == "finetune").map(|n| n.name.clone()).collect();
+    nodes.push(Node { name: "report".into(), command: vec!["reproduce".into()], needs: finetunes });
+    nodes
+}
+
+/// The nodes of the graph that make cached stages (all but the report), each after what it
+/// needs: what `dnlts reproduce --devices` runs as child processes.
+pub fn stages(profile: &Profile) -> Vec<Node> {
     let node = |name: String, command: &[&str], needs: Vec<String>| Node {
         name,
         command: command.iter().map(|part| part.to_string()).collect(),
@@ -54,27 +65,29 @@ pub fn graph(profile: &Profile) -> Vec<Node> {
         }
         nodes.push(node(stage, &["finetune", "--classifier", family.name()], needs));
     }
-    let finetunes = Family::ALL.iter().map(|f| format!("finetune-{}", f.name())).collect();
-    nodes.push(node("report".into(), &["reproduce"], finetunes));
     nodes
 }
 
-/// The arguments every node shares: they are part of every stage's cache key, so all nodes
-/// must agree on them; the paper profiles' data and weights (absolute) when given.
-fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
-    let mut shared = vec![
+/// The words every stage command of one run shares, but its device: they are part of every
+/// stage's cache key or decide its numbers (the thread count), so all commands must agree on
+/// them. The output folder and the paper profiles' data and weights are made absolute.
+pub fn run_words(
+    profile: &str,
+    out: &Path,
+    seed: u64,
+    threads: usize,
+    inputs: &PaperArgs,
+) -> anyhow::Result<Vec<String>> {
+    let mut words = vec![
         "--profile".into(),
-        args.profile.clone(),
+        profile.to_string(),
         "--out".into(),
-        out.display().to_string(),
+        absolute(out.to_path_buf())?.display().to_string(),
         "--seed".into(),
-        args.seed.to_string(),
+        seed.to_string(),
         "--threads".into(),
-        args.threads.to_string(),
-        "--device".into(),
-        args.device.to_string(),
+        threads.to_string(),
     ];
-    let inputs = &args.inputs;
     let given = [
         ("--imagenet", &inputs.imagenet),
         ("--yfcc", &inputs.yfcc),
@@ -83,10 +96,17 @@ fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
     ];
     for (option, path) in given {
         if let Some(path) = path {
-            shared.push(option.into());
-            shared.push(absolute(path.clone())?.display().to_string());
+            words.push(option.into());
+            words.push(absolute(path.clone())?.display().to_string());
         }
     }
+    Ok(words)
+}
+
+/// The arguments every node shares: [`run_words`] and the device.
+fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
+    let mut shared = run_words(&args.profile, out, args.seed, args.threads, &args.inputs)?;
+    shared.extend(["--device".into(), args.device.to_string()]);
     Ok(shared)
 }
 
@@ -113,9 +133,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     }
     let out =
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
-    let dnlts = std::env::current_exe().map_err(|error| {
-        anyhow::anyhow!("cannot find the path of this dnlts binary ({error}) to put in the plan")
-    })?;
+    let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
     let nodes = graph(&profile);
     let text = match args.emit {
@@ -126,16 +144,23 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The path of this `dnlts` binary, which the plan's commands run.
+pub fn this_binary() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().map_err(|error| {
+        anyhow::anyhow!("cannot find the path of this dnlts binary ({error}) to run its stages")
+    })
+}
+
 /// `path` made absolute against the current folder, so the plan works from anywhere (Slurm
 /// jobs start in the submission folder, or wherever the cluster says).
-fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+pub fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path);
     }
     let here = std::env::current_dir().map_err(|error| {
         anyhow::anyhow!(
-            "cannot read the current folder ({error}) to make --out {} absolute; give an \
-             absolute --out",
+            "cannot read the current folder ({error}) to make {} absolute; give absolute \
+             paths",
             path.display()
         )
     })?;
@@ -152,7 +177,8 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
-fn quoted(words: &[String]) -> String {
+/// `words` as one shell command line.
+pub fn quoted(words: &[String]) -> String {
     words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
 }
 

@@ -1,11 +1,16 @@
 //! `dnlts reproduce`, `dnlts evaluate` and the stage commands (`pretrain`,
 //! `train-classifier`, `finetune`): options to a run request, then the runner or one stage.
 
+mod devices;
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use dnlts::models::segnet::Part;
+
 use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
+use crate::commands::plan;
 use crate::{profile, runner, stages, targets};
 
 impl PaperArgs {
@@ -58,6 +63,51 @@ impl TrainingArgs {
             inputs,
         })
     }
+
+    /// These options as command-line words, for the child stage commands of `--devices`
+    /// (the paper inputs are in [`plan::run_words`]). Every field is named, so that a new
+    /// option cannot be left out of the children by mistake.
+    fn words(&self) -> anyhow::Result<Vec<String>> {
+        let TrainingArgs {
+            batch_size,
+            accumulate,
+            amp,
+            channels_last,
+            finetune_part,
+            prefetch,
+            data,
+            inputs: _,
+            fixed_stages,
+        } = self;
+        let part = match finetune_part {
+            Part::Decoder => "decoder",
+            Part::Encoder => "encoder",
+            Part::Both => "both",
+        };
+        let mut words = vec![
+            "--accumulate".to_string(),
+            accumulate.to_string(),
+            "--prefetch".into(),
+            prefetch.to_string(),
+            "--finetune-part".into(),
+            part.into(),
+        ];
+        if let Some(batch_size) = batch_size {
+            words.extend(["--batch-size".into(), batch_size.to_string()]);
+        }
+        for (option, on) in [("--amp", amp), ("--channels-last", channels_last)] {
+            if *on {
+                words.push(option.into());
+            }
+        }
+        for (option, path) in [("--data", data), ("--fixed-stages", fixed_stages)] {
+            if let Some(path) = path {
+                words.push(option.into());
+                words.push(plan::absolute(path.clone())?.display().to_string());
+            }
+        }
+        Ok(words)
+    }
 }
 
 pub fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
@@ -83,6 +133,30 @@ pub fn run_stage(
 }
 
 impl StageArgs {
+    /// The output folder: `--out`, or results/<profile>.
+    fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&self.profile))
+    }
+
+    /// This run as the words of a child stage command, but its `--device`: the same profile,
+    /// output folder, seed, thread count and options, so that a stage computed by a child is
+    /// the one this process would compute (and finds in the cache).
+    fn child_words(&self) -> anyhow::Result<Vec<String>> {
+        let (machine, training) = (&self.machine, &self.training);
+        let mut words = plan::run_words(
+            &self.profile,
+            &self.out_dir(),
+            machine.seed,
+            machine.threads,
+            &training.inputs,
+        )?;
+        words.extend(training.words()?);
+        if self.resume {
+            words.push("--resume".into());
+        }
+        Ok(words)
+    }
+
     /// What to run: the profile with --batch-size applied, the run options, the device.
     pub fn request(
         self,
@@ -100,7 +174,7 @@ impl StageArgs {
                  unless the CPU has bf16 units (AVX512-BF16, AMX)"
             );
         }
-        let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        let out_dir = self.out_dir();
         // A stage command (no targets) or a target that reads data needs every input: the
         // preflight names each missing one at once, before anything trains.
         let reads_data = targets.is_empty() || targets.iter().any(|target| target.reads_data);
@@ -135,9 +209,28 @@ impl StageArgs {
     }
 }
 
-pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
-    let mut request = args.run.request(targets::select(&args.include, &args.exclude)?)?;
+pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
+    let devices = std::mem::take(&mut args.devices);
+    let child_words = if devices.is_empty() {
+        None
+    } else {
+        devices::check(&devices)?;
+        // The targets run here, on the first device.
+        args.run.machine.device = devices[0];
+        Some(args.run.child_words()?)
+    };
+    let selected = targets::select(&args.include, &args.exclude)?;
+    let trains = selected.iter().any(|target| target.reads_data);
+    let mut request = args.run.request(selected)?;
     request.classifiers = args.classifier;
+    if let (Some(words), true) = (child_words, trains) {
+        // Users' classifiers and the data are checked before any child starts.
+        let pipeline = runner::pipeline(&request)?;
+        pipeline.source()?;
+        drop(pipeline);
+        let dnlts = plan::this_binary()?;
+        devices::run_stages(&request.profile, &devices, &dnlts, &words, &request.out_dir)?;
+    }
     run_targets(request)
 }
 
