@@ -8,7 +8,7 @@
 //! and MFU follow the models as they are. The data side — JPEG decoding and the transforms
 //! per core, and the cores that keep one GPU fed — is measured in [`loading`].
 
-mod loading;
+pub(crate) mod loading;
 
 use std::ops::Range;
 use std::time::Instant;
@@ -131,7 +131,7 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
 
 /// One stage's measurement.
 #[derive(Serialize)]
-struct StageResult {
+pub(crate) struct StageResult {
     stage: String,
     /// Side of the images the step reads.
     image_size: i64,

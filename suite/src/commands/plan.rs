@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use dnlts::models::Family;
 
 use crate::cli::{Emit, PaperArgs, PlanArgs};
+use crate::commands::bench::loading::Reads;
 use crate::output::thousands;
 use crate::profile::{DataSource, Profile};
 
@@ -138,7 +139,14 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let nodes = graph(&profile);
     let text = match args.emit {
         Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
-        Emit::Slurm => slurm(&nodes, &dnlts, &shared, &out, args),
+        Emit::Slurm => {
+            // The paper profiles' stages are sized from the estimate; the others get --threads.
+            let sizing = if reads_imagenet { Some(Sizing::new(&profile, args)?) } else { None };
+            let jobs: Vec<Vec<String>> =
+                nodes.iter().map(|node| job_options(node, args, sizing.as_ref())).collect();
+            let note = sizing.as_ref().map(|sizing| sizing.source.as_str());
+            slurm(&nodes, &dnlts, &shared, &out, args, &jobs, note)
+        }
     };
     print!("{text}");
     Ok(())
@@ -209,12 +217,16 @@ pub fn makefile(nodes: &[Node], dnlts: &Path, shared: &[String], out: &Path) -> 
 
 /// A bash script that submits one Slurm job per stage, each waiting with
 /// `--dependency=afterok:` for the jobs of the stages it needs.
+/// `jobs` holds each node's own options (beside the shared [`sbatch_options`]), `note` where
+/// their sizes come from.
 pub fn slurm(
     nodes: &[Node],
     dnlts: &Path,
     shared: &[String],
     out: &Path,
     args: &PlanArgs,
+    jobs: &[Vec<String>],
+    note: Option<&str>,
 ) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "#!/usr/bin/env bash");
@@ -230,6 +242,9 @@ pub fn slurm(
     let _ = writeln!(text, "set -euo pipefail");
     let _ = writeln!(text, "DNLTS=${{DNLTS:-{}}}", shell_quote(&dnlts.display().to_string()));
     let _ = writeln!(text, "ARGS=({})", quoted(shared));
+    if let Some(note) = note {
+        let _ = writeln!(text, "# Each job's --cpus-per-task and --time: {note}.");
+    }
     let _ = writeln!(text, "SBATCH_OPTIONS=({})", quoted(&sbatch_options(args)));
     let _ = writeln!(text, "mkdir -p {}", shell_quote(&out.join("logs").display().to_string()));
     let _ = writeln!(
@@ -245,13 +260,14 @@ pub fn slurm(
     );
     let _ = writeln!(
         text,
-        "    --output={}/\"$name\"-%j.log \"${{SBATCH_OPTIONS[@]}}\" \\",
+        "    --output={}/\"$name\"-%j.log \"${{SBATCH_OPTIONS[@]}}\" \"${{RESOURCES[@]}}\" \\",
         shell_quote(&out.join("logs").display().to_string())
     );
     let _ = writeln!(text, "    --wrap=\"$(printf '%q ' \"$DNLTS\" \"$@\" \"${{ARGS[@]}}\")\")");
     let _ = writeln!(text, "  echo \"${{id%%;*}}\"");
     let _ = writeln!(text, "}}");
-    for node in nodes {
+    for (node, resources) in nodes.iter().zip(jobs) {
+        let _ = writeln!(text, "RESOURCES=({})", quoted(resources));
         let needs: Vec<String> = node.needs.iter().map(|n| format!("${}", variable(n))).collect();
         let _ = writeln!(
             text,
@@ -271,9 +287,9 @@ fn variable(node: &str) -> String {
     format!("job_{}", node.replace('-', "_"))
 }
 
-/// Resources of every job.
+/// Resources every job shares: GPUs and partition.
 fn sbatch_options(args: &PlanArgs) -> Vec<String> {
-    let mut options = vec![format!("--cpus-per-task={}", args.threads)];
+    let mut options = Vec::new();
     let gpus = args.gpus_per_job.unwrap_or(if args.device.to_string().starts_with("cuda") {
         1
     } else {
@@ -285,10 +301,88 @@ fn sbatch_options(args: &PlanArgs) -> Vec<String> {
     if let Some(partition) = &args.partition {
         options.push(format!("--partition={partition}"));
     }
-    if let Some(time) = &args.time {
-        options.push(format!("--time={time}"));
+    options
+}
+
+/// A stage so cheap on the GPU that only its loaders limit it (LeNet-5 at paper scale) would
+/// ask for hundreds of cores; few nodes give one GPU more than this many.
+const MAX_LOADER_CORES: usize = 32;
+
+/// What sizes a paper profile's jobs: the plan's estimate at the assumed rate, and one core's
+/// JPEG rates (the bench's data-loading rows, measured where the plan is made).
+pub struct Sizing {
+    rows: Vec<StageEstimate>,
+    tflops: f64,
+    per_core: Vec<(Reads, f64)>,
+    /// Where the numbers come from, for the script's comment.
+    pub source: String,
+}
+
+impl Sizing {
+    fn new(profile: &Profile, args: &PlanArgs) -> anyhow::Result<Sizing> {
+        let segnet = args.inputs.segnet.is_some();
+        let rows = estimate(profile, Default::default(), segnet, Default::default());
+        // Not resolved: the plan is made on a login node, which may have no GPU.
+        let device = match args.device {
+            dnlts::device::DeviceChoice::Cuda(index) => tch::Device::Cuda(index),
+            _ => tch::Device::Cpu,
+        };
+        let (tflops, rate) = assumed_throughput(device, false);
+        let loading =
+            super::bench::loading::measure(1, 5, &super::bench::loading::GpuRate::Unknown)?;
+        let per_core = loading.transforms.iter().map(|t| (t.reads, t.images_per_core_second));
+        Ok(Sizing {
+            rows,
+            tflops,
+            per_core: per_core.collect(),
+            source: format!(
+                "--time is twice the plan's f32 estimate at {rate} (at least 1 hour); \
+                 --cpus-per-task on a GPU is --threads or, if more, the cores that decode \
+                 JPEGs as fast as that estimate (one core's rates measured on this machine, \
+                 `dnlts bench`'s data-loading rows; at most {MAX_LOADER_CORES}) plus one"
+            ),
+        })
+    }
+
+    fn row(&self, node: &Node) -> Option<&StageEstimate> {
+        self.rows.iter().find(|row| row.node.as_deref() == Some(node.name.as_str()))
+    }
+
+    /// Cores whose decoding keeps up with the stage's estimated step rate.
+    fn loader_cores(&self, row: &StageEstimate) -> Option<usize> {
+        let reads = row.reads?;
+        let per_core = self.per_core.iter().find(|(r, _)| *r == reads)?.1;
+        if row.images == 0 || row.gflop_per_image <= 0.0 {
+            return None;
+        }
+        let rate = self.tflops * 1e3 / row.gflop_per_image;
+        Some(((rate / per_core).ceil() as usize).min(MAX_LOADER_CORES))
+    }
+}
+
+/// A node's own options: --cpus-per-task (see [`Sizing`]) and --time (given, or from the
+/// estimate).
+fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<String> {
+    let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
+    let loaders = sized.filter(|_| gpu).and_then(|(sizing, row)| sizing.loader_cores(row));
+    let cpus = loaders.map_or(args.threads, |cores| args.threads.max(cores + 1));
+    let mut options = vec![format!("--cpus-per-task={cpus}")];
+    match (&args.time, sized) {
+        (Some(time), _) => options.push(format!("--time={time}")),
+        (None, Some((sizing, row))) => {
+            options.push(format!("--time={}", slurm_time(row.hours(sizing.tflops))))
+        }
+        (None, None) => {}
     }
     options
+}
+
+/// Twice `hours` (the estimate assumes a rate and leaves out loading) in whole hours, at
+/// least one, as sbatch writes a time: D-HH:MM:SS.
+fn slurm_time(hours: f64) -> String {
+    let hours = (2.0 * hours).ceil().max(1.0) as u64;
+    format!("{}-{:02}:00:00", hours / 24, hours % 24)
 }
 
 /// The share of the device's peak the plan's estimate assumes every stage runs at: an
@@ -302,6 +396,10 @@ pub struct StageEstimate {
     pub stage: String,
     pub images: u64,
     pub gflop_per_image: f64,
+    /// The node of the graph this row is (none: loading weights is part of the fine-tunings).
+    pub node: Option<String>,
+    /// The JPEGs the stage decodes as it trains, for sizing its loaders (none: not estimated).
+    pub reads: Option<Reads>,
 }
 
 impl StageEstimate {
@@ -350,6 +448,8 @@ pub fn estimate(
         },
         images: if segnet_given { 0 } else { profile.pretrain_images },
         gflop_per_image: ae_gflop(profile.image_size as i64, AeMode::Pretrain),
+        node: Some("pretrain".into()),
+        reads: Some(Reads::Stream(profile.image_size)),
     }];
     // Per classifier: its input, evaluation forward, and the fine-tuning step's work.
     let mut classifiers = Vec::new();
@@ -368,6 +468,8 @@ pub fn estimate(
                 ),
                 images: train * profile.classifier_epochs,
                 gflop_per_image: gflop(flops::classifier_pass(net.as_ref(), spec.size, true)),
+                node: Some(format!("classifier-{}", family.name())),
+                reads: Some(Reads::Crop(spec.size as u32)),
             });
         } else {
             loaded.push(family.letter());
@@ -385,6 +487,8 @@ pub fn estimate(
             stage: format!("fine-tune A_{} (ImageNet train, {} px)", family.letter(), spec.size),
             images: cap(profile.finetune_images, found.train_images),
             gflop_per_image: step,
+            node: Some(format!("finetune-{}", family.name())),
+            reads: Some(Reads::Crop(spec.size as u32)),
         });
         classifiers.push((spec.size, forward));
     }
@@ -393,6 +497,8 @@ pub fn estimate(
             stage: format!("load {} (--weights)", loaded.join(", ")),
             images: 0,
             gflop_per_image: 0.0,
+            node: None,
+            reads: None,
         });
     }
     rows.extend(finetunes);
@@ -415,6 +521,9 @@ pub fn estimate(
         stage: "evaluation (ImageNet val: Tables 1-2, Figures 4, 9)".into(),
         images: val,
         gflop_per_image: per_image,
+        node: Some("report".into()),
+        // Each image is decoded once per pass and crop: not sized here.
+        reads: None,
     });
     rows
 }
@@ -575,6 +684,8 @@ mod tests {
             stage: stage.into(),
             images,
             gflop_per_image,
+            node: None,
+            reads: None,
         };
         let rows = [row("a", 3_600_000, 100.0), row("b", 0, 0.0), row("c", 3_600, 1000.0)];
         // 3.6 M × 100 GFLOP at 100 TFLOP/s: 3,600 s.
@@ -592,6 +703,52 @@ mod tests {
         let (tflops, source) = assumed_throughput(tch::Device::Cpu, false);
         assert!((tflops - 494.7 * ASSUMED_MFU).abs() < 1e-9);
         assert!(source.contains("40 %") && source.contains("H200"), "{source}");
+    }
+
+    #[test]
+    fn paper_jobs_ask_for_their_loader_cores_and_twice_the_estimated_time() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            plan: PlanArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let base = ["plan", "--profile", "paper", "--threads", "4"];
+            Cli::parse_from(base.iter().chain(extra)).plan
+        };
+        let row = |node: &str, reads, images, gflop_per_image| StageEstimate {
+            stage: node.into(),
+            images,
+            gflop_per_image,
+            node: Some(node.into()),
+            reads,
+        };
+        let sizing = Sizing {
+            rows: vec![
+                row("pretrain", Some(Reads::Stream(256)), 3_600_000, 100.0),
+                row("classifier-lenet5", Some(Reads::Crop(224)), 1_000, 0.001),
+                row("report", None, 50_000, 10.0),
+            ],
+            tflops: 100.0,
+            per_core: vec![(Reads::Stream(256), 100.0), (Reads::Crop(224), 500.0)],
+            source: String::new(),
+        };
+        let node = |name: &str| Node { name: name.into(), command: vec![], needs: vec![] };
+        let gpu = parse(&["--device", "cuda:0"]);
+        let options = |name: &str, args: &PlanArgs| job_options(&node(name), args, Some(&sizing));
+        // 100 TFLOP/s at 100 GFLOP per image: 1,000 images/s, 10 cores' decoding and one more;
+        // 3.6 M images at that rate take an hour, doubled.
+        assert_eq!(options("pretrain", &gpu), ["--cpus-per-task=11", "--time=0-02:00:00"]);
+        // LeNet-5 would keep 200,000 cores busy: capped.
+        let capped = format!("--cpus-per-task={}", MAX_LOADER_CORES + 1);
+        assert_eq!(options("classifier-lenet5", &gpu)[0], capped);
+        // The evaluation's loading is not sized; its 5 s estimate gets the 1-hour minimum.
+        assert_eq!(options("report", &gpu), ["--cpus-per-task=4", "--time=0-01:00:00"]);
+        // On the CPU no loaders are sized, and a --time given is every job's.
+        let cpu = parse(&["--time", "3:00:00"]);
+        assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
+        assert_eq!(slurm_time(30.0), "2-12:00:00");
     }
 
     /// The paper profile's plan as README ("The paper's path", step 5) shows it: counting the

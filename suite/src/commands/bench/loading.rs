@@ -26,6 +26,16 @@ const PHOTOS: [(&str, &[u8]); 2] = [
     ("fixtures/photos/flower.jpg", include_bytes!("../../../../fixtures/photos/flower.jpg")),
 ];
 
+/// What a stage's loaders make from each JPEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// YFCC100m's stream: filter, resize, crop, augment, to this side.
+    Stream(u32),
+    /// ImageNet at one centre crop.
+    Crop(u32),
+}
+
 /// What the pipeline does to a file before a step reads it.
 #[derive(Clone, Copy)]
 enum Transform {
@@ -53,6 +63,13 @@ impl Transform {
                 format!("pretrain: decode+filter, resize {0}, crop {0}, augment", t.size)
             }
             Transform::Eval(t) => format!("eval: decode, resize {}, crop {}", t.resize, t.crop),
+        }
+    }
+
+    fn reads(&self) -> Reads {
+        match self {
+            Transform::Pretrain(t) => Reads::Stream(t.size),
+            Transform::Eval(t) => Reads::Crop(t.crop),
         }
     }
 
@@ -87,8 +104,9 @@ impl Transform {
 
 /// One transform's rates, and the cores it takes to feed a GPU.
 #[derive(Serialize)]
-pub(super) struct LoadingResult {
+pub(crate) struct LoadingResult {
     pub transform: String,
+    pub reads: Reads,
     pub output_size: u32,
     /// Images per second of this thread's CPU time: one core's rate.
     pub images_per_core_second: f64,
@@ -101,7 +119,7 @@ pub(super) struct LoadingResult {
 }
 
 #[derive(Serialize)]
-pub(super) struct LoadingReport {
+pub(crate) struct LoadingReport {
     pub photos: Vec<&'static str>,
     /// Width and height of each photo.
     pub photo_sizes: Vec<(u32, u32)>,
@@ -112,7 +130,7 @@ pub(super) struct LoadingReport {
 }
 
 /// The GPU rate a transform must keep up with, if known.
-pub(super) enum GpuRate<'a> {
+pub(crate) enum GpuRate<'a> {
     /// `--gpu-rate`: the same for every transform.
     Given(f64),
     /// The stages measured on a GPU at paper scale: each transform feeds the fastest stage
@@ -137,7 +155,7 @@ impl GpuRate<'_> {
 
 /// Times each of the paper's transforms: `warmup` untimed passes over the photos, then
 /// `passes` timed ones; the median pass gives the rates.
-pub(super) fn measure(warmup: u64, passes: u64, gpu: &GpuRate) -> anyhow::Result<LoadingReport> {
+pub(crate) fn measure(warmup: u64, passes: u64, gpu: &GpuRate) -> anyhow::Result<LoadingReport> {
     let mut transforms = Vec::new();
     for transform in Transform::paper() {
         let (cpu, wall) = time_passes(&transform, warmup, passes)?;
@@ -145,6 +163,7 @@ pub(super) fn measure(warmup: u64, passes: u64, gpu: &GpuRate) -> anyhow::Result
         let feed = gpu.for_transform(&transform);
         transforms.push(LoadingResult {
             transform: transform.describe(),
+            reads: transform.reads(),
             output_size: transform.output_size(),
             images_per_core_second: per_core,
             images_per_wall_second: PHOTOS.len() as f64 / wall,
