@@ -158,7 +158,7 @@ impl<'a> Scheduler<'a> {
         }
         if stop::requested() {
             anyhow::bail!(
-                "stopped; the stages that were running wrote checkpoints: run the same command \
+                "stopped; the stages that were training wrote a checkpoint: run the same command \
                  with --resume to continue"
             );
         }
@@ -213,6 +213,12 @@ impl<'a> Scheduler<'a> {
             if status.success() {
                 println!("{} finished on {device} in {seconds:.1} s", self.label(node));
                 self.done.push(&node.name);
+            } else if self.stopping {
+                // Asked to stop: a training stage exits with an error after its checkpoint.
+                println!(
+                    "{} stopped on {device} after {seconds:.1} s ({status})",
+                    self.label(node)
+                );
             } else {
                 println!("{} FAILED on {device} after {seconds:.1} s ({status})", self.label(node));
                 if self.failed.is_none() {
