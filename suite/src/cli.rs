@@ -359,8 +359,8 @@ pub struct PlanArgs {
     /// Master seed, passed to every stage
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
     pub seed: u64,
-    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: also
-    /// --cpus-per-task)
+    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: each job's
+    /// --cpus-per-task, or more for a paper profile's GPU stage that needs more JPEG decoders)
     #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
     pub threads: usize,
     /// Device of every stage: cpu, cuda, cuda:N or auto
@@ -372,7 +372,8 @@ pub struct PlanArgs {
     /// Slurm: the partition of every job
     #[arg(long)]
     pub partition: Option<String>,
-    /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00)
+    /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00; default for paper
+    /// and paper-smoke: twice each stage's estimated hours, at least one)
     #[arg(long)]
     pub time: Option<String>,
     /// The data and weights of paper and paper-smoke, passed to every stage (made absolute)

@@ -11,6 +11,10 @@
 //! the evaluation pass and every target. The evaluation is not a node of its own because its
 //! results are kept in memory, not in the stage cache: a separate `dnlts evaluate` job would be
 //! computed again by the report.
+//!
+//! The same graph and command lines drive `dnlts reproduce --devices` ([`stages`],
+//! [`run_words`]). In a Slurm script each job gets its own `--cpus-per-task` and `--time`,
+//! sized for the paper profiles from the plan's estimate ([`Sizing`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -282,3 +282,43 @@ fn prepare_output(out: &std::path::Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(words: impl IntoIterator<Item = String>) -> Command {
+        Cli::parse_from(std::iter::once("dnlts".to_string()).chain(words)).command
+    }
+
+    /// What a run computes with: run options, profile, seed, threads, resumption.
+    fn computes_with(stage: &StageArgs) -> String {
+        let mut profile = profile::Profile::preset(&stage.profile).unwrap();
+        let options = stage.training.apply(&mut profile).unwrap();
+        let (seed, threads) = (stage.machine.seed, stage.machine.threads);
+        serde_json::to_string(&(options, profile, seed, threads, stage.resume)).unwrap()
+    }
+
+    #[test]
+    fn a_child_stage_command_of_devices_computes_with_the_parents_options() {
+        let given = "reproduce --profile tiny --batch-size 8 --accumulate 2 --amp --channels-last \
+                     --finetune-part both --prefetch 3 --seed 7 --threads 3 --resume --out o \
+                     --devices cpu,cpu";
+        let Command::Reproduce(parent) = parse(given.split(' ').map(String::from)) else {
+            panic!("not a reproduce command")
+        };
+        let words = parent.run.child_words().unwrap();
+        let stage = ["finetune", "--classifier", "L"].map(String::from);
+        let device = ["--device", "cpu"].map(String::from);
+        let Command::Finetune { stage: child, .. } =
+            parse(stage.into_iter().chain(words).chain(device))
+        else {
+            panic!("not a finetune command")
+        };
+        assert_eq!(computes_with(&child), computes_with(&parent.run));
+        assert_eq!(child.out, Some(plan::absolute("o".into()).unwrap()), "the same folder");
+    }
+}
