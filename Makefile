@@ -2,6 +2,7 @@
 # Nothing to install by hand: libtorch is fetched on first use (see scripts/fetch-libtorch.sh).
 #
 #   make reproduce [PROFILE=tiny|ci|small|fashion|paper] [TORCH=cpu|cuda] [ARGS="--include fig6"]
+#                  ARGS="--devices cuda:0,cuda:1" trains independent stages on both GPUs at once
 #                  PROFILE=paper first runs the preflight `dnlts doctor` on IMAGENET=DIR YFCC=DIR WEIGHTS=DIR
 #   make test      formatting, clippy and every test (what CI runs)
 #   make bench     criterion benchmarks
@@ -35,7 +36,7 @@ CARGO_FLAGS := --release --workspace --locked
 all: build
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -51,11 +52,13 @@ fashion-mnist:
 DATA_OPTS := $(if $(IMAGENET),--imagenet $(IMAGENET)) $(if $(YFCC),--yfcc $(YFCC)) \
 	$(if $(WEIGHTS),--weights $(WEIGHTS))
 DOCTOR_OPTS := $(DATA_OPTS) $(if $(filter cuda,$(TORCH)),--device cuda)
+# TORCH=cuda runs on the first GPU, unless ARGS names the devices (--devices cuda:0,cuda:1).
+REPRODUCE_DEVICE := $(if $(filter cuda,$(TORCH)),$(if $(findstring --devices,$(ARGS)),,--device cuda))
 reproduce: build $(if $(filter fashion,$(PROFILE)),fashion-mnist)
 ifeq ($(PROFILE),paper)
 	$(DNLTS) doctor --profile paper $(DOCTOR_OPTS)
 endif
-	$(DNLTS) reproduce --profile $(PROFILE) $(DATA_OPTS) $(if $(filter cuda,$(TORCH)),--device cuda) $(ARGS)
+	$(DNLTS) reproduce --profile $(PROFILE) $(DATA_OPTS) $(REPRODUCE_DEVICE) $(ARGS)
 
 test:
 	$(WITH_TORCH) cargo fmt --all --check

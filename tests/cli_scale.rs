@@ -23,8 +23,10 @@ fn plan(emit: &str, dir: &Path) -> PathBuf {
     file
 }
 
-/// Stage weights (byte for byte) and every target's numbers (wall times left out).
+/// The sha256 of every stage's weights and every target's record but for what differs between
+/// runs of the same numbers (provenance: device, threads, host; the wall time).
 fn results(dir: &Path) -> Vec<(String, String)> {
+    use sha2::{Digest, Sha256};
     let mut found = Vec::new();
     for folder in [dir.to_path_buf(), dir.join("stages")] {
         for entry in std::fs::read_dir(&folder).unwrap().flatten() {
@@ -32,15 +34,45 @@ fn results(dir: &Path) -> Vec<(String, String)> {
             let name = path.strip_prefix(dir).unwrap().display().to_string();
             let bytes = std::fs::read(&path).unwrap_or_default();
             if name.ends_with(".safetensors") {
-                found.push((name, format!("{:?}", bytes)));
+                found.push((name, format!("{:x}", Sha256::digest(&bytes))));
             } else if name.ends_with(".json") && !name.contains('/') && name != "run.json" {
-                let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                found.push((name, record["result"].to_string()));
+                let mut record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let fields = record.as_object_mut().unwrap();
+                if fields.contains_key("target") {
+                    fields.remove("provenance");
+                    fields.remove("wall_seconds");
+                }
+                found.push((name, record.to_string()));
             }
         }
     }
     found.sort();
     found
+}
+
+/// Every file under `dir` whose name says it is unfinished: an atomic write's temporary or a
+/// training stage's checkpoint folder.
+fn unfinished(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(".dnlts-") || name.ends_with(".checkpoints") {
+            found.push(path.clone());
+        }
+        if path.is_dir() {
+            found.extend(unfinished(&path));
+        }
+    }
+    found
+}
+
+/// The stages of the tiny profile, as `dnlts plan` names them.
+fn tiny_stages() -> Vec<String> {
+    let families = ["lenet5", "alexnet", "vgg16_bn", "inception_v3", "resnet50"];
+    let classifiers = families.iter().map(|f| format!("classifier-{f}"));
+    let finetunes = families.iter().map(|f| format!("finetune-{f}"));
+    std::iter::once("pretrain".to_string()).chain(classifiers).chain(finetunes).collect()
 }
 
 /// Position of the first dry-run line running `command`.
@@ -85,6 +117,74 @@ fn the_make_plan_runs_stages_in_order_and_reproduces_dnlts_reproduce() {
     let (planned, direct) = (results(&dir.join("planned")), results(&dir.join("direct")));
     assert!(planned.iter().filter(|(name, _)| name.ends_with(".safetensors")).count() >= 11);
     assert_eq!(planned, direct, "the plan's stages and targets equal reproduce's");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `reproduce --devices cpu,cpu` runs each stage as a child process, two at a time, and ends
+/// with the stages and numbers of a one-device run.
+#[test]
+fn reproduce_on_two_devices_equals_one_device() {
+    let dir = scratch("devices");
+    let tiny = ["reproduce", "--profile", "tiny", "--threads", "1", "--out"];
+    let two = dnlts(&[&tiny[..], &["two", "--devices", "cpu,cpu"]].concat(), &dir);
+    let progress = text(&two.stdout);
+    assert!(two.status.success(), "{progress}\n{}", text(&two.stderr));
+    let one = dnlts(&[&tiny[..], &["one"]].concat(), &dir);
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let (two_results, one_results) = (results(&dir.join("two")), results(&dir.join("one")));
+    let weights = two_results.iter().filter(|(name, _)| name.ends_with(".safetensors"));
+    assert_eq!(weights.count(), 11, "{two_results:?}");
+    assert!(two_results.iter().any(|(name, _)| name == "table1.json"), "{two_results:?}");
+    assert_eq!(two_results, one_results, "two devices' stages and targets equal one device's");
+    for stage in tiny_stages() {
+        let started = format!("{stage} started on cpu");
+        let finished = format!("{stage} finished on cpu");
+        assert!(progress.contains(&started) && progress.contains(&finished), "{progress}");
+        assert!(dir.join("two/logs").join(format!("{stage}.log")).is_file(), "{stage}");
+    }
+    let lines: Vec<&str> = progress.lines().collect();
+    let first_end = lines.iter().position(|line| line.contains(" finished on ")).unwrap();
+    let started = lines[..first_end].iter().filter(|line| line.contains(" started on ")).count();
+    assert_eq!(started, 2, "two stages at a time, one per device:\n{progress}");
+    assert_eq!(unfinished(&dir.join("two")), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A stage that dies stops the run: no stage starts after it, the running ones finish and are
+/// kept, no target is written, and the error names the stage, its exit and its log.
+#[test]
+fn a_failed_stage_stops_reproduce_devices_and_names_its_log() {
+    let dir = scratch("devices-failed");
+    let args = ["reproduce", "--profile", "tiny", "--threads", "1", "--out", "out"];
+    let run = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(args)
+        .args(["--devices", "cpu,cpu"])
+        .current_dir(&dir)
+        .env_remove("LD_LIBRARY_PATH")
+        // The pre-training child kills itself (SIGKILL) after its second step.
+        .env(dnlts::failpoint::VARIABLE, "step:pretrain@1")
+        .output()
+        .unwrap();
+    let (progress, error) = (text(&run.stdout), text(&run.stderr));
+    assert!(!run.status.success(), "{progress}");
+    for part in ["stage pretrain", "signal: 9", "out/logs/pretrain.log", "run the same command"] {
+        assert!(error.contains(part), "no {part:?} in: {error}");
+    }
+    // The log starts with the stage's command, to rerun it by hand.
+    let log = std::fs::read_to_string(dir.join("out/logs/pretrain.log")).unwrap();
+    let command = log.lines().next().unwrap();
+    assert!(command.starts_with("$ ") && command.contains(" pretrain --profile tiny "), "{log}");
+    // The classifier started beside it finished and is cached; nothing needing pre-training
+    // started, and no target ran.
+    assert!(progress.contains("classifier-lenet5 finished on cpu"), "{progress}");
+    assert!(dir.join("out/stages/classifier-lenet5.safetensors").is_file());
+    assert!(!progress.contains("finetune-"), "{progress}");
+    assert!(
+        !dir.join("out/table1.json").exists() && !dir.join("out/stages/pretrain.json").exists()
+    );
+    let leftovers = unfinished(&dir.join("out"));
+    let killed = dir.join("out/stages/pretrain.checkpoints");
+    assert!(leftovers.iter().all(|path| path == &killed), "{leftovers:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -135,7 +235,8 @@ fn the_slurm_plan_chains_each_job_after_the_jobs_it_needs() {
 #[test]
 fn bench_times_every_stage_and_projects_the_profile() {
     let args = ["bench", "--profile", "paper", "--steps", "1", "--threads", "1", "--json"];
-    let out = dnlts(&[&args[..], &["--peak-tflops", "0.5"]].concat(), Path::new("/"));
+    let given = ["--peak-tflops", "0.5", "--gpu-rate", "1000"];
+    let out = dnlts(&[&args[..], &given[..]].concat(), Path::new("/"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["reduced"].as_str().unwrap().contains("64×64"), "CPU runs say how reduced");
@@ -162,6 +263,22 @@ fn bench_times_every_stage_and_projects_the_profile() {
     assert!((reported - total).abs() <= 1e-6 * total);
     // The paper pre-trains on 92.1 M images: the profile's sizes reach the projection.
     assert_eq!(stages[0]["profile_images"], 92_100_000);
+    // Data loading: one core's rate per transform of the paper, and the cores that feed the
+    // GPU rate given.
+    let loading = &report["data_loading"];
+    let transforms = loading["transforms"].as_array().unwrap();
+    let sizes: Vec<u64> = transforms.iter().map(|t| t["output_size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [256, 224, 299], "{loading}");
+    assert!(transforms[0]["transform"].as_str().unwrap().contains("augment"), "{loading}");
+    let mut most: f64 = 0.0;
+    for transform in transforms {
+        let per_core = transform["images_per_core_second"].as_f64().unwrap();
+        assert!(per_core > 0.0 && transform["images_per_wall_second"].as_f64().unwrap() > 0.0);
+        let cores = transform["cores_per_gpu"].as_f64().unwrap();
+        assert!((cores - 1000.0 / per_core).abs() <= 1e-9 * cores, "{transform}");
+        most = most.max(cores);
+    }
+    assert_eq!(loading["cores_per_gpu"].as_f64().unwrap(), most);
     // Without a known peak MFU is not made up.
     let tiny =
         ["bench", "--profile", "tiny", "--steps", "1", "--threads", "1", "--batch-size", "4"];
@@ -169,6 +286,12 @@ fn bench_times_every_stage_and_projects_the_profile() {
     assert!(plain.status.success(), "{}", text(&plain.stderr));
     let table = text(&plain.stdout);
     assert!(table.contains("MFU: n/a") && table.contains("train-classifier L"), "{table}");
+    // … nor a GPU rate: the loading rows are there, the cores per GPU not.
+    for row in
+        ["data loading on one core", "eval: decode, resize 342, crop 299", "cores per GPU: n/a"]
+    {
+        assert!(table.contains(row), "no {row:?} in:\n{table}");
+    }
     // A batch no machine holds (1.2 TB of images) stops with advice, not a crash.
     let huge = ["bench", "--profile", "tiny", "--threads", "1", "--batch-size", "100000000"];
     let refused = dnlts(&huge, Path::new("/"));

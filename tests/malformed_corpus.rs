@@ -338,7 +338,7 @@ fn refused_values(
 fn option_cases(inputs: &Inputs) -> Vec<Case> {
     let mut cases = Vec::new();
     let tiny = [("--profile", "tiny"), ("--out", "out")];
-    let bad_values: [(&str, &[&str]); 13] = [
+    let bad_values: [(&str, &[&str]); 14] = [
         ("--threads", &["0", "-1", "abc", "100000000", ""]),
         ("--seed", &["-1", "abc", "18446744073709551616"]),
         ("--device", &["gpu", "cuda:x", "cuda:99", "cuda", "mps", ""]),
@@ -352,8 +352,12 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
         ("--data", &["/nonexistent-dnlts-data"]),
         ("--fixed-stages", &[""]),
         ("--out", &[""]),
+        ("--devices", &["", "gpu", "auto", "cpu,,cpu", "cuda:9", "cuda:x"]),
     ];
     cases.extend(refused_values("reproduce", &["reproduce"], &tiny, &bad_values));
+    let both = ["reproduce", "--profile", "tiny", "--out", "out", "--device", "cpu"];
+    let both = [&both[..], &["--devices", "cpu,cpu"]].concat();
+    cases.push(refused("reproduce", "--device and --devices", &both, "--devices"));
     for stage in ["pretrain", "evaluate"] {
         for (option, value) in [("--threads", "0"), ("--profile", "nosuch"), ("--batch-size", "0")]
         {
@@ -484,13 +488,14 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
 fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
     let mut cases = Vec::new();
     let bench = [("--profile", "tiny"), ("--steps", "1")];
-    let bench_values: [(&str, &[&str]); 7] = [
+    let bench_values: [(&str, &[&str]); 8] = [
         ("--profile", &["nosuch", ""]),
         ("--threads", &["0", "100000000"]),
         ("--batch-size", &["0", "abc", "4294967295"]),
         ("--steps", &["0", "-1"]),
         ("--warmup", &["0", "abc"]),
         ("--peak-tflops", &["0", "-5", "nan", "inf", "abc"]),
+        ("--gpu-rate", &["0", "-1", "nan", "abc"]),
         ("--device", &["gpu", "cuda:99"]),
     ];
     cases.extend(refused_values("bench", &["bench"], &bench, &bench_values));

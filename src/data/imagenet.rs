@@ -176,9 +176,17 @@ pub fn load_eval(
     path: &Path,
     transform: &EvalTransform,
 ) -> std::result::Result<image::RgbImage, SkipReason> {
-    let bytes = read_capped(path)?;
-    let img = decode_rgb(&bytes)?;
-    transform.apply(&img, &path.display().to_string()).map_err(|_| SkipReason::Undecodable)
+    eval_image(&read_capped(path)?, transform, &path.display().to_string())
+}
+
+/// Decodes (with limits) and transforms one file's bytes; `name` is the file named in errors.
+pub fn eval_image(
+    bytes: &[u8],
+    transform: &EvalTransform,
+    name: &str,
+) -> std::result::Result<image::RgbImage, SkipReason> {
+    let img = decode_rgb(bytes)?;
+    transform.apply(&img, name).map_err(|_| SkipReason::Undecodable)
 }
 
 /// ImageNet as an [`ImageSource`] at one evaluation transform: `Train` reads `train/`;

@@ -48,6 +48,35 @@ pub fn filter(bytes: &[u8]) -> std::result::Result<RgbImage, SkipReason> {
     Ok(img)
 }
 
+/// What the pre-training stream does to one file's bytes: the filter (decode, reject), short
+/// side resized to `size`, centre crop `size`², augmentation (the paper's moderate set).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PretrainTransform {
+    pub size: u32,
+    pub augment: AugmentConfig,
+}
+
+impl PretrainTransform {
+    /// The paper's: 256² images, [`AugmentConfig::standard`].
+    pub fn paper() -> Self {
+        Self { size: 256, augment: AugmentConfig::standard() }
+    }
+
+    /// Stream entry `index`'s image; `name` is the file named in errors.
+    pub fn apply(
+        &self,
+        bytes: &[u8],
+        name: &str,
+        seed: u64,
+        index: u64,
+    ) -> std::result::Result<RgbImage, SkipReason> {
+        let image = filter(bytes)?;
+        let transform = EvalTransform { resize: self.size, crop: self.size };
+        let image = transform.apply(&image, name).map_err(|_| SkipReason::Undecodable)?;
+        Ok(augment(&image, &self.augment, seed, index))
+    }
+}
+
 /// Largest standard deviation of the three channels, in levels of 255.
 pub fn max_channel_std(img: &RgbImage) -> f64 {
     let n = (img.width() as u64 * img.height() as u64).max(1) as f64;
@@ -417,10 +446,8 @@ impl ImageSource for Yfcc {
 
     fn load(&self, _: Split, index: u64) -> std::result::Result<Sample, SkipReason> {
         let (name, bytes) = self.raw(index);
-        let image = filter(&bytes?)?;
-        let transform = EvalTransform { resize: self.size, crop: self.size };
-        let image = transform.apply(&image, &name).map_err(|_| SkipReason::Undecodable)?;
-        let image = augment(&image, &self.augment, self.augment_seed, index);
+        let transform = PretrainTransform { size: self.size, augment: self.augment };
+        let image = transform.apply(&bytes?, &name, self.augment_seed, index)?;
         Ok(Sample { image, label: NO_LABEL })
     }
 

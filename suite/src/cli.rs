@@ -222,8 +222,28 @@ pub struct ReproduceArgs {
     /// (profiles paper and paper-smoke; 0: not drawn)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fig2_imagenet_epochs: u64,
+    /// Train the stages on these devices at once, comma-separated (cpu, cuda:N; a device
+    /// named twice runs two stages at a time): each stage is a child `dnlts` stage command,
+    /// the one `dnlts plan` writes, with this run's options and --threads, so the numbers
+    /// equal a one-device run's; the targets then run here on the first device. Logs go to
+    /// <out>/logs/
+    #[arg(long, value_delimiter = ',', value_name = "D,D,…", conflicts_with = "device",
+          value_parser = parse_device_slot)]
+    pub devices: Vec<DeviceChoice>,
     #[command(flatten)]
     pub run: StageArgs,
+}
+
+/// One device of `--devices`: a device by name; `auto` names none in particular.
+fn parse_device_slot(text: &str) -> Result<DeviceChoice, String> {
+    let fix = "name each device, comma-separated: cpu, cuda or cuda:N (e.g. --devices \
+               cuda:0,cuda:1; cpu,cpu runs two CPU stages at a time)";
+    match text.parse::<DeviceChoice>() {
+        _ if text.trim().is_empty() => Err(format!("an empty device name; {fix}")),
+        Ok(DeviceChoice::Auto) => Err(format!("'{text}' names no single device; {fix}")),
+        Ok(device) => Ok(device),
+        Err(_) => Err(format!("'{text}' is not a device; {fix}")),
+    }
 }
 
 /// How training and evaluation steps are computed. Stages made with other settings are not
@@ -344,8 +364,8 @@ pub struct PlanArgs {
     /// Master seed, passed to every stage
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
     pub seed: u64,
-    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: also
-    /// --cpus-per-task)
+    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: each job's
+    /// --cpus-per-task, or more for a paper profile's GPU stage that needs more JPEG decoders)
     #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
     pub threads: usize,
     /// Device of every stage: cpu, cuda, cuda:N or auto
@@ -357,7 +377,8 @@ pub struct PlanArgs {
     /// Slurm: the partition of every job
     #[arg(long)]
     pub partition: Option<String>,
-    /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00)
+    /// Slurm: the time limit of every job (sbatch --time, e.g. 2-00:00:00; default for paper
+    /// and paper-smoke: twice each stage's estimated hours, at least one)
     #[arg(long)]
     pub time: Option<String>,
     /// The data and weights of paper and paper-smoke, passed to every stage (made absolute)
@@ -432,7 +453,8 @@ pub struct BenchArgs {
     /// Images per step (default: the profile's)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,
-    /// Timed steps per stage; the median is reported
+    /// Timed steps per stage (and timed passes over the photos of the data-loading rows); the
+    /// median is reported
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
     /// Untimed steps per stage before the timed ones (the first also counts the FLOPs)
@@ -441,6 +463,11 @@ pub struct BenchArgs {
     /// The device's peak in TFLOP/s for MFU (default: a table of known GPUs; none for CPUs)
     #[arg(long, value_parser = parse_peak)]
     pub peak_tflops: Option<f64>,
+    /// Images per second one GPU's step takes, to size the data loaders: the cores of this
+    /// CPU that decode and transform that many JPEGs (default: the stages' measured rates
+    /// when benching paper scale on CUDA)
+    #[arg(long, value_name = "IMG/S", value_parser = parse_gpu_rate)]
+    pub gpu_rate: Option<f64>,
     /// Paper profile on a CPU: bench the paper-scale networks at their full sizes (slow)
     /// instead of the reduced stand-in
     #[arg(long)]
@@ -457,8 +484,17 @@ pub struct BenchArgs {
 }
 
 fn parse_peak(text: &str) -> Result<f64, String> {
+    positive(text, "a peak: give the device's TFLOP/s")
+}
+
+fn parse_gpu_rate(text: &str) -> Result<f64, String> {
+    positive(text, "a rate: give the images per second of one GPU's step")
+}
+
+/// A finite number above 0, or an error saying what `text` is not.
+fn positive(text: &str, what: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
-        _ => Err(format!("'{text}' is not a peak: give the device's TFLOP/s as a number above 0")),
+        _ => Err(format!("'{text}' is not {what} as a number above 0")),
     }
 }

@@ -5,7 +5,10 @@
 //! pass (`eval::evaluate`): what is timed is what `dnlts reproduce` runs, minus data loading,
 //! which is measured elsewhere (the batch is made once, before the clock starts). The work of
 //! a step is counted while its first warm-up step runs ([`dnlts::models::flops`]), so TFLOP/s
-//! and MFU follow the models as they are.
+//! and MFU follow the models as they are. The data side — JPEG decoding and the transforms
+//! per core, and the cores that keep one GPU fed — is measured in [`loading`].
+
+pub(crate) mod loading;
 
 use std::ops::Range;
 use std::time::Instant;
@@ -134,7 +137,7 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
 
 /// One stage's measurement.
 #[derive(Serialize)]
-struct StageResult {
+pub(crate) struct StageResult {
     stage: String,
     /// Side of the images the step reads.
     image_size: i64,
@@ -168,6 +171,7 @@ struct BenchReport {
     timed_steps: u64,
     stages: Vec<StageResult>,
     projected_seconds: f64,
+    data_loading: loading::LoadingReport,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -189,6 +193,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let bench = Bench { args, profile: &profile, setup: &setup, device, peak: peak.as_ref() };
     quiet_out_of_memory_panics();
     let stages = bench.all_stages()?;
+    let gpu = match args.gpu_rate {
+        Some(rate) => loading::GpuRate::Given(rate),
+        None if device.is_cuda() && setup.scale == Scale::Paper => {
+            loading::GpuRate::Measured(&stages)
+        }
+        None => loading::GpuRate::Unknown,
+    };
+    let data_loading = loading::measure(args.warmup, args.steps, &gpu)?;
     let report = BenchReport {
         profile: profile.name.clone(),
         device: memory::device_name(device),
@@ -202,6 +214,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         timed_steps: args.steps,
         projected_seconds: stages.iter().map(|s| s.projected_seconds).sum(),
         stages,
+        data_loading,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -527,6 +540,7 @@ fn print_report(report: &BenchReport) {
          gradients). peak mem: CPU, the process's peak resident memory during the stage; CUDA, \
          device memory in use after it (libtorch's caching allocator keeps its peak reservation)"
     );
+    loading::print(&report.data_loading);
 }
 
 fn duration(seconds: f64) -> String {

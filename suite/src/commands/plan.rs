@@ -11,13 +11,18 @@
 //! the evaluation pass and every target. The evaluation is not a node of its own because its
 //! results are kept in memory, not in the stage cache: a separate `dnlts evaluate` job would be
 //! computed again by the report.
+//!
+//! The same graph and command lines drive `dnlts reproduce --devices` ([`stages`],
+//! [`run_words`]). In a Slurm script each job gets its own `--cpus-per-task` and `--time`,
+//! sized for the paper profiles from the plan's estimate ([`Sizing`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use dnlts::models::Family;
 
-use crate::cli::{Emit, PlanArgs};
+use crate::cli::{Emit, PaperArgs, PlanArgs};
+use crate::commands::bench::loading::Reads;
 use crate::output::thousands;
 use crate::profile::{DataSource, Profile};
 
@@ -32,8 +37,19 @@ pub struct Node {
     pub needs: Vec<String>,
 }
 
-/// The stage graph of `profile` in an order where every node comes after what it needs.
+/// The stage graph of `profile` in an order where every node comes after what it needs: its
+/// [`stages`], then the report, which needs every fine-tuning.
 pub fn graph(profile: &Profile) -> Vec<Node> {
+    let mut nodes = stages(profile);
+    let finetunes =
+        nodes.iter().filter(|n| n.command[0] == "finetune").map(|n| n.name.clone()).collect();
+    nodes.push(Node { name: "report".into(), command: vec!["reproduce".into()], needs: finetunes });
+    nodes
+}
+
+/// The nodes of the graph that make cached stages (all but the report), each after what it
+/// needs: what `dnlts reproduce --devices` runs as child processes.
+pub fn stages(profile: &Profile) -> Vec<Node> {
     let node = |name: String, command: &[&str], needs: Vec<String>| Node {
         name,
         command: command.iter().map(|part| part.to_string()).collect(),
@@ -54,27 +70,29 @@ pub fn graph(profile: &Profile) -> Vec<Node> {
         }
         nodes.push(node(stage, &["finetune", "--classifier", family.name()], needs));
     }
-    let finetunes = Family::ALL.iter().map(|f| format!("finetune-{}", f.name())).collect();
-    nodes.push(node("report".into(), &["reproduce"], finetunes));
     nodes
 }
 
-/// The arguments every node shares: they are part of every stage's cache key, so all nodes
-/// must agree on them; the paper profiles' data and weights (absolute) when given.
-fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
-    let mut shared = vec![
+/// The words every stage command of one run shares, but its device: they are part of every
+/// stage's cache key or decide its numbers (the thread count), so all commands must agree on
+/// them. The output folder and the paper profiles' data and weights are made absolute.
+pub fn run_words(
+    profile: &str,
+    out: &Path,
+    seed: u64,
+    threads: usize,
+    inputs: &PaperArgs,
+) -> anyhow::Result<Vec<String>> {
+    let mut words = vec![
         "--profile".into(),
-        args.profile.clone(),
+        profile.to_string(),
         "--out".into(),
-        out.display().to_string(),
+        absolute(out.to_path_buf())?.display().to_string(),
         "--seed".into(),
-        args.seed.to_string(),
+        seed.to_string(),
         "--threads".into(),
-        args.threads.to_string(),
-        "--device".into(),
-        args.device.to_string(),
+        threads.to_string(),
     ];
-    let inputs = &args.inputs;
     let given = [
         ("--imagenet", &inputs.imagenet),
         ("--yfcc", &inputs.yfcc),
@@ -83,10 +101,17 @@ fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
     ];
     for (option, path) in given {
         if let Some(path) = path {
-            shared.push(option.into());
-            shared.push(absolute(path.clone())?.display().to_string());
+            words.push(option.into());
+            words.push(absolute(path.clone())?.display().to_string());
         }
     }
+    Ok(words)
+}
+
+/// The arguments every node shares: [`run_words`] and the device.
+fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
+    let mut shared = run_words(&args.profile, out, args.seed, args.threads, &args.inputs)?;
+    shared.extend(["--device".into(), args.device.to_string()]);
     Ok(shared)
 }
 
@@ -113,29 +138,41 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     }
     let out =
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
-    let dnlts = std::env::current_exe().map_err(|error| {
-        anyhow::anyhow!("cannot find the path of this dnlts binary ({error}) to put in the plan")
-    })?;
+    let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
     let nodes = graph(&profile);
     let text = match args.emit {
         Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
-        Emit::Slurm => slurm(&nodes, &dnlts, &shared, &out, args),
+        Emit::Slurm => {
+            // The paper profiles' stages are sized from the estimate; the others get --threads.
+            let sizing = if reads_imagenet { Some(Sizing::new(&profile, args)?) } else { None };
+            let jobs: Vec<Vec<String>> =
+                nodes.iter().map(|node| job_options(node, args, sizing.as_ref())).collect();
+            let note = sizing.as_ref().map(|sizing| sizing.source.as_str());
+            slurm(&nodes, &dnlts, &shared, &out, args, &jobs, note)
+        }
     };
     print!("{text}");
     Ok(())
 }
 
+/// The path of this `dnlts` binary, which the plan's commands run.
+pub fn this_binary() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().map_err(|error| {
+        anyhow::anyhow!("cannot find the path of this dnlts binary ({error}) to run its stages")
+    })
+}
+
 /// `path` made absolute against the current folder, so the plan works from anywhere (Slurm
 /// jobs start in the submission folder, or wherever the cluster says).
-fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+pub fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path);
     }
     let here = std::env::current_dir().map_err(|error| {
         anyhow::anyhow!(
-            "cannot read the current folder ({error}) to make --out {} absolute; give an \
-             absolute --out",
+            "cannot read the current folder ({error}) to make {} absolute; give absolute \
+             paths",
             path.display()
         )
     })?;
@@ -152,7 +189,8 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
-fn quoted(words: &[String]) -> String {
+/// `words` as one shell command line.
+pub fn quoted(words: &[String]) -> String {
     words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
 }
 
@@ -183,12 +221,16 @@ pub fn makefile(nodes: &[Node], dnlts: &Path, shared: &[String], out: &Path) -> 
 
 /// A bash script that submits one Slurm job per stage, each waiting with
 /// `--dependency=afterok:` for the jobs of the stages it needs.
+/// `jobs` holds each node's own options (beside the shared [`sbatch_options`]), `note` where
+/// their sizes come from.
 pub fn slurm(
     nodes: &[Node],
     dnlts: &Path,
     shared: &[String],
     out: &Path,
     args: &PlanArgs,
+    jobs: &[Vec<String>],
+    note: Option<&str>,
 ) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "#!/usr/bin/env bash");
@@ -204,6 +246,9 @@ pub fn slurm(
     let _ = writeln!(text, "set -euo pipefail");
     let _ = writeln!(text, "DNLTS=${{DNLTS:-{}}}", shell_quote(&dnlts.display().to_string()));
     let _ = writeln!(text, "ARGS=({})", quoted(shared));
+    if let Some(note) = note {
+        let _ = writeln!(text, "# Each job's --cpus-per-task and --time: {note}.");
+    }
     let _ = writeln!(text, "SBATCH_OPTIONS=({})", quoted(&sbatch_options(args)));
     let _ = writeln!(text, "mkdir -p {}", shell_quote(&out.join("logs").display().to_string()));
     let _ = writeln!(
@@ -219,13 +264,14 @@ pub fn slurm(
     );
     let _ = writeln!(
         text,
-        "    --output={}/\"$name\"-%j.log \"${{SBATCH_OPTIONS[@]}}\" \\",
+        "    --output={}/\"$name\"-%j.log \"${{SBATCH_OPTIONS[@]}}\" \"${{RESOURCES[@]}}\" \\",
         shell_quote(&out.join("logs").display().to_string())
     );
     let _ = writeln!(text, "    --wrap=\"$(printf '%q ' \"$DNLTS\" \"$@\" \"${{ARGS[@]}}\")\")");
     let _ = writeln!(text, "  echo \"${{id%%;*}}\"");
     let _ = writeln!(text, "}}");
-    for node in nodes {
+    for (node, resources) in nodes.iter().zip(jobs) {
+        let _ = writeln!(text, "RESOURCES=({})", quoted(resources));
         let needs: Vec<String> = node.needs.iter().map(|n| format!("${}", variable(n))).collect();
         let _ = writeln!(
             text,
@@ -245,9 +291,9 @@ fn variable(node: &str) -> String {
     format!("job_{}", node.replace('-', "_"))
 }
 
-/// Resources of every job.
+/// Resources every job shares: GPUs and partition.
 fn sbatch_options(args: &PlanArgs) -> Vec<String> {
-    let mut options = vec![format!("--cpus-per-task={}", args.threads)];
+    let mut options = Vec::new();
     let gpus = args.gpus_per_job.unwrap_or(if args.device.to_string().starts_with("cuda") {
         1
     } else {
@@ -259,10 +305,88 @@ fn sbatch_options(args: &PlanArgs) -> Vec<String> {
     if let Some(partition) = &args.partition {
         options.push(format!("--partition={partition}"));
     }
-    if let Some(time) = &args.time {
-        options.push(format!("--time={time}"));
+    options
+}
+
+/// A stage so cheap on the GPU that only its loaders limit it (LeNet-5 at paper scale) would
+/// ask for hundreds of cores; few nodes give one GPU more than this many.
+const MAX_LOADER_CORES: usize = 32;
+
+/// What sizes a paper profile's jobs: the plan's estimate at the assumed rate, and one core's
+/// JPEG rates (the bench's data-loading rows, measured where the plan is made).
+pub struct Sizing {
+    rows: Vec<StageEstimate>,
+    tflops: f64,
+    per_core: Vec<(Reads, f64)>,
+    /// Where the numbers come from, for the script's comment.
+    pub source: String,
+}
+
+impl Sizing {
+    fn new(profile: &Profile, args: &PlanArgs) -> anyhow::Result<Sizing> {
+        let segnet = args.inputs.segnet.is_some();
+        let rows = estimate(profile, Default::default(), segnet, Default::default());
+        // Not resolved: the plan is made on a login node, which may have no GPU.
+        let device = match args.device {
+            dnlts::device::DeviceChoice::Cuda(index) => tch::Device::Cuda(index),
+            _ => tch::Device::Cpu,
+        };
+        let (tflops, rate) = assumed_throughput(device, false);
+        let loading =
+            super::bench::loading::measure(1, 5, &super::bench::loading::GpuRate::Unknown)?;
+        let per_core = loading.transforms.iter().map(|t| (t.reads, t.images_per_core_second));
+        Ok(Sizing {
+            rows,
+            tflops,
+            per_core: per_core.collect(),
+            source: format!(
+                "--time is twice the plan's f32 estimate at {rate} (at least 1 hour); \
+                 --cpus-per-task on a GPU is --threads or, if more, the cores that decode \
+                 JPEGs as fast as that estimate (one core's rates measured on this machine, \
+                 `dnlts bench`'s data-loading rows; at most {MAX_LOADER_CORES}) plus one"
+            ),
+        })
+    }
+
+    fn row(&self, node: &Node) -> Option<&StageEstimate> {
+        self.rows.iter().find(|row| row.node.as_deref() == Some(node.name.as_str()))
+    }
+
+    /// Cores whose decoding keeps up with the stage's estimated step rate.
+    fn loader_cores(&self, row: &StageEstimate) -> Option<usize> {
+        let reads = row.reads?;
+        let per_core = self.per_core.iter().find(|(r, _)| *r == reads)?.1;
+        if row.images == 0 || row.gflop_per_image <= 0.0 {
+            return None;
+        }
+        let rate = self.tflops * 1e3 / row.gflop_per_image;
+        Some(((rate / per_core).ceil() as usize).min(MAX_LOADER_CORES))
+    }
+}
+
+/// A node's own options: --cpus-per-task (see [`Sizing`]) and --time (given, or from the
+/// estimate).
+fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<String> {
+    let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
+    let loaders = sized.filter(|_| gpu).and_then(|(sizing, row)| sizing.loader_cores(row));
+    let cpus = loaders.map_or(args.threads, |cores| args.threads.max(cores + 1));
+    let mut options = vec![format!("--cpus-per-task={cpus}")];
+    match (&args.time, sized) {
+        (Some(time), _) => options.push(format!("--time={time}")),
+        (None, Some((sizing, row))) => {
+            options.push(format!("--time={}", slurm_time(row.hours(sizing.tflops))))
+        }
+        (None, None) => {}
     }
     options
+}
+
+/// Twice `hours` (the estimate assumes a rate and leaves out loading) in whole hours, at
+/// least one, as sbatch writes a time: D-HH:MM:SS.
+fn slurm_time(hours: f64) -> String {
+    let hours = (2.0 * hours).ceil().max(1.0) as u64;
+    format!("{}-{:02}:00:00", hours / 24, hours % 24)
 }
 
 /// The share of the device's peak the plan's estimate assumes every stage runs at: an
@@ -276,6 +400,10 @@ pub struct StageEstimate {
     pub stage: String,
     pub images: u64,
     pub gflop_per_image: f64,
+    /// The node of the graph this row is (none: loading weights is part of the fine-tunings).
+    pub node: Option<String>,
+    /// The JPEGs the stage decodes as it trains, for sizing its loaders (none: not estimated).
+    pub reads: Option<Reads>,
 }
 
 impl StageEstimate {
@@ -324,6 +452,8 @@ pub fn estimate(
         },
         images: if segnet_given { 0 } else { profile.pretrain_images },
         gflop_per_image: ae_gflop(profile.image_size as i64, AeMode::Pretrain),
+        node: Some("pretrain".into()),
+        reads: Some(Reads::Stream(profile.image_size)),
     }];
     // Per classifier: its input, evaluation forward, and the fine-tuning step's work.
     let mut classifiers = Vec::new();
@@ -342,6 +472,8 @@ pub fn estimate(
                 ),
                 images: train * profile.classifier_epochs,
                 gflop_per_image: gflop(flops::classifier_pass(net.as_ref(), spec.size, true)),
+                node: Some(format!("classifier-{}", family.name())),
+                reads: Some(Reads::Crop(spec.size as u32)),
             });
         } else {
             loaded.push(family.letter());
@@ -359,6 +491,8 @@ pub fn estimate(
             stage: format!("fine-tune A_{} (ImageNet train, {} px)", family.letter(), spec.size),
             images: cap(profile.finetune_images, found.train_images),
             gflop_per_image: step,
+            node: Some(format!("finetune-{}", family.name())),
+            reads: Some(Reads::Crop(spec.size as u32)),
         });
         classifiers.push((spec.size, forward));
     }
@@ -367,6 +501,8 @@ pub fn estimate(
             stage: format!("load {} (--weights)", loaded.join(", ")),
             images: 0,
             gflop_per_image: 0.0,
+            node: None,
+            reads: None,
         });
     }
     rows.extend(finetunes);
@@ -389,6 +525,9 @@ pub fn estimate(
         stage: "evaluation (ImageNet val: Tables 1-2, Figures 4, 9)".into(),
         images: val,
         gflop_per_image: per_image,
+        node: Some("report".into()),
+        // Each image is decoded once per pass and crop: not sized here.
+        reads: None,
     });
     rows
 }
@@ -549,6 +688,8 @@ mod tests {
             stage: stage.into(),
             images,
             gflop_per_image,
+            node: None,
+            reads: None,
         };
         let rows = [row("a", 3_600_000, 100.0), row("b", 0, 0.0), row("c", 3_600, 1000.0)];
         // 3.6 M × 100 GFLOP at 100 TFLOP/s: 3,600 s.
@@ -566,6 +707,52 @@ mod tests {
         let (tflops, source) = assumed_throughput(tch::Device::Cpu, false);
         assert!((tflops - 494.7 * ASSUMED_MFU).abs() < 1e-9);
         assert!(source.contains("40 %") && source.contains("H200"), "{source}");
+    }
+
+    #[test]
+    fn paper_jobs_ask_for_their_loader_cores_and_twice_the_estimated_time() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            plan: PlanArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let base = ["plan", "--profile", "paper", "--threads", "4"];
+            Cli::parse_from(base.iter().chain(extra)).plan
+        };
+        let row = |node: &str, reads, images, gflop_per_image| StageEstimate {
+            stage: node.into(),
+            images,
+            gflop_per_image,
+            node: Some(node.into()),
+            reads,
+        };
+        let sizing = Sizing {
+            rows: vec![
+                row("pretrain", Some(Reads::Stream(256)), 3_600_000, 100.0),
+                row("classifier-lenet5", Some(Reads::Crop(224)), 1_000, 0.001),
+                row("report", None, 50_000, 10.0),
+            ],
+            tflops: 100.0,
+            per_core: vec![(Reads::Stream(256), 100.0), (Reads::Crop(224), 500.0)],
+            source: String::new(),
+        };
+        let node = |name: &str| Node { name: name.into(), command: vec![], needs: vec![] };
+        let gpu = parse(&["--device", "cuda:0"]);
+        let options = |name: &str, args: &PlanArgs| job_options(&node(name), args, Some(&sizing));
+        // 100 TFLOP/s at 100 GFLOP per image: 1,000 images/s, 10 cores' decoding and one more;
+        // 3.6 M images at that rate take an hour, doubled.
+        assert_eq!(options("pretrain", &gpu), ["--cpus-per-task=11", "--time=0-02:00:00"]);
+        // LeNet-5 would keep 200,000 cores busy: capped.
+        let capped = format!("--cpus-per-task={}", MAX_LOADER_CORES + 1);
+        assert_eq!(options("classifier-lenet5", &gpu)[0], capped);
+        // The evaluation's loading is not sized; its 5 s estimate gets the 1-hour minimum.
+        assert_eq!(options("report", &gpu), ["--cpus-per-task=4", "--time=0-01:00:00"]);
+        // On the CPU no loaders are sized, and a --time given is every job's.
+        let cpu = parse(&["--time", "3:00:00"]);
+        assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
+        assert_eq!(slurm_time(30.0), "2-12:00:00");
     }
 
     /// The paper profile's plan as README ("The paper's path", step 5) shows it: counting the

@@ -1,11 +1,16 @@
 //! `dnlts reproduce`, `dnlts evaluate` and the stage commands (`pretrain`,
 //! `train-classifier`, `finetune`): options to a run request, then the runner or one stage.
 
+mod devices;
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use dnlts::models::segnet::Part;
+
 use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
+use crate::commands::plan;
 use crate::{profile, runner, stages, targets};
 
 impl PaperArgs {
@@ -59,6 +64,51 @@ impl TrainingArgs {
             fig2_imagenet_epochs: 0,
         })
     }
+
+    /// These options as command-line words, for the child stage commands of `--devices`
+    /// (the paper inputs are in [`plan::run_words`]). Every field is named, so that a new
+    /// option cannot be left out of the children by mistake.
+    fn words(&self) -> anyhow::Result<Vec<String>> {
+        let TrainingArgs {
+            batch_size,
+            accumulate,
+            amp,
+            channels_last,
+            finetune_part,
+            prefetch,
+            data,
+            inputs: _,
+            fixed_stages,
+        } = self;
+        let part = match finetune_part {
+            Part::Decoder => "decoder",
+            Part::Encoder => "encoder",
+            Part::Both => "both",
+        };
+        let mut words = vec![
+            "--accumulate".to_string(),
+            accumulate.to_string(),
+            "--prefetch".into(),
+            prefetch.to_string(),
+            "--finetune-part".into(),
+            part.into(),
+        ];
+        if let Some(batch_size) = batch_size {
+            words.extend(["--batch-size".into(), batch_size.to_string()]);
+        }
+        for (option, on) in [("--amp", amp), ("--channels-last", channels_last)] {
+            if *on {
+                words.push(option.into());
+            }
+        }
+        for (option, path) in [("--data", data), ("--fixed-stages", fixed_stages)] {
+            if let Some(path) = path {
+                words.push(option.into());
+                words.push(plan::absolute(path.clone())?.display().to_string());
+            }
+        }
+        Ok(words)
+    }
 }
 
 pub fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
@@ -84,6 +134,30 @@ pub fn run_stage(
 }
 
 impl StageArgs {
+    /// The output folder: `--out`, or results/<profile>.
+    fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&self.profile))
+    }
+
+    /// This run as the words of a child stage command, but its `--device`: the same profile,
+    /// output folder, seed, thread count and options, so that a stage computed by a child is
+    /// the one this process would compute (and finds in the cache).
+    fn child_words(&self) -> anyhow::Result<Vec<String>> {
+        let (machine, training) = (&self.machine, &self.training);
+        let mut words = plan::run_words(
+            &self.profile,
+            &self.out_dir(),
+            machine.seed,
+            machine.threads,
+            &training.inputs,
+        )?;
+        words.extend(training.words()?);
+        if self.resume {
+            words.push("--resume".into());
+        }
+        Ok(words)
+    }
+
     /// What to run: the profile with --batch-size applied, the run options, the device.
     pub fn request(
         self,
@@ -101,7 +175,7 @@ impl StageArgs {
                  unless the CPU has bf16 units (AVX512-BF16, AMX)"
             );
         }
-        let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
+        let out_dir = self.out_dir();
         // A stage command (no targets) or a target that reads data needs every input: the
         // preflight names each missing one at once, before anything trains.
         let reads_data = targets.is_empty() || targets.iter().any(|target| target.reads_data);
@@ -136,8 +210,19 @@ impl StageArgs {
     }
 }
 
-pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
-    let mut request = args.run.request(targets::select(&args.include, &args.exclude)?)?;
+pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
+    let devices = std::mem::take(&mut args.devices);
+    let child_words = if devices.is_empty() {
+        None
+    } else {
+        devices::check(&devices)?;
+        // The targets run here, on the first device.
+        args.run.machine.device = devices[0];
+        Some(args.run.child_words()?)
+    };
+    let selected = targets::select(&args.include, &args.exclude)?;
+    let trains = selected.iter().any(|target| target.reads_data);
+    let mut request = args.run.request(selected)?;
     request.classifiers = args.classifier;
     let epochs = args.fig2_imagenet_epochs;
     anyhow::ensure!(
@@ -147,6 +232,14 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
         request.profile.name
     );
     request.options.fig2_imagenet_epochs = epochs;
+    if let (Some(words), true) = (child_words, trains) {
+        // Users' classifiers and the data are checked before any child starts.
+        let pipeline = runner::pipeline(&request)?;
+        pipeline.source()?;
+        drop(pipeline);
+        let dnlts = plan::this_binary()?;
+        devices::run_stages(&request.profile, &devices, &dnlts, &words, &request.out_dir)?;
+    }
     run_targets(request)
 }
 
@@ -197,4 +290,44 @@ fn prepare_output(out: &std::path::Path) -> anyhow::Result<()> {
         eprintln!("removed {}, left by a run that was killed while writing it", stale.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(words: impl IntoIterator<Item = String>) -> Command {
+        Cli::parse_from(std::iter::once("dnlts".to_string()).chain(words)).command
+    }
+
+    /// What a run computes with: run options, profile, seed, threads, resumption.
+    fn computes_with(stage: &StageArgs) -> String {
+        let mut profile = profile::Profile::preset(&stage.profile).unwrap();
+        let options = stage.training.apply(&mut profile).unwrap();
+        let (seed, threads) = (stage.machine.seed, stage.machine.threads);
+        serde_json::to_string(&(options, profile, seed, threads, stage.resume)).unwrap()
+    }
+
+    #[test]
+    fn a_child_stage_command_of_devices_computes_with_the_parents_options() {
+        let given = "reproduce --profile tiny --batch-size 8 --accumulate 2 --amp --channels-last \
+                     --finetune-part both --prefetch 3 --seed 7 --threads 3 --resume --out o \
+                     --devices cpu,cpu";
+        let Command::Reproduce(parent) = parse(given.split(' ').map(String::from)) else {
+            panic!("not a reproduce command")
+        };
+        let words = parent.run.child_words().unwrap();
+        let stage = ["finetune", "--classifier", "L"].map(String::from);
+        let device = ["--device", "cpu"].map(String::from);
+        let Command::Finetune { stage: child, .. } =
+            parse(stage.into_iter().chain(words).chain(device))
+        else {
+            panic!("not a finetune command")
+        };
+        assert_eq!(computes_with(&child), computes_with(&parent.run));
+        assert_eq!(child.out, Some(plan::absolute("o".into()).unwrap()), "the same folder");
+    }
 }

@@ -425,12 +425,26 @@ impl Pipeline {
             self.master_seed,
             config,
             self.data_identity(),
+            self.arithmetic(),
             env!("CARGO_PKG_VERSION"),
             // Stages made by other code are not reused: the commit is part of the key.
             env!("DNLTS_GIT_COMMIT"),
         ))
         .expect("serialisable");
         Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Where the sums run, as far as it changes their rounding: the kind of device and, on a
+    /// CPU, the thread count (`--threads 1` and 2 train the tiny profile's pre-training and
+    /// Inception to other weights). A stage made otherwise is trained again, not reused. The
+    /// GPU's index is left out: `--devices cuda:0,cuda:1` trains stages on one GPU that the
+    /// run then reads on another.
+    fn arithmetic(&self) -> (&'static str, Option<i32>) {
+        match self.device {
+            Device::Cpu => ("cpu", Some(tch::get_num_threads())),
+            Device::Cuda(_) => ("cuda", None),
+            _ => ("other", Some(tch::get_num_threads())),
+        }
     }
 
     /// The dataset every stage reads, as far as a key can name it cheaply: its folders
