@@ -1086,7 +1086,8 @@ mod tests {
     }
 
     /// A stage is reused only for the inputs it was made from: another dataset folder, other
-    /// given weights or another A_S makes new keys for the stage and everything made from it.
+    /// given weights, another A_S or another thread count makes new keys for the stage and
+    /// everything made from it.
     #[test]
     fn stage_keys_follow_the_data_the_given_weights_and_the_upstream_stages() {
         let inputs = Inputs::new("follow");
@@ -1110,6 +1111,16 @@ mod tests {
         assert_eq!((&lenet_2, &resnet_2), (&lenet, &resnet));
         assert_ne!(a_r_2, a_r, "A_R keyed by the A_S it starts from");
         assert_ne!(a_a_2, a_a, "A_A keyed by the A_S it starts from");
+
+        // Another CPU thread count trains other weights: nothing is reused across it.
+        let threads = tch::get_num_threads();
+        tch::set_num_threads(threads % 2 + 1);
+        let other_threads = inputs.keys("imagenet-a");
+        tch::set_num_threads(threads);
+        let same_threads = inputs.keys("imagenet-a");
+        for (stage, (a, b)) in same_threads.iter().zip(&other_threads).enumerate() {
+            assert_ne!(a, b, "stage {stage} must not be reused with another thread count");
+        }
         std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 }
