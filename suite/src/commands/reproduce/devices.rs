@@ -26,9 +26,20 @@ const LOG_TAIL_LINES: usize = 8;
 /// Resolves every device of `--devices` before anything starts, naming the one that is not
 /// there.
 pub fn check(devices: &[DeviceChoice]) -> anyhow::Result<()> {
+    let mut kinds = std::collections::BTreeSet::new();
     for device in devices {
-        device.resolve().map_err(|error| anyhow::anyhow!("--devices {device}: {error}"))?;
+        let resolved =
+            device.resolve().map_err(|error| anyhow::anyhow!("--devices {device}: {error}"))?;
+        kinds.insert(resolved.is_cuda());
     }
+    // A CPU and a GPU round differently, and stage keys hold the kind of device: the parent,
+    // on the first device, would train the other kind's stages again.
+    anyhow::ensure!(
+        kinds.len() <= 1,
+        "--devices {}: mixes the CPU and GPUs, whose stages differ in rounding (the stage \
+         cache keeps them apart); list devices of one kind, e.g. cuda:0,cuda:1",
+        devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    );
     Ok(())
 }
 
