@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch eager doing what `dnlts bench` times, on the CPU, for the scaled profiles.
 
-The networks are defined here as src/models/ builds them at `--width-divisor` (SegNet with
-SegNetConfig::for_image_size's stage count; LeNet-5, AlexNet, VGG16-BN, Inception v3, ResNet-50
-as the scaled variants), and the steps mirror the library's:
+The networks are defined here as src/models/ builds them: the classifiers (LeNet-5, AlexNet,
+VGG16-BN, Inception v3, ResNet-50) scaled at `--width-divisor`, SegNet as the small profile's AE
+(`--ae-width-divisor 4 --ae-stages 1`), and the steps mirror the library's:
 
-  pretrain            SegNet in training mode, MSE to its input, SGD step (momentum 0.9)
-  train-classifier X  classifier in training mode, cross-entropy, SGD (momentum 0.9, wd 5e-4)
+  pretrain            SegNet in training mode, MSE to its input, Adam step (lr 0.01)
+  train-classifier X  classifier in training mode, cross-entropy, SGD (momentum 0.9, wd 5e-4;
+                      AlexNet: Adam 1e-3, as ClassifyConfig::recipe)
   finetune X          encoder eval without a graph, decoder training, frozen classifier in
                       eval mode, cross-entropy, SGD step on the decoder (momentum 0.9)
   evaluate            one batch through 7 views (x and 6 AEs) × 5 classifiers without a graph,
@@ -42,7 +43,7 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 LETTERS = {"L": "lenet5", "A": "alexnet", "V": "vgg16_bn", "I": "inception_v3", "R": "resnet50"}
 # The starting learning rates of src/train/classify.rs::learning_rate (they do not change the
 # cost of a step; kept so that the step is the same one).
-LEARNING_RATES = {"L": 0.05, "A": 0.05, "V": 0.1, "I": 0.1, "R": 0.05}
+LEARNING_RATES = {"L": 0.05, "V": 0.1, "I": 0.1, "R": 0.05}
 
 
 class Normalize(nn.Module):
@@ -388,7 +389,7 @@ class Setup:
         return torch.arange(self.batch) % self.classes
 
     def segnet(self):
-        return SegNet(self.args.width_divisor, segnet_stages(self.size))
+        return SegNet(self.args.ae_width_divisor, self.args.ae_stages or segnet_stages(self.size))
 
     def classifier(self, letter):
         return classifier(letter, self.args.width_divisor, self.size, self.classes)
@@ -409,19 +410,23 @@ def sgd_step(sgd, loss_of):
 
 
 def pretrain_step(setup):
+    """The CPU profiles pre-train with Adam at 0.01 (suite/src/profile.rs, SMALL_AUTOENCODER)."""
     ae = setup.segnet().train()
-    sgd = torch.optim.SGD(ae.parameters(), lr=0.01, momentum=0.9)
+    adam = torch.optim.Adam(ae.parameters(), lr=0.01)
     images = setup.images()
-    return sgd_step(sgd, lambda: F.mse_loss(ae(images), images))
+    return sgd_step(adam, lambda: F.mse_loss(ae(images), images))
 
 
 def train_classifier_step(setup, letter):
     net = setup.classifier(letter).train()
-    sgd = torch.optim.SGD(
-        net.parameters(), lr=LEARNING_RATES[letter], momentum=0.9, weight_decay=5e-4
-    )
+    if letter == "A":  # ClassifyConfig::recipe: AlexNet trains with Adam at 1e-3
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    else:
+        optimizer = torch.optim.SGD(
+            net.parameters(), lr=LEARNING_RATES[letter], momentum=0.9, weight_decay=5e-4
+        )
     images, labels = setup.images(), setup.labels()
-    return sgd_step(sgd, lambda: F.cross_entropy(net(images), labels))
+    return sgd_step(optimizer, lambda: F.cross_entropy(net(images), labels))
 
 
 def frozen(net):
@@ -634,6 +639,11 @@ def main():
                         help="with --compare: the profile dnlts benches (its sizes must be "
                              "--width-divisor and --image-size)")
     parser.add_argument("--width-divisor", type=int, default=8)
+    parser.add_argument("--ae-width-divisor", type=int, default=4,
+                        help="the AE's width divisor (the small profile's: 4)")
+    parser.add_argument("--ae-stages", type=int, default=1,
+                        help="the AE's pooling stages (the small profile's: 1; 0: as "
+                             "SegNetConfig::for_image_size)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--compare", metavar="DNLTS", help="the dnlts binary to compare with")
