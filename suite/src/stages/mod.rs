@@ -168,10 +168,7 @@ fn open_data(profile: &Profile, options: &RunOptions, master_seed: u64) -> Resul
     let main: Rc<dyn ImageSource> = match profile.data {
         DataSource::Synthetic => Rc::new(synthetic_source(profile, data_seed(master_seed))),
         DataSource::FashionMnist => {
-            let dir = options
-                .data_dir
-                .as_ref()
-                .map_or_else(|| PathBuf::from(fashion::DEBIAN_DIR), PathBuf::clone);
+            let dir = fashion_dir(options);
             let seed = dnlts::seed::derive(master_seed, "data", "fashion-augment");
             let source = FashionImages::load(&dir, profile.train_images, profile.eval_images, seed)
                 .map_err(|error| {
@@ -282,13 +279,16 @@ struct DataIdentity {
 
 const SPLITS: [Split; 4] = [Split::Train, Split::Validation, Split::Test, Split::Stream];
 
+/// Fashion-MNIST's folder: `--data`, else where Debian's package installs it.
+fn fashion_dir(options: &RunOptions) -> PathBuf {
+    options.data_dir.clone().unwrap_or_else(|| PathBuf::from(fashion::DEBIAN_DIR))
+}
+
 /// The folders `open_data` reads for `profile`, made absolute where they exist.
 fn dataset_folders(profile: &Profile, options: &RunOptions) -> Vec<PathBuf> {
     let folders = match profile.data {
         DataSource::Synthetic => Vec::new(),
-        DataSource::FashionMnist => {
-            vec![options.data_dir.clone().unwrap_or_else(|| PathBuf::from(fashion::DEBIAN_DIR))]
-        }
+        DataSource::FashionMnist => vec![fashion_dir(options)],
         DataSource::ImagenetYfcc => [&options.inputs.imagenet, &options.inputs.yfcc]
             .into_iter()
             .flatten()
