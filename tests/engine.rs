@@ -15,6 +15,7 @@ use dnlts::train::checkpoint::Checkpoints;
 use dnlts::train::classify::{ClassifyConfig, TrainClassifier};
 use dnlts::train::finetune::{Finetune, FinetuneConfig};
 use dnlts::train::optim::{LrSchedule, Optimizer, Rule};
+use dnlts::train::parallel::Replica;
 use dnlts::train::pretrain::{ae_tensors, CheckRecord, Pretrain, PretrainConfig, PretrainRecipe};
 use dnlts::train::{
     drive, CheckAt, Optimisation, Persistence, Schedule, Task, TrainError, Unlabelled,
@@ -198,10 +199,24 @@ impl Task for StopAt<'_> {
     fn check(&self, at: &CheckAt) -> (f64, CheckRecord) {
         self.inner.check(at)
     }
+    fn replicas(&self) -> &[Box<dyn Replica<Unlabelled>>] {
+        self.inner.replicas()
+    }
 }
 
 fn persistence(dir: &std::path::Path, resume: bool) -> Persistence {
     Persistence { checkpoints: Checkpoints::new(dir, 2), dir: dir.to_path_buf(), resume }
+}
+
+/// A new AE holding `bytes` (what [`all_bytes`] returned).
+fn ae_with(bytes: &[(String, Vec<f32>)]) -> AutoEncoder {
+    let ae = small_ae();
+    tch::no_grad(|| {
+        for ((_, t), (_, v)) in ae_tensors(&ae).iter().zip(bytes) {
+            t.shallow_clone().copy_(&Tensor::from_slice(v).view(&t.size()[..]));
+        }
+    });
+    ae
 }
 
 fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
@@ -215,30 +230,42 @@ fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn an_interrupted_run_resumes_to_the_same_bytes() {
     let _serial = serial();
-    interrupted_pretraining_resumes_to_the_same_bytes(pretrain_config(), "sgd");
+    interrupted_pretraining_resumes_to_the_same_bytes(pretrain_config(), "sgd", &[]);
     let adam = PretrainConfig::new(PretrainRecipe::Adam { lr: 0.003 }, 8 * 24, 8, 32, 16);
-    interrupted_pretraining_resumes_to_the_same_bytes(adam, "adam");
+    interrupted_pretraining_resumes_to_the_same_bytes(adam, "adam", &[]);
+    // Data-parallel: the replica gets the master's tensors again after the resume.
+    interrupted_pretraining_resumes_to_the_same_bytes(pretrain_config(), "sgd-2", &[Device::Cpu]);
 }
 
-fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag: &str) {
+/// Pre-training of `ae` with copies on `replicas` (data-parallel).
+fn pretrain_on<'a>(
+    ae: &'a AutoEncoder,
+    config: &PretrainConfig,
+    replicas: &[Device],
+) -> Pretrain<'a> {
+    Pretrain::new(ae, &Toy, config.clone()).data_parallel(replicas).unwrap()
+}
+
+/// Pre-training interrupted at three steps and resumed in a fresh AE ends with the bytes of
+/// an uninterrupted run; `replicas`: the devices of the AE's data-parallel copies.
+fn interrupted_pretraining_resumes_to_the_same_bytes(
+    config: PretrainConfig,
+    tag: &str,
+    replicas: &[Device],
+) {
     tch::manual_seed(5);
     let reference = small_ae();
     let start = all_bytes(&reference);
     let dir = scratch(&format!("{tag}-reference"));
-    let task = Pretrain::new(&reference, &Toy, config.clone());
+    let task = pretrain_on(&reference, &config, replicas);
     let schedule = Schedule { steps: 24, check_every: 4, ..task.schedule() };
     drive(&task, schedule, Some(&persistence(&dir, false)), 9).unwrap();
 
     for stop_at in [3, 10, 17] {
         dnlts::train::stop::reset();
         let dir = scratch(&format!("{tag}-stop{stop_at}"));
-        let ae = small_ae();
-        tch::no_grad(|| {
-            for ((_, t), (_, v)) in ae_tensors(&ae).iter().zip(&start) {
-                t.shallow_clone().copy_(&Tensor::from_slice(v).view(&t.size()[..]));
-            }
-        });
-        let inner = Pretrain::new(&ae, &Toy, config.clone());
+        let ae = ae_with(&start);
+        let inner = pretrain_on(&ae, &config, replicas);
         let stopping = StopAt { inner, at: stop_at, losses: Default::default() };
         let error = drive(&stopping, schedule, Some(&persistence(&dir, false)), 9).unwrap_err();
         assert!(
@@ -251,7 +278,7 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag
         tch::manual_seed(99);
         let resumed = small_ae();
         drive(
-            &Pretrain::new(&resumed, &Toy, config.clone()),
+            &pretrain_on(&resumed, &config, replicas),
             schedule,
             Some(&persistence(&dir, true)),
             9,
@@ -262,6 +289,39 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(config: PretrainConfig, tag
             "stopped at {stop_at}: resumed run differs"
         );
     }
+}
+
+/// The trainable tensors' values, by name.
+fn trainable_values(task: &Pretrain) -> Vec<(String, Vec<f32>)> {
+    task.trainable()
+        .into_iter()
+        .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn two_replicas_train_as_two_accumulated_micro_batches_on_one_device() {
+    let _serial = serial();
+    tch::manual_seed(3);
+    let start = all_bytes(&small_ae());
+    let (one, two, whole) = (ae_with(&start), ae_with(&start), ae_with(&start));
+    let accumulate = Compute { accumulation: 2, ..Compute::default() };
+    let accumulated =
+        Pretrain::new(&one, &Toy, PretrainConfig { compute: accumulate, ..pretrain_config() });
+    let parallel =
+        Pretrain::new(&two, &Toy, pretrain_config()).data_parallel(&[Device::Cpu]).unwrap();
+    assert_eq!(parallel.replicas().len(), 1);
+    let schedule = Schedule { steps: 6, check_every: 3, ..accumulated.schedule() };
+    let expected = drive(&accumulated, schedule, None, 4).unwrap();
+    let schedule = Schedule { compute: Compute::default(), ..schedule };
+    let got = drive(&parallel, schedule, None, 4).unwrap();
+    assert!(all_bytes(&one) != start, "the steps changed the weights");
+    // The same parts in the same order and the same sums of gradients: equal to the bit.
+    assert_eq!(got.first_losses, expected.first_losses);
+    assert!(trainable_values(&parallel) == trainable_values(&accumulated), "weights differ");
+    // The whole batch on one device: batch norm sees other statistics, so the steps differ.
+    let one_part = drive(&Pretrain::new(&whole, &Toy, pretrain_config()), schedule, None, 4);
+    assert_ne!(one_part.unwrap().first_losses[1..], got.first_losses[1..]);
 }
 
 #[test]

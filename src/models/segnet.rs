@@ -264,7 +264,12 @@ impl AutoEncoder {
 
     /// A deep copy (same config, same weights, own stores): one per classifier to fine-tune.
     pub fn duplicate(&self) -> Result<Self, tch::TchError> {
-        let mut copy = AutoEncoder::new(*self.net.config(), self.encoder.device());
+        self.duplicate_on(self.encoder.device())
+    }
+
+    /// A deep copy on `device`: a replica for data-parallel pre-training.
+    pub fn duplicate_on(&self, device: tch::Device) -> Result<Self, tch::TchError> {
+        let mut copy = AutoEncoder::new(*self.net.config(), device);
         copy.encoder.copy(&self.encoder)?;
         copy.decoder.copy(&self.decoder)?;
         Ok(copy)

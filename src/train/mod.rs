@@ -24,6 +24,7 @@ use tch::{Device, Tensor};
 use crate::compute::Compute;
 use checkpoint::{CheckpointError, Checkpoints};
 use optim::{LrSchedule, Optimizer, Plateau, Rule};
+use parallel::{data_parallel_step, Replica};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -72,6 +73,11 @@ pub trait Task {
     /// The periodic evaluation: its score (lower is better; it ranks checkpoints and drives a
     /// plateau schedule) and what it adds to the log.
     fn check(&self, at: &CheckAt) -> (f64, Self::Record);
+    /// Copies of the model on other devices that share each step's batch with it (data
+    /// parallelism, [`parallel`]); none by default.
+    fn replicas(&self) -> &[Box<dyn Replica<Self::Batch>>] {
+        &[]
+    }
 }
 
 /// Where a run stands when the driver asks its task for a check.
@@ -214,8 +220,12 @@ impl<'t, T: Task> Trainer<'t, T> {
             self.optimizer.lr = lr;
         }
         let compute = self.schedule.compute;
-        let batch = batch.to_model(self.device, &compute);
         let task = self.task;
+        if !task.replicas().is_empty() {
+            // Each replica moves its own slices from the host.
+            return data_parallel_step(task, &mut self.optimizer, &compute, self.device, batch);
+        }
+        let batch = batch.to_model(self.device, &compute);
         accumulated_step(&mut self.optimizer, &compute, self.device, &batch, &mut |part| {
             task.loss(part)
         })
@@ -249,7 +259,7 @@ pub(crate) fn accumulated_step<B: Batch>(
 ) -> f64 {
     let n = batch.examples();
     optimizer.zero_grad();
-    let mut total = 0.0;
+    let mut losses = Vec::new();
     for (start, end) in compute.micro_batches(n) {
         let part = batch.narrow(start, end - start);
         let loss = compute.autocast(device, || loss_of(&part));
@@ -260,10 +270,11 @@ pub(crate) fn accumulated_step<B: Batch>(
         } else {
             (&loss * weight).backward();
         }
-        total += loss.double_value(&[]) * weight;
+        losses.push((loss.detach(), weight));
     }
     optimizer.step();
-    total
+    // Read after the step is launched: a GPU is not waited for between the parts.
+    losses.iter().map(|(loss, weight)| loss.double_value(&[]) * weight).sum()
 }
 
 /// Runs one step, turning libtorch's out-of-memory panic into advice on the batch size.

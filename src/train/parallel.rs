@@ -1,197 +1,136 @@
-//! Data-parallel AE pre-training within one process: pre-training is the one stage that cannot
-//! be split into independent stages, so its batch is split over replicas instead.
+//! Data-parallel training within one process: AE pre-training is the one stage that cannot be
+//! split into independent stages, so its batch is split over copies of the model on several
+//! devices instead.
 //!
-//! Each replica (a copy of the AE on its own device) computes the loss of its slice of the
-//! batch — the slices [`Compute::micro_batches`] makes, in order — and its gradients, weighted
-//! by the slice's share of the batch. The gradients are summed onto the master (replica 0), the
-//! optimizer steps there, and the master's tensors are copied back to every replica. The update
-//! is the one `--accumulate K` makes on one device with K = the number of replicas: the same
-//! slices, the same weighted sum of gradients, up to rounding.
+//! Each step, the master's tensors are copied to every replica; the batch is cut into the
+//! micro-batches [`Compute::micro_batches`] makes for `accumulation × replicas` parts, in order,
+//! each replica taking `accumulation` consecutive ones; every part's loss, weighted by its share
+//! of the batch, is back-propagated on its replica's device. The gradients are summed onto the
+//! master, the optimizer steps there. The update is the one `--accumulate K×N` makes on one
+//! device (N replicas): the same parts, the same weighted sum of gradients, up to rounding.
 //!
-//! Batch norm: as in accumulation (and PyTorch's DataParallel without SyncBatchNorm), each
-//! slice is normalised with its own statistics, so the update equals the one-device update of
-//! the whole batch only for networks without batch norm in training mode. Running statistics:
-//! each replica updates its own from its slice; the master then takes their mean, so every
-//! slice counts once. (Accumulation updates them slice after slice instead, which weights the
-//! last slice more; the two differ by O(momentum²).)
+//! Every part is launched from this thread and nothing waits for a device until the step's
+//! losses are read at its end, so on GPUs the replicas' kernels overlap.
+//!
+//! Batch norm: as in accumulation (and PyTorch's DataParallel without SyncBatchNorm), each part
+//! is normalised with its own statistics, so the update equals the one-device update of the
+//! whole batch only for networks without batch norm in training mode. Running statistics:
+//! each replica updates its own from its parts; the master then takes their mean, so every
+//! replica counts once. (Accumulation updates them part after part instead, which weights the
+//! last part more; the two differ by O(momentum²).)
 
-use tch::{Device, Reduction, Tensor};
+use std::collections::HashMap;
+
+use tch::{Device, Tensor};
 
 use super::optim::Optimizer;
-use super::pretrain::{normalized_mse, trainable_named};
+use super::{copy_named, Batch, Task};
 use crate::compute::Compute;
 use crate::models::is_running_statistic;
-use crate::models::segnet::{AeMode, AutoEncoder};
 
-/// Copies of a master AE on other devices.
-pub struct Replicas {
-    /// Replicas 1.. (replica 0 is the master itself).
-    others: Vec<AutoEncoder>,
+/// A copy of a task's model on another device: what a data-parallel step needs of it.
+pub trait Replica<B> {
+    /// Where the copy computes.
+    fn device(&self) -> Device;
+    /// Every tensor of the copy (weights and BN statistics), named as the task names its own.
+    fn tensors(&self) -> Vec<(String, Tensor)>;
+    /// The copies of the tensors the task's optimizer updates, in the task's order.
+    fn trainable(&self) -> Vec<(String, Tensor)>;
+    /// The mean loss of `batch`, a micro-batch on the copy's device.
+    fn loss(&self, batch: &B) -> Tensor;
 }
 
-impl Replicas {
-    /// Copies of `master` on `devices` (each device one more replica besides the master).
-    pub fn new(master: &AutoEncoder, devices: &[Device]) -> Result<Self, tch::TchError> {
-        let others = devices
-            .iter()
-            .map(|&device| {
-                let mut copy = AutoEncoder::new(*master.net.config(), device);
-                copy.encoder.copy(&master.encoder)?;
-                copy.decoder.copy(&master.decoder)?;
-                Ok(copy)
-            })
-            .collect::<Result<_, tch::TchError>>()?;
-        Ok(Replicas { others })
+/// One optimisation step of `task` (whose trainable tensors `optimizer` updates, on `device`)
+/// on `batch`, split over the task's model and its [`Task::replicas`]; returns the batch's
+/// mean loss.
+pub(crate) fn data_parallel_step<T: Task>(
+    task: &T,
+    optimizer: &mut Optimizer,
+    compute: &Compute,
+    device: Device,
+    batch: &T::Batch,
+) -> f64 {
+    let replicas = task.replicas();
+    broadcast(&task.tensors(), replicas);
+    let per_replica = compute.accumulation.max(1) as usize;
+    let parts = Compute { accumulation: (per_replica * (1 + replicas.len())) as u64, ..*compute };
+    let n = batch.examples();
+    optimizer.zero_grad();
+    for replica in replicas {
+        zero_grads(&replica.trainable());
     }
-
-    /// The number of replicas, the master included.
-    pub fn len(&self) -> usize {
-        1 + self.others.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// One pre-training step of `master` (whose trainable tensors `optimizer` updates) on `images`,
-    /// split over the master and the replicas; returns the batch's mean loss.
-    pub fn pretrain_step(
-        &mut self,
-        master: &AutoEncoder,
-        optimizer: &mut Optimizer,
-        images: &Tensor,
-    ) -> f64 {
-        let n = images.size()[0];
-        let slices = Compute { accumulation: self.len() as u64, ..Compute::default() };
-        optimizer.zero_grad();
-        let mut total = 0.0;
-        let replicas = std::iter::once(master).chain(self.others.iter());
-        for (ae, (start, end)) in replicas.zip(slices.micro_batches(n)) {
-            zero_grads(ae);
-            let part = images.narrow(0, start, end - start).to_device(ae.encoder.device());
-            let loss =
-                normalized_mse(ae, &ae.forward(&part, AeMode::Pretrain), &part, Reduction::Mean);
-            let weight = (end - start) as f64 / n as f64;
-            (&loss * weight).backward();
-            total += loss.double_value(&[]) * weight;
-        }
-        self.gather_gradients(master);
-        optimizer.step();
-        self.average_running_statistics(master);
-        self.broadcast(master);
-        total
-    }
-
-    /// Adds every replica's gradients to the master's.
-    fn gather_gradients(&self, master: &AutoEncoder) {
-        let targets = trainable_named(master, AeMode::Pretrain);
-        tch::no_grad(|| {
-            for replica in &self.others {
-                for ((_, target), (_, source)) in
-                    targets.iter().zip(trainable_named(replica, AeMode::Pretrain))
-                {
-                    let mut grad = target.grad();
-                    let _ = grad.g_add_(&source.grad().to_device(target.device()));
-                }
-            }
+    let mut losses = Vec::new();
+    for (index, (start, end)) in parts.micro_batches(n).into_iter().enumerate() {
+        let on = match index / per_replica {
+            0 => None,
+            r => Some(&replicas[r - 1]),
+        };
+        let part_device = on.map_or(device, |replica| replica.device());
+        let part = batch.narrow(start, end - start).to_model(part_device, compute);
+        let loss = compute.autocast(part_device, || match on {
+            None => task.loss(&part),
+            Some(replica) => replica.loss(&part),
         });
+        let weight = (end - start) as f64 / n as f64;
+        (&loss * weight).backward();
+        losses.push((loss.detach(), weight));
     }
+    gather_gradients(&task.trainable(), replicas);
+    optimizer.step();
+    average_running_statistics(&task.tensors(), replicas);
+    // Read only now: the devices were never waited for while the parts were launched.
+    losses.iter().map(|(loss, weight)| loss.double_value(&[]) * weight).sum()
+}
 
-    /// The master's BN running statistics become the mean of all replicas'.
-    fn average_running_statistics(&self, master: &AutoEncoder) {
-        let replicas = self.len() as f64;
-        tch::no_grad(|| {
-            for (master_store, part) in [(&master.encoder, 0), (&master.decoder, 1)] {
-                for (name, mut target) in master_store.variables() {
-                    if !is_running_statistic(&name) {
-                        continue;
-                    }
-                    for replica in &self.others {
-                        let store = if part == 0 { &replica.encoder } else { &replica.decoder };
-                        let _ = target.g_add_(&store.variables()[&name].to_device(target.device()));
-                    }
-                    let _ = target.g_div_scalar_(replicas);
-                }
-            }
-        });
+/// Every replica gets the master's tensors (`master`).
+fn broadcast<B>(master: &[(String, Tensor)], replicas: &[Box<dyn Replica<B>>]) {
+    if replicas.is_empty() {
+        return;
     }
-
-    fn broadcast(&mut self, master: &AutoEncoder) {
-        for replica in &mut self.others {
-            // Same config, same names: copy cannot fail.
-            replica.encoder.copy(&master.encoder).expect("replicas share the master's names");
-            replica.decoder.copy(&master.decoder).expect("replicas share the master's names");
-        }
+    let source: HashMap<String, Tensor> =
+        master.iter().map(|(name, tensor)| (name.clone(), tensor.shallow_clone())).collect();
+    for replica in replicas {
+        // Same model, same names and shapes: the copy cannot miss a tensor.
+        copy_named(&replica.tensors(), &source).expect("a replica has the master's tensors");
     }
 }
 
-fn zero_grads(ae: &AutoEncoder) {
-    for (_, tensor) in trainable_named(ae, AeMode::Pretrain) {
+/// Adds every replica's gradients to the master's (`master`: the task's trainable tensors).
+fn gather_gradients<B>(master: &[(String, Tensor)], replicas: &[Box<dyn Replica<B>>]) {
+    tch::no_grad(|| {
+        for replica in replicas {
+            for ((_, target), (_, source)) in master.iter().zip(replica.trainable()) {
+                let mut grad = target.grad();
+                let _ = grad.g_add_(&source.grad().to_device(target.device()));
+            }
+        }
+    });
+}
+
+/// The master's BN running statistics (among `master`, all its tensors) become the mean of
+/// all replicas'.
+fn average_running_statistics<B>(master: &[(String, Tensor)], replicas: &[Box<dyn Replica<B>>]) {
+    if replicas.is_empty() {
+        return;
+    }
+    let copies: Vec<HashMap<String, Tensor>> =
+        replicas.iter().map(|replica| replica.tensors().into_iter().collect()).collect();
+    tch::no_grad(|| {
+        for (name, target) in master.iter().filter(|(name, _)| is_running_statistic(name)) {
+            let mut target = target.shallow_clone();
+            for copy in &copies {
+                let _ = target.g_add_(&copy[name].to_device(target.device()));
+            }
+            let _ = target.g_div_scalar_((1 + replicas.len()) as f64);
+        }
+    });
+}
+
+fn zero_grads(tensors: &[(String, Tensor)]) {
+    for (_, tensor) in tensors {
         let mut grad = tensor.grad();
         if grad.defined() {
             let _ = grad.detach_().zero_();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::segnet::SegNetConfig;
-    use crate::train::{accumulated_step, Unlabelled};
-    use tch::Kind;
-
-    fn max_difference(a: &AutoEncoder, b: &AutoEncoder) -> f64 {
-        trainable_named(a, AeMode::Pretrain)
-            .iter()
-            .zip(trainable_named(b, AeMode::Pretrain))
-            .map(|((_, x), (_, y))| (x - y).abs().max().double_value(&[]))
-            .fold(0.0, f64::max)
-    }
-
-    #[test]
-    fn two_replicas_make_the_update_of_two_micro_batches_on_one_device() {
-        tch::manual_seed(3);
-        let one = AutoEncoder::new(SegNetConfig::scaled(16, 2), Device::Cpu);
-        let two = one.duplicate().unwrap();
-        let start = one.duplicate().unwrap();
-        // An odd batch: the slices are 3 and 4 images, weighted 3/7 and 4/7.
-        let images = Tensor::rand([7, 3, 16, 16], (Kind::Float, Device::Cpu));
-        let optimizer = |ae: &AutoEncoder| {
-            Optimizer::sgd(trainable_named(ae, AeMode::Pretrain), 0.01, 0.9, 0.0)
-        };
-        let (mut optimizer_one, mut optimizer_two) = (optimizer(&one), optimizer(&two));
-        let accumulate = Compute { accumulation: 2, ..Compute::default() };
-        let mut replicas = Replicas::new(&two, &[Device::Cpu]).unwrap();
-        // Two steps, so that momentum and the copy back to the replica take part.
-        for _ in 0..2 {
-            let mut loss_of = |part: &Unlabelled| {
-                normalized_mse(
-                    &one,
-                    &one.forward(&part.images, AeMode::Pretrain),
-                    &part.images,
-                    Reduction::Mean,
-                )
-            };
-            let batch = Unlabelled { images: images.shallow_clone() };
-            let expected = accumulated_step(
-                &mut optimizer_one,
-                &accumulate,
-                Device::Cpu,
-                &batch,
-                &mut loss_of,
-            );
-            let loss = replicas.pretrain_step(&two, &mut optimizer_two, &images);
-            assert!((loss - expected).abs() <= 1e-6 * expected.abs(), "{loss} vs {expected}");
-        }
-        let moved = max_difference(&one, &start);
-        assert!(moved > 1e-4, "the steps changed the weights ({moved})");
-        // Same sums of the same products, so equal up to float rounding.
-        assert!(max_difference(&one, &two) <= 1e-6, "{}", max_difference(&one, &two));
-        assert_eq!(
-            max_difference(&two, &replicas.others[0]),
-            0.0,
-            "the replica holds the master's weights"
-        );
     }
 }

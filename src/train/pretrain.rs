@@ -4,9 +4,10 @@
 //! improvement, lr ← 0.2·lr.
 
 use serde::{Deserialize, Serialize};
-use tch::{Reduction, Tensor};
+use tch::{Device, Reduction, Tensor};
 
 use super::optim::{LrSchedule, Rule};
+use super::parallel::Replica;
 use super::{sorted_variables, CheckAt, Optimisation, Schedule, Task, Unlabelled};
 use crate::compute::Compute;
 use crate::data::source::{ImageSource, Split};
@@ -100,6 +101,34 @@ pub struct Pretrain<'a> {
     config: PretrainConfig,
     /// A second held-out set (its validation split), checked beside the source's own.
     second_heldout: Option<&'a dyn ImageSource>,
+    /// Copies of the AE on other devices sharing each batch ([`Pretrain::data_parallel`]).
+    replicas: Vec<Box<dyn Replica<Unlabelled>>>,
+}
+
+/// A copy of the pre-trained AE on another device.
+struct AeReplica(AutoEncoder);
+
+impl Replica<Unlabelled> for AeReplica {
+    fn device(&self) -> Device {
+        self.0.encoder.device()
+    }
+
+    fn tensors(&self) -> Vec<(String, Tensor)> {
+        ae_tensors(&self.0)
+    }
+
+    fn trainable(&self) -> Vec<(String, Tensor)> {
+        trainable_named(&self.0, AeMode::Pretrain)
+    }
+
+    fn loss(&self, batch: &Unlabelled) -> Tensor {
+        reconstruction_loss(&self.0, &batch.images)
+    }
+}
+
+/// The pre-training loss of `ae` on `images`: the mean MSE of their reconstruction.
+fn reconstruction_loss(ae: &AutoEncoder, images: &Tensor) -> Tensor {
+    normalized_mse(ae, &ae.forward(images, AeMode::Pretrain), images, Reduction::Mean)
 }
 
 /// Every tensor of the AE (weights and BN statistics), sorted by name.
@@ -125,7 +154,17 @@ pub fn trainable_named(ae: &AutoEncoder, mode: AeMode) -> Vec<(String, Tensor)> 
 
 impl<'a> Pretrain<'a> {
     pub fn new(ae: &'a AutoEncoder, source: &'a dyn ImageSource, config: PretrainConfig) -> Self {
-        Pretrain { ae, source, config, second_heldout: None }
+        Pretrain { ae, source, config, second_heldout: None, replicas: Vec::new() }
+    }
+
+    /// Also trains copies of the AE on `devices`, one each, data-parallel with the AE itself
+    /// (see [`crate::train::parallel`]): each step's batch is split over them all.
+    pub fn data_parallel(self, devices: &[Device]) -> Result<Self, tch::TchError> {
+        let mut replicas: Vec<Box<dyn Replica<Unlabelled>>> = Vec::new();
+        for &device in devices {
+            replicas.push(Box::new(AeReplica(self.ae.duplicate_on(device)?)));
+        }
+        Ok(Pretrain { replicas, ..self })
     }
 
     /// Also checks the first `heldout_images` validation images of `heldout` (the score that
@@ -205,8 +244,11 @@ impl Task for Pretrain<'_> {
     }
 
     fn loss(&self, batch: &Unlabelled) -> Tensor {
-        let reconstruction = self.ae.forward(&batch.images, AeMode::Pretrain);
-        normalized_mse(self.ae, &reconstruction, &batch.images, Reduction::Mean)
+        reconstruction_loss(self.ae, &batch.images)
+    }
+
+    fn replicas(&self) -> &[Box<dyn Replica<Unlabelled>>] {
+        &self.replicas
     }
 
     fn check(&self, at: &CheckAt) -> (f64, CheckRecord) {
