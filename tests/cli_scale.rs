@@ -303,3 +303,39 @@ fn bench_times_every_stage_and_projects_the_profile() {
     );
     assert!(!message.contains("panicked"), "{message}");
 }
+
+/// `--pretrain-devices cpu,cpu` splits each pre-training batch over two copies of the AE: the
+/// steps of `--accumulate 2` on one device (to the bit on a CPU). Under `reproduce --devices`
+/// that stage runs alone, holding both devices.
+#[test]
+fn pretraining_split_over_two_devices_runs_alone_and_steps_as_two_micro_batches() {
+    let dir = scratch("pretrain-devices");
+    let tiny = ["--profile", "tiny", "--threads", "1", "--out"];
+    let split = ["--devices", "cpu,cpu", "--pretrain-devices", "cpu,cpu"];
+    let run = dnlts(&[&["reproduce"][..], &tiny, &["split"], &split].concat(), &dir);
+    let progress = text(&run.stdout);
+    assert!(run.status.success(), "{progress}\n{}", text(&run.stderr));
+    let lines: Vec<&str> = progress.lines().collect();
+    let pretrain_end = lines.iter().position(|line| line.contains("pretrain finished on"));
+    let before: Vec<&&str> =
+        lines[..pretrain_end.unwrap()].iter().filter(|l| l.contains(" started on ")).collect();
+    assert_eq!(before.len(), 1, "pre-training alone:\n{progress}");
+    assert!(before[0].contains("pretrain started on cpu,cpu"), "{progress}");
+    let accumulated =
+        dnlts(&[&["pretrain"][..], &tiny, &["acc", "--accumulate", "2"]].concat(), &dir);
+    assert!(accumulated.status.success(), "{}", text(&accumulated.stderr));
+    let record = |out: &str| -> serde_json::Value {
+        let file = dir.join(out).join("stages/pretrain.json");
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    };
+    let (split, accumulated) = (record("split"), record("acc"));
+    assert_eq!(split["first_losses"], accumulated["first_losses"]);
+    assert_ne!(split["key"], accumulated["key"], "copies, like micro-batches, are in the key");
+    let missing = dnlts(
+        &[&["pretrain"][..], &tiny, &["gpu", "--pretrain-devices", "cpu,cuda:3"]].concat(),
+        &dir,
+    );
+    let error = text(&missing.stderr);
+    assert!(!missing.status.success() && error.contains("--pretrain-devices cuda:3"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -225,8 +225,9 @@ pub struct ReproduceArgs {
     /// Train the stages on these devices at once, comma-separated (cpu, cuda:N; a device
     /// named twice runs two stages at a time): each stage is a child `dnlts` stage command,
     /// the one `dnlts plan` writes, with this run's options and --threads, so the numbers
-    /// equal a one-device run's; the targets then run here on the first device. Logs go to
-    /// <out>/logs/
+    /// equal a one-device run's; the targets then run here on the first device. With N ≥ 2
+    /// GPUs, pre-training runs alone on all of them, data-parallel (--pretrain-devices): its
+    /// update is --accumulate N's on one GPU, up to rounding. Logs go to <out>/logs/
     #[arg(long, value_delimiter = ',', value_name = "D,D,…", conflicts_with = "device",
           value_parser = parse_device_slot)]
     pub devices: Vec<DeviceChoice>,
@@ -267,6 +268,13 @@ pub struct TrainingArgs {
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     pub finetune_part: dnlts::models::segnet::Part,
+    /// Pre-train the AE data-parallel over these devices, comma-separated (the first, which
+    /// must be --device, holds the master copy): each batch is split over copies of the AE,
+    /// their gradients summed; the update equals --accumulate N on one device (N devices) up to
+    /// rounding. Worth it on distinct GPUs only; `reproduce --devices` with two or more GPUs
+    /// sets it to them
+    #[arg(long, value_delimiter = ',', value_name = "D,D,…", value_parser = parse_device_slot)]
+    pub pretrain_devices: Vec<DeviceChoice>,
     /// Training batches made ahead on a loader thread while a step computes (0: make each
     /// batch between steps), at most 16: each one waiting holds a whole batch in memory, and a
     /// loader that keeps up needs one or two; results do not depend on it

@@ -62,6 +62,7 @@ impl TrainingArgs {
             fixed_stages: self.fixed_stages.clone(),
             inputs,
             fig2_imagenet_epochs: 0,
+            pretrain_devices: self.pretrain_devices.clone(),
         })
     }
 
@@ -75,6 +76,7 @@ impl TrainingArgs {
             amp,
             channels_last,
             finetune_part,
+            pretrain_devices,
             prefetch,
             data,
             inputs: _,
@@ -95,6 +97,10 @@ impl TrainingArgs {
         ];
         if let Some(batch_size) = batch_size {
             words.extend(["--batch-size".into(), batch_size.to_string()]);
+        }
+        if !pretrain_devices.is_empty() {
+            let names: Vec<String> = pretrain_devices.iter().map(ToString::to_string).collect();
+            words.extend(["--pretrain-devices".into(), names.join(",")]);
         }
         for (option, on) in [("--amp", amp), ("--channels-last", channels_last)] {
             if *on {
@@ -166,6 +172,7 @@ impl StageArgs {
         let mut profile = profile::Profile::preset(&self.profile)?;
         let options = self.training.apply(&mut profile)?;
         let device = self.machine.device.resolve()?;
+        stages::resolve_pretrain_devices(&options.pretrain_devices, device)?;
         if options.compute.amp {
             dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
         }
@@ -218,6 +225,10 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
         devices::check(&devices)?;
         // The targets run here, on the first device.
         args.run.machine.device = devices[0];
+        let pretrain_devices = &mut args.run.training.pretrain_devices;
+        if pretrain_devices.is_empty() {
+            *pretrain_devices = devices::pretrain_devices(&devices);
+        }
         Some(args.run.child_words()?)
     };
     let selected = targets::select(&args.include, &args.exclude)?;
@@ -238,7 +249,9 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
         pipeline.source()?;
         drop(pipeline);
         let dnlts = plan::this_binary()?;
-        devices::run_stages(&request.profile, &devices, &dnlts, &words, &request.out_dir)?;
+        let data_parallel = request.options.pretrain_devices.len() > 1;
+        let out = &request.out_dir;
+        devices::run_stages(&request.profile, &devices, data_parallel, &dnlts, &words, out)?;
     }
     run_targets(request)
 }

@@ -31,6 +31,7 @@ use dnlts::data::source::{
 };
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::data::yfcc::Yfcc;
+use dnlts::device::DeviceChoice;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
 use dnlts::models::classifier::{Classifier, ScriptedSpec};
 use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
@@ -82,6 +83,10 @@ pub struct RunOptions {
     /// Figure 2's second regime: epochs of an AE pre-trained on ImageNet (0: not drawn).
     #[serde(default)]
     pub fig2_imagenet_epochs: u64,
+    /// The devices pre-training splits its batches over (`--pretrain-devices`; empty: the
+    /// run's device alone).
+    #[serde(default)]
+    pub pretrain_devices: Vec<DeviceChoice>,
 }
 
 /// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,
@@ -317,6 +322,30 @@ pub fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
         }
     };
     (scale, profile.autoencoder.segnet())
+}
+
+/// The devices of `--pretrain-devices`, checked before anything trains: each must be there,
+/// and of the run device's kind (the CPU and a GPU round differently).
+pub fn resolve_pretrain_devices(
+    chosen: &[DeviceChoice],
+    run_device: Device,
+) -> anyhow::Result<Vec<Device>> {
+    let mut devices = Vec::new();
+    for choice in chosen {
+        let device = choice.resolve().with_context(|| format!("--pretrain-devices {choice}"))?;
+        anyhow::ensure!(
+            device.is_cuda() == run_device.is_cuda(),
+            "--pretrain-devices {}: {choice} is not of the run device's kind ({run_device:?}); \
+             split pre-training over GPUs with --device cuda:N, or over the CPU alone",
+            names(chosen)
+        );
+        devices.push(device);
+    }
+    Ok(devices)
+}
+
+fn names(devices: &[DeviceChoice]) -> String {
+    devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The synthetic world's seed for a master seed.
@@ -669,8 +698,7 @@ impl Pipeline {
         } else if let Some((_, weights)) = self.cached::<Vec<CheckRecord>>("pretrain", &key)? {
             ae.load(&weights, LoadPolicy::Strict)?;
         } else {
-            let task = Pretrain::new(&ae, self.source()?, config);
-            self.train_stage("pretrain", key, &task, task.schedule(), |path| Ok(ae.save(path)?))?;
+            self.train_ae("pretrain", key, &ae, Pretrain::new(&ae, self.source()?, config))?;
         }
         let ae = Rc::new(ae);
         *self.pretrained.borrow_mut() = Some(ae.clone());
@@ -683,7 +711,45 @@ impl Pipeline {
             Some(file) => Some(self.given_sha256(file).with_context(|| "--segnet")?),
             None => None,
         };
-        Ok(self.key("pretrain", &(self.pretrain_config(), given)))
+        Ok(self.key("pretrain", &(self.pretrain_config(), given, self.pretrain_copies())))
+    }
+
+    /// How many copies of the AE pre-training splits each batch over (`--pretrain-devices`):
+    /// like micro-batches, they change the batch-norm statistics, so they are in its key.
+    fn pretrain_copies(&self) -> usize {
+        self.options.pretrain_devices.len().max(1)
+    }
+
+    /// Trains `ae` with `task` as stage `stage`: on the run's device, or data-parallel over
+    /// `--pretrain-devices`.
+    fn train_ae(
+        &self,
+        stage: &str,
+        key: String,
+        ae: &AutoEncoder,
+        task: Pretrain,
+    ) -> anyhow::Result<()> {
+        let task = task
+            .data_parallel(&self.pretrain_replicas()?)
+            .with_context(|| format!("stage '{stage}': cannot copy the AE to its devices"))?;
+        self.train_stage(stage, key, &task, task.schedule(), |path| Ok(ae.save(path)?))
+    }
+
+    /// The devices of the AE's copies besides the run's device, from `--pretrain-devices`,
+    /// whose first device is the run's: the AE trains there and is read there afterwards.
+    fn pretrain_replicas(&self) -> anyhow::Result<Vec<Device>> {
+        let chosen = &self.options.pretrain_devices;
+        let mut devices = resolve_pretrain_devices(chosen, self.device)?;
+        let Some(&first) = devices.first() else { return Ok(devices) };
+        anyhow::ensure!(
+            first == self.device,
+            "--pretrain-devices {}: its first device holds the AE's master copy and must be \
+             the run's device ({:?}); add --device {}",
+            names(chosen),
+            self.device,
+            chosen[0]
+        );
+        Ok(devices.split_off(1))
     }
 
     /// The pre-training log: Figure 2's data.
@@ -732,7 +798,7 @@ impl Pipeline {
                 heldout,
             )
         };
-        let key = self.key(stage, &config);
+        let key = self.key(stage, &(&config, self.pretrain_copies()));
         if self.cached::<Vec<CheckRecord>>(stage, &key)?.is_none() {
             let seed = self.seed(stage);
             tch::manual_seed(seed as i64);
@@ -740,13 +806,7 @@ impl Pipeline {
             let source = EpochStream::new(imagenet.clone(), seed);
             let yfcc_heldout = StreamHeldOut { stream: yfcc.unaugmented(), images: heldout };
             let task = Pretrain::new(&ae, &source, config).with_second_heldout(&yfcc_heldout);
-            self.train_stage(
-                stage,
-                key.clone(),
-                &task,
-                task.schedule(),
-                |path| Ok(ae.save(path)?),
-            )?;
+            self.train_ae(stage, key.clone(), &ae, task)?;
         }
         let (record, _) = self
             .cached::<Vec<CheckRecord>>(stage, &key)?

@@ -43,12 +43,30 @@ pub fn check(devices: &[DeviceChoice]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The devices pre-training splits its batches over when `--devices` lists `devices`: every
+/// GPU listed, once, when there are two or more; none on the CPU, where copies of the AE would
+/// share the same cores.
+pub fn pretrain_devices(devices: &[DeviceChoice]) -> Vec<DeviceChoice> {
+    let mut gpus: Vec<DeviceChoice> = Vec::new();
+    for &device in devices {
+        if matches!(device, DeviceChoice::Cuda(_)) && !gpus.contains(&device) {
+            gpus.push(device);
+        }
+    }
+    if gpus.len() < 2 {
+        gpus.clear();
+    }
+    gpus
+}
+
 /// Runs the stage nodes of `profile`'s graph on `devices`. `dnlts` is the binary the children
 /// run, `words` the arguments every stage command shares (without `--device`), and the logs
-/// go to `<out>/logs/<stage>.log`.
+/// go to `<out>/logs/<stage>.log`. With `data_parallel`, pre-training (which the words split
+/// over the devices) runs alone, holding every device.
 pub fn run_stages(
     profile: &crate::profile::Profile,
     devices: &[DeviceChoice],
+    data_parallel: bool,
     dnlts: &Path,
     words: &[String],
     out: &Path,
@@ -75,7 +93,14 @@ pub fn run_stages(
         line.extend(["--device".into(), device.to_string()]);
         start(&line, log)
     };
-    Scheduler::new(&nodes, &slots, &logs).run(spawn)
+    // Pre-training split over the devices holds them all.
+    let wide: Vec<&str> = match data_parallel {
+        true => {
+            nodes.iter().map(|n| n.name.as_str()).filter(|n| n.starts_with("pretrain")).collect()
+        }
+        false => Vec::new(),
+    };
+    Scheduler::new(&nodes, &slots, &logs, &wide).run(spawn)
 }
 
 /// Starts the command `line` (program first) with its output in `log`, after the command
@@ -105,6 +130,8 @@ struct Running<'a> {
     node: &'a Node,
     child: Child,
     started: Instant,
+    /// Whether it holds every device (data-parallel pre-training).
+    wide: bool,
 }
 
 /// Hands each free device the first stage whose prerequisites are done, in the graph's order.
@@ -113,8 +140,12 @@ struct Scheduler<'a> {
     slots: &'a [String],
     /// The folder of the stages' logs.
     logs: &'a Path,
-    /// Per device, the stage it runs.
+    /// Per device, the stage it runs; a wide stage is kept on the first device and holds
+    /// them all.
     running: Vec<Option<Running<'a>>>,
+    /// The stages that run on every device at once, one process splitting its batches over
+    /// them (`--pretrain-devices`).
+    wide: &'a [&'a str],
     /// Stages not started yet, in the graph's order.
     waiting: Vec<&'a Node>,
     done: Vec<&'a str>,
@@ -125,12 +156,13 @@ struct Scheduler<'a> {
 }
 
 impl<'a> Scheduler<'a> {
-    fn new(nodes: &'a [Node], slots: &'a [String], logs: &'a Path) -> Self {
+    fn new(nodes: &'a [Node], slots: &'a [String], logs: &'a Path, wide: &'a [&'a str]) -> Self {
         Scheduler {
             nodes,
             slots,
             logs,
             running: slots.iter().map(|_| None).collect(),
+            wide,
             waiting: nodes.iter().collect(),
             done: Vec::new(),
             failed: None,
@@ -184,13 +216,15 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
-    /// Starts a ready stage on every free device.
+    /// Starts a ready stage on every free device. A wide stage waits until every device is
+    /// free, and the stages after it wait for it (in the graph's order, it is never passed).
     fn start_ready(
         &mut self,
         spawn: &mut impl FnMut(&Node, &str, &Path) -> anyhow::Result<Child>,
     ) -> anyhow::Result<()> {
+        let wide_runs = self.running.iter().flatten().any(|running| running.wide);
         for slot in 0..self.slots.len() {
-            if self.running[slot].is_some() {
+            if wide_runs || self.running[slot].is_some() {
                 continue;
             }
             let ready = self
@@ -198,7 +232,12 @@ impl<'a> Scheduler<'a> {
                 .iter()
                 .position(|node| node.needs.iter().all(|need| self.done.contains(&need.as_str())));
             let Some(position) = ready else { return Ok(()) };
+            let wide = self.wide.contains(&self.waiting[position].name.as_str());
+            if wide && self.running.iter().any(Option::is_some) {
+                return Ok(());
+            }
             let node = self.waiting.remove(position);
+            // A wide stage's child runs on the first device and copies the AE to the others.
             let child = match spawn(node, &self.slots[slot], &self.log(node)) {
                 Ok(child) => child,
                 Err(error) => {
@@ -206,10 +245,23 @@ impl<'a> Scheduler<'a> {
                     return Ok(());
                 }
             };
-            println!("{} started on {}", self.label(node), self.slots[slot]);
-            self.running[slot] = Some(Running { node, child, started: Instant::now() });
+            let running = Running { node, child, started: Instant::now(), wide };
+            println!("{} started on {}", self.label(node), self.devices_of(&running, slot));
+            self.running[slot] = Some(running);
+            if wide {
+                return Ok(());
+            }
         }
         Ok(())
+    }
+
+    /// The devices `running` holds, named.
+    fn devices_of(&self, running: &Running, slot: usize) -> String {
+        if running.wide {
+            self.slots.join(",")
+        } else {
+            self.slots[slot].clone()
+        }
     }
 
     /// Records the children that ended since the last look.
@@ -219,8 +271,7 @@ impl<'a> Scheduler<'a> {
             let Some(status) = running.child.try_wait()? else { continue };
             let Some(running) = self.running[slot].take() else { continue };
             let seconds = running.started.elapsed().as_secs_f64();
-            let slots = self.slots;
-            let (node, device) = (running.node, &slots[slot]);
+            let (node, device) = (running.node, &self.devices_of(&running, slot));
             if status.success() {
                 println!("{} finished on {device} in {seconds:.1} s", self.label(node));
                 self.done.push(&node.name);
@@ -295,4 +346,60 @@ fn log_tail(log: &Path) -> String {
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
     let from = lines.len().saturating_sub(LOG_TAIL_LINES);
     lines[from..].iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, needs: &[&str]) -> Node {
+        let needs = needs.iter().map(|need| need.to_string()).collect();
+        Node { name: name.into(), command: vec![name.into()], needs }
+    }
+
+    #[test]
+    fn pretraining_is_split_over_every_gpu_listed_once() {
+        use DeviceChoice::{Cpu, Cuda};
+        assert_eq!(pretrain_devices(&[Cuda(0), Cuda(0), Cuda(1)]), [Cuda(0), Cuda(1)]);
+        assert_eq!(pretrain_devices(&[Cuda(1), Cuda(0)]), [Cuda(1), Cuda(0)]);
+        assert_eq!(pretrain_devices(&[Cuda(0), Cuda(0)]), []);
+        assert_eq!(pretrain_devices(&[Cpu, Cpu]), []);
+    }
+
+    /// Runs `nodes` on two devices with `wide` holding both, each child sleeping 0.3 s; returns
+    /// the stages in the order they started, each with its start time and device.
+    fn schedule(nodes: &[Node], wide: &[&str]) -> Vec<(String, f64, String)> {
+        let logs = std::env::temp_dir().join(format!("dnlts-scheduler-{}", std::process::id()));
+        std::fs::create_dir_all(&logs).unwrap();
+        let slots = ["a".to_string(), "b".to_string()];
+        let began = Instant::now();
+        let mut started = Vec::new();
+        let spawn = |node: &Node, device: &str, _: &Path| {
+            started.push((node.name.clone(), began.elapsed().as_secs_f64(), device.to_string()));
+            Ok(Command::new("sleep").arg("0.3").spawn()?)
+        };
+        Scheduler::new(nodes, &slots, &logs, wide).run(spawn).unwrap();
+        started
+    }
+
+    #[test]
+    fn a_wide_stage_waits_for_every_device_and_holds_them_all() {
+        let nodes = [
+            node("classifier", &[]),
+            node("pretrain", &[]),
+            node("other", &[]),
+            node("finetune", &["pretrain", "classifier"]),
+        ];
+        let order = schedule(&nodes, &["pretrain"]);
+        let names: Vec<&str> = order.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert_eq!(names, ["classifier", "pretrain", "other", "finetune"]);
+        let at = |name: &str| order.iter().find(|(n, _, _)| n == name).unwrap().1;
+        // Pre-training starts once the classifier has finished, and nothing passes it.
+        assert!(at("pretrain") >= at("classifier") + 0.3, "{order:?}");
+        assert!(at("other") >= at("pretrain") + 0.3, "{order:?}");
+        // Not wide: "pretrain" and then "other" start at once beside the classifier.
+        let narrow = schedule(&nodes, &[]);
+        let at = |name: &str| narrow.iter().find(|(n, _, _)| n == name).unwrap().1;
+        assert!(at("pretrain") < at("classifier") + 0.3, "{narrow:?}");
+    }
 }
