@@ -8,7 +8,8 @@
 #   4. the evaluation goldens (golden/evaluation, made on a CPU) hold on the GPU: the fixed
 #      ci stages must give the same predictions up to ties (needs the golden test binary,
 #      GOLDEN_TEST, built by `make gpu-check`);
-#   5. `dnlts bench --profile paper` in f32 and in bf16 channels-last: each stage's step at
+#   5. data-parallel pre-training (--pretrain-devices) against --accumulate 2 on one GPU;
+#   6. `dnlts bench --profile paper` in f32 and in bf16 channels-last: each stage's step at
 #      paper scale (img/s, TFLOP/s, MFU, memory, projected time of the paper profile).
 #
 #   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] [GOLDEN_TEST=…] \
@@ -69,6 +70,22 @@ step ci-amp "$dnlts" reproduce --profile ci --device cuda --amp --channels-last 
   echo "## determinism (files that differ between the two f32 runs)"
   diff <(result_digests "$out/ci-f32") <(result_digests "$out/ci-f32-again") | grep '^<' \
     || echo "none: $(result_digests "$out/ci-f32" | wc -l) files identical"
+} >>"$log"
+# Data-parallel pre-training on the GPU: two copies of the AE (on two GPUs when there are two,
+# else both on the first) must step as --accumulate 2 does on one GPU, up to rounding: the
+# first step losses of the two runs are printed side by side.
+second_gpu=$("$dnlts" env --json | python3 -c \
+  'import json, sys; print("cuda:1" if json.load(sys.stdin)["cuda_devices"] > 1 else "cuda:0")')
+step pretrain-split "$dnlts" pretrain --profile ci --device cuda:0 \
+  --pretrain-devices "cuda:0,$second_gpu" --out "$out/split"
+step pretrain-accumulate "$dnlts" pretrain --profile ci --device cuda:0 --accumulate 2 \
+  --out "$out/accumulate"
+{
+  echo "## data-parallel pre-training: first losses (split over cuda:0,$second_gpu; then --accumulate 2)"
+  for run in split accumulate; do
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["first_losses"])' \
+      "$out/$run/stages/pretrain.json" 2>&1
+  done
 } >>"$log"
 # One batch of 2^20 images of 32×32 through VGG16-BN/8: its first block's activations alone
 # need ~100 GB. The profiles' training sets are smaller than such a batch, so the generator study
