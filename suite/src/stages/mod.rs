@@ -348,6 +348,39 @@ fn names(devices: &[DeviceChoice]) -> String {
     devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// Profile fields that only some kinds of stage read (by the start of the stage's name), and
+/// which: the others' keys leave them out, so that a new pre-training budget, say, keeps the
+/// classifiers. Every field not listed here is in every key; so is every field of a stage
+/// whose name starts with none of these (a user's classifier).
+const READ_ONLY_BY: [(&str, &[&str]); 9] = [
+    // Words, and the evaluation's settings: no stage reads them.
+    ("summary", &[]),
+    ("budget", &[]),
+    ("noise_images", &[]),
+    ("eval_batch_size", &[]),
+    // A fine-tuning reads these through its upstream stages' keys.
+    ("pretrain_images", &["pretrain"]),
+    ("check_every", &["pretrain"]),
+    ("autoencoder", &["pretrain", "finetune"]),
+    ("classifier_epochs", &["classifier"]),
+    ("finetune_images", &["finetune"]),
+];
+
+/// The fields of `profile` that stage `stage` reads, for its key.
+fn profile_read_by(profile: &Profile, stage: &str) -> serde_json::Value {
+    let mut fields = serde_json::to_value(profile).expect("a profile serialises");
+    let kinds = ["pretrain", "classifier", "finetune"];
+    if kinds.iter().any(|kind| stage.starts_with(kind)) {
+        let object = fields.as_object_mut().expect("a profile is a struct");
+        for (field, readers) in READ_ONLY_BY {
+            if !readers.iter().any(|kind| stage.starts_with(kind)) {
+                object.remove(field).expect("READ_ONLY_BY names profile fields");
+            }
+        }
+    }
+    fields
+}
+
 /// The synthetic world's seed for a master seed.
 pub fn data_seed(master_seed: u64) -> u64 {
     dnlts::seed::derive(master_seed, "data", "synthetic")
@@ -450,7 +483,7 @@ impl Pipeline {
     fn key(&self, stage: &str, config: &impl Serialize) -> String {
         let text = serde_json::to_string(&(
             stage,
-            &self.profile,
+            profile_read_by(&self.profile, stage),
             self.master_seed,
             config,
             self.data_identity(),
@@ -1182,5 +1215,43 @@ mod tests {
             assert_ne!(a, b, "stage {stage} must not be reused with another thread count");
         }
         std::fs::remove_dir_all(&inputs.dir).unwrap();
+    }
+
+    /// The keys of A_S, classifier L and A_L for the tiny profile changed by `change`.
+    fn tiny_keys(change: impl FnOnce(&mut Profile)) -> [String; 3] {
+        let mut profile = Profile::preset("tiny").unwrap();
+        change(&mut profile);
+        let dir = std::env::temp_dir().join(format!("dnlts-keys-tiny-{}", std::process::id()));
+        let place = Place { out_dir: &dir, resume: false };
+        let options = RunOptions::default();
+        let pipeline = Pipeline::new(profile, options, 2018, Device::Cpu, place, &[]).unwrap();
+        [
+            pipeline.pretrain_key().unwrap(),
+            pipeline.classifier_key(Family::Lenet5).unwrap(),
+            pipeline.finetune_key("L").unwrap().1,
+        ]
+    }
+
+    /// A profile field changes the keys of the stages that read it and of those made from
+    /// them, and no other: a new pre-training budget keeps the classifiers.
+    #[test]
+    fn a_profile_field_retrains_only_the_stages_that_read_it() {
+        let [pretrain, classifier, finetune] = tiny_keys(|_| ());
+        let changed = |change: fn(&mut Profile)| -> [bool; 3] {
+            let keys = tiny_keys(change);
+            [keys[0] != pretrain, keys[1] != classifier, keys[2] != finetune]
+        };
+        assert_eq!(changed(|p| p.pretrain_images *= 2), [true, false, true]);
+        assert_eq!(changed(|p| p.check_every /= 2), [true, false, true]);
+        assert_eq!(changed(|p| p.autoencoder.width_divisor *= 2), [true, false, true]);
+        assert_eq!(changed(|p| p.classifier_epochs += 1), [false, true, true]);
+        assert_eq!(changed(|p| p.finetune_images *= 2), [false, false, true]);
+        assert_eq!(changed(|p| p.noise_images /= 2), [false, false, false]);
+        assert_eq!(changed(|p| p.eval_batch_size /= 2), [false, false, false]);
+        assert_eq!(changed(|p| p.budget.push('!')), [false, false, false]);
+        // What every stage reads.
+        assert_eq!(changed(|p| p.batch_size /= 2), [true, true, true]);
+        assert_eq!(changed(|p| p.eval_images /= 2), [true, true, true]);
+        assert_eq!(changed(|p| p.image_size *= 2), [true, true, true]);
     }
 }
