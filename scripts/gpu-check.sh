@@ -10,7 +10,9 @@
 #      GOLDEN_TEST, built by `make gpu-check`);
 #   5. data-parallel pre-training (--pretrain-devices) against --accumulate 2 on one GPU;
 #   6. `dnlts bench --profile paper` in f32 and in bf16 channels-last: each stage's step at
-#      paper scale (img/s, TFLOP/s, MFU, memory, projected time of the paper profile).
+#      paper scale (img/s, TFLOP/s, MFU, memory, projected time of the paper profile on 1, 2,
+#      4 and 8 GPUs), then bf16 channels-last again with --fast (cuDNN autotuning), to
+#      measure what that lever gives.
 #
 #   DNLTS=target/cuda/release/dnlts [STUDY=…/generator_study] [GOLDEN_TEST=…] \
 #     scripts/gpu-check.sh OUT_DIR
@@ -103,4 +105,6 @@ fi
 # The paper-scale step table of the README's "Scale" section (batch 32, the profile's).
 step bench-paper-f32 "$dnlts" bench --profile paper --device cuda
 step bench-paper-bf16 "$dnlts" bench --profile paper --device cuda --amp --channels-last
+step bench-paper-bf16-fast "$dnlts" bench --profile paper --device cuda --amp --channels-last \
+  --fast
 cat "$log"

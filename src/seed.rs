@@ -32,7 +32,9 @@ pub struct Determinism {
     pub seed: u64,
     /// Intra-op threads libtorch uses; fixed because reduction order depends on it.
     pub threads: usize,
-    /// cuDNN autotuning picks kernels by timing, which breaks run-to-run equality, so it is off.
+    /// cuDNN autotuning picks kernels by timing, which breaks run-to-run equality, so it is off
+    /// unless a run asks for speed over reproducibility (`--fast`); then cuDNN may also pick
+    /// non-deterministic kernels.
     pub cudnn_benchmark: bool,
 }
 
@@ -43,6 +45,12 @@ impl Determinism {
         Determinism { seed, threads, cudnn_benchmark: false }
     }
 
+    /// These settings with cuDNN autotuning on when `fast` (`--fast`): faster convolutions on
+    /// a GPU, no longer bit-reproducible there. The CPU's kernels do not read it.
+    pub fn fast(self, fast: bool) -> Self {
+        Determinism { cudnn_benchmark: fast, ..self }
+    }
+
     /// Applies the settings to libtorch (CPU and, where present, CUDA generators).
     pub fn apply(&self) {
         tch::set_num_threads(self.threads as i32);
@@ -50,15 +58,18 @@ impl Determinism {
         tch::manual_seed(self.seed as i64);
         tch::Cuda::manual_seed_all(self.seed);
         tch::Cuda::cudnn_set_benchmark(self.cudnn_benchmark);
-        deterministic_cuda_kernels();
+        // Autotuning times every kernel cuDNN has, deterministic or not: restricting it to the
+        // deterministic ones would keep part of the cost of reproducibility in the fast mode.
+        deterministic_cuda_kernels(!self.cudnn_benchmark);
     }
 }
 
 /// On a GPU, cuDNN may pick convolution kernels whose reductions run in a different order on
 /// every call, and cuBLAS does so unless its workspace is fixed: ask libtorch for deterministic
-/// cuDNN kernels and give cuBLAS the fixed workspace PyTorch's reproducibility notes name. The
-/// CPU kernels are unaffected. A libtorch without the setter (older than 2.4) keeps its default.
-fn deterministic_cuda_kernels() {
+/// cuDNN kernels (or, `deterministic` false, allow the others again) and give cuBLAS the fixed
+/// workspace PyTorch's reproducibility notes name. The CPU kernels are unaffected. A libtorch
+/// without the setter (older than 2.4) keeps its default.
+fn deterministic_cuda_kernels(deterministic: bool) {
     const GLOBAL_CONTEXT: &std::ffi::CStr = c"_ZN2at13globalContextEv";
     const SET_DETERMINISTIC_CUDNN: &std::ffi::CStr = c"_ZN2at7Context21setDeterministicCuDNNEb";
     if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
@@ -71,7 +82,7 @@ fn deterministic_cuda_kernels() {
         // non-virtual member function, which the Itanium C++ ABI calls with `this` first.
         unsafe {
             let context = std::mem::transmute::<Ptr, extern "C" fn() -> Ptr>(context)();
-            std::mem::transmute::<Ptr, extern "C" fn(Ptr, bool)>(set)(context, true);
+            std::mem::transmute::<Ptr, extern "C" fn(Ptr, bool)>(set)(context, deterministic);
         }
     }
 }

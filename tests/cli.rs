@@ -107,6 +107,33 @@ fn training_options_reach_the_stages_and_are_recorded() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--fast` is recorded in every output, and its stages are not a deterministic run's: a run
+/// without it in the same folder trains them again. On the CPU it computes the same bytes.
+#[test]
+fn a_fast_run_is_recorded_as_such_and_kept_apart_from_deterministic_stages() {
+    let dir = scratch("fast");
+    let args = ["reproduce", "--profile", "tiny", "--include", "table1", "--out", "o"];
+    let json = |file: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("o").join(file)).unwrap()).unwrap()
+    };
+    let weights = || std::fs::read(dir.join("o/stages/finetune-lenet5.safetensors")).unwrap();
+    let fast = dnlts(&[&args[..], &["--threads", "1", "--fast"]].concat(), &dir);
+    assert!(fast.status.success(), "{}", text(&fast.stderr));
+    assert_eq!(json("options.json")["fast"], true);
+    assert_eq!(json("table1.json")["provenance"]["fast"], true);
+    let report = std::fs::read_to_string(dir.join("o/report.md")).unwrap();
+    assert!(report.contains("--fast (cuDNN autotuning"), "{report}");
+    let (fast_key, fast_weights) = (json("stages/finetune-lenet5.json")["key"].clone(), weights());
+
+    let plain = dnlts(&[&args[..], &["--threads", "1"]].concat(), &dir);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    assert_eq!(json("table1.json")["provenance"]["fast"], false);
+    assert!(!std::fs::read_to_string(dir.join("o/report.md")).unwrap().contains("--fast"));
+    assert_ne!(json("stages/finetune-lenet5.json")["key"], fast_key, "trained again");
+    assert!(fast_weights == weights(), "on the CPU --fast changes nothing in the computation");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_input_gets_an_error_that_names_it() {
     let fashion = ["reproduce", "--profile", "fashion", "--include", "table1", "--data", "/no"];

@@ -261,6 +261,24 @@ fn bench_times_every_stage_and_projects_the_profile() {
     }
     let reported = report["projected_seconds"].as_f64().unwrap();
     assert!((reported - total).abs() <= 1e-6 * total);
+    // On N such devices: one runs the stages in sequence; more never take longer, nor less than
+    // the pre-training split N ways followed by the evaluation, which needs it.
+    let on_devices = report["projected_on_devices"].as_array().unwrap();
+    let counts: Vec<u64> = on_devices.iter().map(|p| p["devices"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [1, 2, 4, 8]);
+    let seconds: Vec<f64> =
+        on_devices.iter().map(|p| p["projected_seconds"].as_f64().unwrap()).collect();
+    assert!((seconds[0] - total).abs() <= 1e-6 * total, "{seconds:?} vs {total}");
+    let stage_seconds = |i: usize| stages[i]["projected_seconds"].as_f64().unwrap();
+    let (pretrain, evaluate) = (stage_seconds(0), stage_seconds(stages.len() - 1));
+    for (i, devices) in counts.iter().enumerate() {
+        assert!(seconds[i] <= seconds[i.saturating_sub(1)] * (1.0 + 1e-9), "{seconds:?}");
+        let bound = pretrain / *devices as f64 + evaluate;
+        assert!(seconds[i] >= bound * (1.0 - 1e-9), "{seconds:?}: {devices} below {bound}");
+        let speedup = on_devices[i]["speedup"].as_f64().unwrap();
+        assert!((speedup - seconds[0] / seconds[i]).abs() <= 1e-9 * speedup);
+    }
+    assert!(!report["fast"].as_bool().unwrap());
     // The paper pre-trains on 92.1 M images: the profile's sizes reach the projection.
     assert_eq!(stages[0]["profile_images"], 92_100_000);
     // Data loading: one core's rate per transform of the paper, and the cores that feed the
@@ -286,6 +304,7 @@ fn bench_times_every_stage_and_projects_the_profile() {
     assert!(plain.status.success(), "{}", text(&plain.stderr));
     let table = text(&plain.stdout);
     assert!(table.contains("MFU: n/a") && table.contains("train-classifier L"), "{table}");
+    assert!(table.contains("projected on N such devices") && table.contains("speed-up"));
     // … nor a GPU rate: the loading rows are there, the cores per GPU not.
     for row in
         ["data loading on one core", "eval: decode, resize 342, crop 299", "cores per GPU: n/a"]
@@ -337,5 +356,63 @@ fn pretraining_split_over_two_devices_runs_alone_and_steps_as_two_micro_batches(
     );
     let error = text(&missing.stderr);
     assert!(!missing.status.success() && error.contains("--pretrain-devices cuda:3"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `plan --fig2-imagenet-epochs N` plans what `reproduce --fig2-imagenet-epochs N` does: a
+/// `pretrain-imagenet` stage, and a report that waits for it and is given the same epochs.
+/// Checked on the plan's text, not run: paper-smoke's paper-size networks take a quarter of an
+/// hour on this machine (tests/paper_smoke.rs runs the reproduce side).
+#[test]
+fn the_plan_carries_figure_2s_imagenet_regime_and_sizes_each_jobs_memory() {
+    let dir = scratch("fig2");
+    let plan = |extra: &[&str]| {
+        let base = ["plan", "--profile", "paper-smoke", "--threads", "1", "--out", "o"];
+        let out = dnlts(&[&base[..], extra].concat(), &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let makefile = plan(&["--fig2-imagenet-epochs", "2"]);
+    let rule = |name: &str| {
+        let at = makefile.find(&format!("\n{name}:")).unwrap_or_else(|| panic!("{makefile}"));
+        makefile[at + 1..].lines().take(2).collect::<Vec<_>>().join("\n")
+    };
+    assert!(rule("pretrain-imagenet").ends_with("$(DNLTS) pretrain-imagenet --epochs 2 $(ARGS)"));
+    let report = rule("report");
+    assert!(report.contains("pretrain-imagenet") && report.contains("finetune-resnet50"));
+    assert!(report.ends_with("reproduce --fig2-imagenet-epochs 2 $(ARGS)"), "{report}");
+    assert!(!plan(&[]).contains("pretrain-imagenet"), "none unless asked for");
+
+    // Slurm on a GPU: every job asks for host memory, sized, or as given.
+    let script = plan(&["--emit", "slurm", "--device", "cuda", "--fig2-imagenet-epochs", "2"]);
+    let resources: Vec<&str> = script.lines().filter(|l| l.starts_with("RESOURCES=")).collect();
+    assert_eq!(resources.len(), 9, "{script}");
+    for line in &resources {
+        let mem = line
+            .split(' ')
+            .find_map(|w| w.strip_prefix("--mem="))
+            .unwrap_or_else(|| panic!("no --mem in {line}"));
+        let gib: u64 = mem.trim_end_matches(")").strip_suffix('G').unwrap().parse().unwrap();
+        // Twice the 2.5 GiB measured and the CUDA runtime's 3: at least 8 GiB.
+        assert!((8..=16).contains(&gib), "{line}");
+        assert!(line.contains("--time="), "every paper-smoke stage has an estimate: {line}");
+    }
+    assert!(script.contains("--cpus-per-task, --time and --mem:"), "the header says how");
+    let submit = script.lines().find(|l| l.starts_with("job_report=")).unwrap();
+    assert!(submit.contains(":$job_pretrain_imagenet\""), "{submit}");
+    assert!(submit.ends_with("reproduce --fig2-imagenet-epochs 2)"), "{submit}");
+    let given = plan(&["--emit", "slurm", "--mem", "64G", "--time", "1:00:00"]);
+    let resources: Vec<&str> = given.lines().filter(|l| l.starts_with("RESOURCES=")).collect();
+    assert_eq!(resources.len(), 8, "{given}");
+    assert!(resources.iter().all(|l| l.contains("--mem=64G")), "{given}");
+
+    // Refused where it means nothing, naming the option and the fix.
+    let tiny = ["plan", "--profile", "tiny", "--fig2-imagenet-epochs", "2"];
+    let refused = dnlts(&tiny, &dir);
+    let message = text(&refused.stderr);
+    assert!(!refused.status.success() && message.contains("--fig2-imagenet-epochs 2"));
+    assert!(message.contains("paper-smoke"), "{message}");
+    let bad = dnlts(&["plan", "--emit", "slurm", "--mem", "64GB"], &dir);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("'64GB'"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

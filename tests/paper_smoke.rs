@@ -73,11 +73,19 @@ fn paper_smoke_runs_every_target_through_the_papers_path() {
     let table1 = json(&dir.join("out/table1.json"));
     assert!(table1.to_string().contains("\"images\":4"), "{table1}");
     // Figure 2's second regime, asked for: an AE trained on ImageNet for 2 epochs, checked
-    // after each on ImageNet val and on YFCC100m images; the other stages are reused.
+    // after each on ImageNet val and on YFCC100m images; the other stages are reused. It is
+    // made first by the stage command `dnlts plan --fig2-imagenet-epochs 2` runs, and
+    // `reproduce` must load that stage, not train its own.
+    let stage = [&["pretrain-imagenet", "--epochs", "2"][..], &args[1..]].concat();
+    let out = dnlts(&stage, &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let made = json(&dir.join("out/stages/pretrain-imagenet.json"));
     let mut again = args.to_vec();
     again.extend(["--include", "fig2", "--fig2-imagenet-epochs", "2"]);
     let out = dnlts(&again, &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let loaded = json(&dir.join("out/stages/pretrain-imagenet.json"));
+    assert_eq!(loaded, made, "reproduce loaded the stage command's stage (same key, same run)");
     let regime = &json(&dir.join("out/fig2.json"))["result"]["imagenet_regime"];
     assert_eq!(regime["epochs"], 2, "{regime}");
     let checks = regime["checks"].as_array().expect("checks");

@@ -50,6 +50,15 @@ pub enum Command {
         #[command(flatten)]
         stage: StageArgs,
     },
+    /// Stage: Figure 2's second regime, a SegNet pre-trained on ImageNet's training images for N
+    /// epochs (profiles paper and paper-smoke): what `reproduce --fig2-imagenet-epochs N` trains
+    PretrainImagenet {
+        /// Epochs over ImageNet's training images (the paper: 72)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        epochs: u64,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
     /// Stage: fine-tune a copy of A_S, decoder only, through a frozen classifier
     Finetune {
         /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
@@ -265,6 +274,12 @@ pub struct TrainingArgs {
     /// small and fashion profiles always do)
     #[arg(long)]
     pub channels_last: bool,
+    /// Speed over reproducibility on a GPU: cuDNN autotuning (benchmark mode) and its
+    /// non-deterministic kernels, so two runs differ in rounding. Recorded in every output's
+    /// provenance; its stages are never reused by a deterministic run, nor the other way
+    /// round. On the CPU it changes nothing in the computation (the stages are still kept apart)
+    #[arg(long)]
+    pub fast: bool,
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     pub finetune_part: dnlts::models::segnet::Part,
@@ -389,6 +404,15 @@ pub struct PlanArgs {
     /// and paper-smoke: twice each stage's estimated hours, at least one)
     #[arg(long)]
     pub time: Option<String>,
+    /// Slurm: the host memory of every job (sbatch --mem, e.g. 64G; default for paper and
+    /// paper-smoke on a GPU: twice what a stage's process is measured or assumed to hold, plus
+    /// the CUDA runtime; the script's header says how)
+    #[arg(long, value_parser = crate::commands::plan::parse_mem)]
+    pub mem: Option<String>,
+    /// Figure 2's second regime, as `reproduce --fig2-imagenet-epochs N`: a `pretrain-imagenet`
+    /// stage of N epochs, which the report waits for (paper and paper-smoke; 0: none)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fig2_imagenet_epochs: u64,
     /// The data and weights of paper and paper-smoke, passed to every stage (made absolute)
     #[command(flatten)]
     pub inputs: PaperArgs,
@@ -458,6 +482,10 @@ pub struct BenchArgs {
     /// Run the networks on channels-last (NHWC) tensors
     #[arg(long)]
     pub channels_last: bool,
+    /// cuDNN autotuning and non-deterministic kernels, as `reproduce --fast` (GPU; on the CPU
+    /// it changes nothing)
+    #[arg(long)]
+    pub fast: bool,
     /// Images per step (default: the profile's)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,

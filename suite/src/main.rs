@@ -48,6 +48,7 @@ fn computes(command: &Command) -> bool {
         Command::Env { .. }
             | Command::Reproduce(_)
             | Command::Pretrain(_)
+            | Command::PretrainImagenet { .. }
             | Command::TrainClassifier { .. }
             | Command::Finetune { .. }
             | Command::Evaluate(_)
@@ -139,6 +140,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Reproduce(args) => reproduce(args),
         Command::Pretrain(stage) => run_stage(stage, |p| p.pretrained().map(|_| ())),
+        Command::PretrainImagenet { epochs, stage } => {
+            commands::reproduce::pretrain_imagenet(stage, epochs)
+        }
         Command::TrainClassifier { classifier, stage } => {
             let family = parse_family(&classifier)?;
             run_stage(stage, |p| p.classifier(family).map(|_| ()))

@@ -11,11 +11,15 @@ pub struct Provenance {
     pub libtorch_version: String,
     pub device: String,
     pub threads: usize,
+    /// `--fast`: cuDNN autotuning and non-deterministic kernels (on a GPU the result is not
+    /// bit-reproducible; on the CPU nothing changes).
+    #[serde(default)]
+    pub fast: bool,
     pub cpu_features: Vec<String>,
 }
 
 impl Provenance {
-    pub fn collect(device: tch::Device, threads: usize) -> Self {
+    pub fn collect(device: tch::Device, threads: usize, fast: bool) -> Self {
         Provenance {
             dnlts_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: env!("DNLTS_GIT_COMMIT").into(),
@@ -23,6 +27,7 @@ impl Provenance {
             libtorch_version: dnlts::LIBTORCH_VERSION.into(),
             device: format!("{device:?}").to_lowercase(),
             threads,
+            fast,
             cpu_features: dnlts::device::cpu_features().iter().map(|f| f.to_string()).collect(),
         }
     }

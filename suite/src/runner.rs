@@ -110,12 +110,12 @@ fn run_one(
     run_target: targets::RunFn,
 ) -> anyhow::Result<(String, f64)> {
     let seed = dnlts::seed::derive(request.master_seed, target.name, "target");
-    dnlts::seed::Determinism::new(seed, request.threads).apply();
+    dnlts::seed::Determinism::new(seed, request.threads).fast(request.options.fast).apply();
     let context = Context { profile: &request.profile, out_dir: &request.out_dir, pipeline };
     let started = Instant::now();
     let outcome = run_target(&context).with_context(|| format!("target {} failed", target.name))?;
     let wall_seconds = started.elapsed().as_secs_f64();
-    let provenance = Provenance::collect(request.device, request.threads);
+    let provenance = Provenance::collect(request.device, request.threads, request.options.fast);
     let record = TargetRecord {
         target: target.name,
         artefact: target.artefact,
@@ -139,9 +139,9 @@ fn relative(path: &Path, base: &Path) -> String {
 /// with the provenance of the run — ready to paste into a paper or a lab notebook.
 fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()> {
     let out = &request.out_dir;
-    let provenance = Provenance::collect(request.device, request.threads);
+    let provenance = Provenance::collect(request.device, request.threads, request.options.fast);
     let mut report = format!(
-        "# dnlts report — profile `{}`\n\n{}\n\nseed {}, dnlts {} (commit {}), tch {}, libtorch {}, device {}, {} thread(s)\n",
+        "# dnlts report — profile `{}`\n\n{}\n\nseed {}, dnlts {} (commit {}), tch {}, libtorch {}, device {}, {} thread(s){}\n",
         request.profile.name,
         request.profile.summary,
         request.master_seed,
@@ -150,7 +150,8 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         provenance.tch_version,
         provenance.libtorch_version,
         provenance.device,
-        provenance.threads
+        provenance.threads,
+        if provenance.fast { ", --fast (cuDNN autotuning: not bit-reproducible on a GPU)" } else { "" }
     );
     let (compute, part) = (&request.options.compute, request.options.finetune_part);
     report += &format!(

@@ -9,6 +9,7 @@
 //! per core, and the cores that keep one GPU fed — is measured in [`loading`].
 
 pub(crate) mod loading;
+mod scaling;
 
 use std::ops::Range;
 use std::time::Instant;
@@ -139,6 +140,8 @@ fn setup(profile: &Profile, device: Device, full_size: bool) -> Setup {
 #[derive(Serialize)]
 pub(crate) struct StageResult {
     stage: String,
+    /// The node of `dnlts plan`'s graph this stage is (the evaluation: the report's).
+    node: String,
     /// Side of the images the step reads.
     image_size: i64,
     batch_size: u64,
@@ -171,6 +174,10 @@ struct BenchReport {
     timed_steps: u64,
     stages: Vec<StageResult>,
     projected_seconds: f64,
+    /// The profile on 1, 2, 4, 8 such devices ([`scaling`]'s model).
+    projected_on_devices: Vec<scaling::Projection>,
+    /// `--fast`: cuDNN autotuning and non-deterministic kernels.
+    fast: bool,
     data_loading: loading::LoadingReport,
 }
 
@@ -188,7 +195,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
     }
     let seed = dnlts::seed::derive(args.seed, "bench", &profile.name);
-    dnlts::seed::Determinism::new(seed, args.threads).apply();
+    dnlts::seed::Determinism::new(seed, args.threads).fast(args.fast).apply();
     let peak = peak::find(args.peak_tflops, device, args.amp);
     let bench = Bench { args, profile: &profile, setup: &setup, device, peak: peak.as_ref() };
     quiet_out_of_memory_panics();
@@ -201,6 +208,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         None => loading::GpuRate::Unknown,
     };
     let data_loading = loading::measure(args.warmup, args.steps, &gpu)?;
+    let projected_on_devices = scaling::project(&jobs(&profile, &stages));
     let report = BenchReport {
         profile: profile.name.clone(),
         device: memory::device_name(device),
@@ -213,6 +221,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         warmup_steps: args.warmup,
         timed_steps: args.steps,
         projected_seconds: stages.iter().map(|s| s.projected_seconds).sum(),
+        projected_on_devices,
+        fast: args.fast,
         stages,
         data_loading,
     };
@@ -222,6 +232,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         print_report(&report);
     }
     Ok(())
+}
+
+/// The benched stages as the plan's graph orders and links them, for the projection on
+/// several devices; pre-training is the one spread over them all.
+fn jobs(profile: &Profile, stages: &[StageResult]) -> Vec<scaling::Job> {
+    let graph = crate::commands::plan::graph(profile, 0);
+    let benched = |node: &str| stages.iter().find(|stage| stage.node == node);
+    graph
+        .into_iter()
+        .filter_map(|node| {
+            let seconds = benched(&node.name)?.projected_seconds;
+            let data_parallel = node.name == "pretrain";
+            Some(scaling::Job { name: node.name, seconds, needs: node.needs, data_parallel })
+        })
+        .collect()
 }
 
 /// What every stage's measurement shares.
@@ -293,7 +318,7 @@ impl Bench<'_> {
     /// Times `step` (warm-up steps first, the first of them counted) and makes the result.
     fn measure(
         &self,
-        stage: String,
+        (stage, node): (String, String),
         image_size: i64,
         profile_images: u64,
         batch: u64,
@@ -314,12 +339,12 @@ impl Bench<'_> {
             .collect();
         seconds.sort_by(f64::total_cmp);
         let median = seconds[seconds.len() / 2];
-        self.result(stage, image_size, profile_images, batch, macs, median)
+        self.result((stage, node), image_size, profile_images, batch, macs, median)
     }
 
     fn result(
         &self,
-        stage: String,
+        (stage, node): (String, String),
         image_size: i64,
         profile_images: u64,
         batch: u64,
@@ -330,6 +355,7 @@ impl Bench<'_> {
         let achieved_tflops = flops(macs.total()) / step_seconds / 1e12;
         StageResult {
             stage,
+            node,
             image_size,
             batch_size: batch,
             step_seconds,
@@ -364,7 +390,8 @@ impl Bench<'_> {
         let mut step = |i| {
             trainer.step(i, &batch);
         };
-        self.measure("pretrain".into(), size, self.profile.pretrain_images, self.batch(), &mut step)
+        let names = ("pretrain".into(), "pretrain".into());
+        self.measure(names, size, self.profile.pretrain_images, self.batch(), &mut step)
     }
 
     fn train_classifier(&self, family: Family) -> StageResult {
@@ -384,7 +411,8 @@ impl Bench<'_> {
         };
         let images_in_profile = self.profile.train_images * self.profile.classifier_epochs;
         let stage = format!("train-classifier {}", family.letter());
-        self.measure(stage, size, images_in_profile, self.batch(), &mut step)
+        let node = format!("classifier-{}", family.name());
+        self.measure((stage, node), size, images_in_profile, self.batch(), &mut step)
     }
 
     fn finetune(&self, family: Family) -> StageResult {
@@ -406,7 +434,8 @@ impl Bench<'_> {
             trainer.step(i, &batch);
         };
         let stage = format!("finetune {}", family.letter());
-        self.measure(stage, size, self.profile.finetune_images, self.batch(), &mut step)
+        let node = format!("finetune-{}", family.name());
+        self.measure((stage, node), size, self.profile.finetune_images, self.batch(), &mut step)
     }
 
     /// The full evaluation pass (Table 2's): 7 views (x, A_S, five A_C) × 5 classifiers. Each
@@ -449,7 +478,7 @@ impl Bench<'_> {
         };
         let size = *sizes.last().unwrap_or(&self.setup.ae_size);
         self.measure(
-            "evaluate".into(),
+            ("evaluate".into(), "report".into()),
             size,
             self.profile.eval_images,
             self.eval_batch(),
@@ -480,11 +509,13 @@ fn quiet_out_of_memory_panics() {
 
 fn print_report(report: &BenchReport) {
     println!(
-        "dnlts bench: profile {}, {}, {}{}, {} thread(s); median of {} step(s) after {} warm-up",
+        "dnlts bench: profile {}, {}, {}{}{}, {} thread(s); median of {} step(s) after {} \
+         warm-up",
         report.profile,
         report.device,
         report.precision,
         if report.channels_last { ", channels-last" } else { "" },
+        if report.fast { ", --fast (cuDNN autotuning)" } else { "" },
         report.threads,
         report.timed_steps,
         report.warmup_steps
@@ -534,6 +565,20 @@ fn print_report(report: &BenchReport) {
         report.profile,
         duration(report.projected_seconds)
     );
+    println!(
+        "projected on N such devices: pre-training data-parallel over all N at an ideal N× \
+         speed-up (an upper bound: no gradient all-reduce, broadcast or input pipelines \
+         counted), every other stage on one device, in the plan's dependency order"
+    );
+    println!("  {:>7} {:>11} {:>9}", "devices", "projected", "speed-up");
+    for projection in &report.projected_on_devices {
+        println!(
+            "  {:>7} {:>11} {:>8.2}×",
+            projection.devices,
+            duration(projection.projected_seconds),
+            projection.speedup
+        );
+    }
     println!(
         "GFLOP/img counts forward and the backward products autograd computes (training ≈ 3× \
          forward; fine-tuning less: the encoder has no graph, the classifier no weight \

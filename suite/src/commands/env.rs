@@ -25,7 +25,11 @@ pub fn run(threads: usize, json: bool) -> anyhow::Result<()> {
     let determinism = dnlts::seed::Determinism::new(dnlts::seed::DEFAULT_MASTER_SEED, threads);
     determinism.apply();
     let env = Environment {
-        build: Provenance::collect(tch::Device::Cpu, determinism.threads),
+        build: Provenance::collect(
+            tch::Device::Cpu,
+            determinism.threads,
+            determinism.cudnn_benchmark,
+        ),
         logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cuda_available: tch::Cuda::is_available(),
         cuda_devices: dnlts::device::cuda_device_count() as i64,

@@ -38,18 +38,28 @@ pub struct Node {
 }
 
 /// The stage graph of `profile` in an order where every node comes after what it needs: its
-/// [`stages`], then the report, which needs every fine-tuning.
-pub fn graph(profile: &Profile) -> Vec<Node> {
-    let mut nodes = stages(profile);
-    let finetunes =
-        nodes.iter().filter(|n| n.command[0] == "finetune").map(|n| n.name.clone()).collect();
-    nodes.push(Node { name: "report".into(), command: vec!["reproduce".into()], needs: finetunes });
+/// [`stages`], Figure 2's ImageNet pre-training when `fig2_epochs` is above 0, then the
+/// report, which needs every fine-tuning and that pre-training, and is given the same
+/// `--fig2-imagenet-epochs` so that its Figure 2 loads the stage (whose key holds the epochs).
+pub fn graph(profile: &Profile, fig2_epochs: u64) -> Vec<Node> {
+    let mut nodes = stages(profile, fig2_epochs);
+    let mut report = vec!["reproduce".to_string()];
+    if fig2_epochs > 0 {
+        report.extend(["--fig2-imagenet-epochs".into(), fig2_epochs.to_string()]);
+    }
+    let needs = nodes
+        .iter()
+        .filter(|n| n.command[0] == "finetune" || n.command[0] == "pretrain-imagenet")
+        .map(|n| n.name.clone())
+        .collect();
+    nodes.push(Node { name: "report".into(), command: report, needs });
     nodes
 }
 
 /// The nodes of the graph that make cached stages (all but the report), each after what it
-/// needs: what `dnlts reproduce --devices` runs as child processes.
-pub fn stages(profile: &Profile) -> Vec<Node> {
+/// needs, with Figure 2's ImageNet regime when `fig2_epochs` > 0: what `dnlts reproduce
+/// --devices` runs as child processes.
+pub fn stages(profile: &Profile, fig2_epochs: u64) -> Vec<Node> {
     let node = |name: String, command: &[&str], needs: Vec<String>| Node {
         name,
         command: command.iter().map(|part| part.to_string()).collect(),
@@ -69,6 +79,14 @@ pub fn stages(profile: &Profile) -> Vec<Node> {
             needs.push(format!("classifier-{}", family.name()));
         }
         nodes.push(node(stage, &["finetune", "--classifier", family.name()], needs));
+    }
+    if fig2_epochs > 0 {
+        let epochs = fig2_epochs.to_string();
+        nodes.push(node(
+            "pretrain-imagenet".into(),
+            &["pretrain-imagenet", "--epochs", &epochs],
+            vec![],
+        ));
     }
     nodes
 }
@@ -125,6 +143,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
             profile.name
         );
     }
+    super::reproduce::check_fig2_epochs(args.fig2_imagenet_epochs, &profile)?;
     let inputs = &args.inputs;
     if reads_imagenet
         && (inputs.imagenet.is_none() || inputs.yfcc.is_none() || inputs.weights.is_none())
@@ -140,7 +159,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
     let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
-    let nodes = graph(&profile);
+    let nodes = graph(&profile, args.fig2_imagenet_epochs);
     let text = match args.emit {
         Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
         Emit::Slurm => {
@@ -247,7 +266,7 @@ pub fn slurm(
     let _ = writeln!(text, "DNLTS=${{DNLTS:-{}}}", shell_quote(&dnlts.display().to_string()));
     let _ = writeln!(text, "ARGS=({})", quoted(shared));
     if let Some(note) = note {
-        let _ = writeln!(text, "# Each job's --cpus-per-task and --time: {note}.");
+        let _ = writeln!(text, "# Each job's --cpus-per-task, --time and --mem: {note}.");
     }
     let _ = writeln!(text, "SBATCH_OPTIONS=({})", quoted(&sbatch_options(args)));
     let _ = writeln!(text, "mkdir -p {}", shell_quote(&out.join("logs").display().to_string()));
@@ -318,6 +337,8 @@ pub struct Sizing {
     rows: Vec<StageEstimate>,
     tflops: f64,
     per_core: Vec<(Reads, f64)>,
+    /// One batch of f32 images at the largest input a network of the profile takes.
+    batch_bytes: u64,
     /// Where the numbers come from, for the script's comment.
     pub source: String,
 }
@@ -325,7 +346,8 @@ pub struct Sizing {
 impl Sizing {
     fn new(profile: &Profile, args: &PlanArgs) -> anyhow::Result<Sizing> {
         let segnet = args.inputs.segnet.is_some();
-        let rows = estimate(profile, Default::default(), segnet, Default::default());
+        let epochs = args.fig2_imagenet_epochs;
+        let rows = estimate(profile, Default::default(), segnet, epochs, Default::default());
         // Not resolved: the plan is made on a login node, which may have no GPU.
         let device = match args.device {
             dnlts::device::DeviceChoice::Cuda(index) => tch::Device::Cuda(index),
@@ -339,11 +361,18 @@ impl Sizing {
             rows,
             tflops,
             per_core: per_core.collect(),
+            batch_bytes: batch_bytes(profile),
             source: format!(
                 "--time is twice the plan's f32 estimate at {rate} (at least 1 hour); \
                  --cpus-per-task on a GPU is --threads or, if more, the cores that decode \
                  JPEGs as fast as that estimate (one core's rates measured on this machine, \
-                 `dnlts bench`'s data-loading rows; at most {MAX_LOADER_CORES}) plus one"
+                 `dnlts bench`'s data-loading rows; at most {MAX_LOADER_CORES}) plus one; \
+                 --mem on a GPU is twice what a process holds in host memory (the largest \
+                 peak measured of a process holding paper-size networks, {MEASURED_PROCESS_GIB:.2} \
+                 GiB, README \"Peak memory of the evaluation\"; three batches of images; a \
+                 decoded 12-megapixel photo per core) plus {CUDA_HOST_GIB} GiB for libtorch's \
+                 CUDA runtime (an allowance, not measured); on the CPU the activations are in \
+                 host memory too and no --mem is sized: give --mem"
             ),
         })
     }
@@ -364,8 +393,17 @@ impl Sizing {
     }
 }
 
-/// A node's own options: --cpus-per-task (see [`Sizing`]) and --time (given, or from the
-/// estimate).
+/// The bytes of one batch of f32 images at the largest input a network of `profile` takes
+/// (Inception v3's 299 at paper scale).
+fn batch_bytes(profile: &Profile) -> u64 {
+    let (scale, _) = crate::stages::scale_of(profile);
+    let sizes = Family::ALL.into_iter().map(|family| family.input_spec(scale).size as u64);
+    let side = sizes.chain([u64::from(profile.image_size)]).max().unwrap_or(0);
+    u64::from(profile.batch_size.max(profile.eval_batch_size)) * 3 * side * side * 4
+}
+
+/// A node's own options: --cpus-per-task (see [`Sizing`]), --time and --mem (given, or from
+/// the estimate and the measured memory).
 fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<String> {
     let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
     let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
@@ -379,7 +417,54 @@ fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<Str
         }
         (None, None) => {}
     }
+    // Memory is sized for every GPU job of a paper profile, with an estimate row or not: it
+    // depends on the networks a process holds, not on the stage's images.
+    match (&args.mem, sizing.filter(|_| gpu)) {
+        (Some(mem), _) => options.push(format!("--mem={mem}")),
+        (None, Some(sizing)) => {
+            options.push(format!("--mem={}G", host_memory_gib(cpus, sizing.batch_bytes)))
+        }
+        (None, None) => {}
+    }
     options
+}
+
+/// The largest peak resident memory measured of a process holding paper-size networks:
+/// 2,575,200 KiB, Table 2's evaluation pass with all five classifiers and six AEs loaded, flat
+/// in the number of images streamed (README, "Peak memory of the evaluation"). Every stage
+/// holds a subset of those networks, so it bounds each of them; on a GPU their activations
+/// live in device memory, not here.
+const MEASURED_PROCESS_GIB: f64 = 2_575_200.0 / (1 << 20) as f64;
+
+/// What one JPEG-decoding core may hold at once: a decoded 12-megapixel photo in 8-bit RGB.
+/// An allowance, not a measurement (YFCC100m's originals vary in size).
+const DECODED_PHOTO_GIB: f64 = 12e6 * 3.0 / (1u64 << 30) as f64;
+
+/// libtorch's CUDA runtime in host memory (context, kernel images, cuDNN and cuBLAS handles).
+/// An allowance, not a measurement: this project's machine has no GPU to measure it on.
+const CUDA_HOST_GIB: u64 = 3;
+
+/// A GPU job's host memory in whole GiB: twice (the margin --time also takes) what its process
+/// holds — [`MEASURED_PROCESS_GIB`], three batches of f32 images in flight (one prefetched,
+/// one being made, one computing) and a decoded photo per core — plus [`CUDA_HOST_GIB`].
+fn host_memory_gib(cpus: usize, batch_bytes: u64) -> u64 {
+    let batches = 3.0 * batch_bytes as f64 / (1u64 << 30) as f64;
+    let held = MEASURED_PROCESS_GIB + batches + cpus as f64 * DECODED_PHOTO_GIB;
+    (2.0 * held).ceil() as u64 + CUDA_HOST_GIB
+}
+
+/// Checks `--mem` as sbatch reads it: a whole number, then K, M, G or T (no suffix: MiB).
+pub fn parse_mem(text: &str) -> Result<String, String> {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T']);
+    let suffixes = text.len() - digits.len();
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && suffixes <= 1 {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' is not a memory size as sbatch --mem reads it: give a whole number with \
+             K, M, G or T, e.g. 64G (no suffix: MiB)"
+        ))
+    }
 }
 
 /// Twice `hours` (the estimate assumes a rate and leaves out loading) in whole hours, at
@@ -423,6 +508,7 @@ pub fn estimate(
     profile: &Profile,
     part: dnlts::models::segnet::Part,
     segnet_given: bool,
+    fig2_epochs: u64,
     found: super::doctor::Found,
 ) -> Vec<StageEstimate> {
     use dnlts::models::flops::{self, autoencoder_pass, count_macs, Macs};
@@ -455,6 +541,17 @@ pub fn estimate(
         node: Some("pretrain".into()),
         reads: Some(Reads::Stream(profile.image_size)),
     }];
+    if fig2_epochs > 0 {
+        // Figure 2's second regime: the same AE step on ImageNet's training images, epoch
+        // after epoch. Its loading is not sized (no bench row reads ImageNet at that size).
+        rows.push(StageEstimate {
+            stage: format!("AE pre-training (ImageNet train, {fig2_epochs} epochs: Figure 2)"),
+            images: fig2_epochs * train,
+            gflop_per_image: rows[0].gflop_per_image,
+            node: Some("pretrain-imagenet".into()),
+            reads: None,
+        });
+    }
     // Per classifier: its input, evaluation forward, and the fine-tuning step's work.
     let mut classifiers = Vec::new();
     let mut finetunes = Vec::new();
@@ -597,7 +694,7 @@ mod tests {
     #[test]
     fn every_node_comes_after_what_it_needs_and_names_a_real_stage() {
         for name in crate::profile::PRESETS {
-            let nodes = graph(&Profile::preset(name).unwrap());
+            let nodes = graph(&Profile::preset(name).unwrap(), 0);
             for (position, node) in nodes.iter().enumerate() {
                 for need in &node.needs {
                     let before = nodes[..position].iter().any(|earlier| &earlier.name == need);
@@ -615,7 +712,7 @@ mod tests {
 
     #[test]
     fn tiny_trains_all_five_classifiers_and_each_finetuning_waits_for_its_own() {
-        let nodes = graph(&Profile::preset("tiny").unwrap());
+        let nodes = graph(&Profile::preset("tiny").unwrap(), 0);
         assert_eq!(nodes.len(), 1 + 5 + 5 + 1);
         for family in Family::ALL {
             let classifier = format!("classifier-{}", family.name());
@@ -628,7 +725,7 @@ mod tests {
     #[test]
     fn paper_trains_only_lenet5_and_loads_the_others_inside_their_finetuning() {
         for name in ["paper", "paper-smoke"] {
-            let nodes = graph(&Profile::preset(name).unwrap());
+            let nodes = graph(&Profile::preset(name).unwrap(), 0);
             let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
             assert_eq!(
                 names,
@@ -653,6 +750,25 @@ mod tests {
     }
 
     #[test]
+    fn figure_2s_imagenet_regime_is_a_node_the_report_waits_for_and_names() {
+        let profile = Profile::preset("paper-smoke").unwrap();
+        let nodes = graph(&profile, 3);
+        let fig2 = node(&nodes, "pretrain-imagenet");
+        assert_eq!(fig2.command, ["pretrain-imagenet", "--epochs", "3"]);
+        assert!(fig2.needs.is_empty(), "it trains a SegNet of its own, from scratch");
+        let report = nodes.last().unwrap();
+        assert_eq!(report.command, ["reproduce", "--fig2-imagenet-epochs", "3"]);
+        assert_eq!(report.needs.len(), 6, "{:?}", report.needs);
+        assert!(report.needs.contains(&"pretrain-imagenet".to_string()));
+        assert!(graph(&profile, 0).iter().all(|n| n.name != "pretrain-imagenet"));
+        // Its estimate: three epochs of the 16 training images found, at pre-training's step.
+        let found = crate::commands::doctor::Found { train_images: Some(16), val_images: Some(4) };
+        let rows = estimate(&profile, Default::default(), false, 3, found);
+        let row = rows.iter().find(|r| r.node.as_deref() == Some("pretrain-imagenet")).unwrap();
+        assert_eq!((row.images, row.gflop_per_image), (48, rows[0].gflop_per_image));
+    }
+
+    #[test]
     fn words_are_quoted_only_when_a_shell_would_split_them() {
         assert_eq!(shell_quote("--profile"), "--profile");
         assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
@@ -664,7 +780,7 @@ mod tests {
     fn the_paper_smoke_estimate_has_every_stage_and_trains_only_lenet5() {
         let profile = Profile::preset("paper-smoke").unwrap();
         let found = crate::commands::doctor::Found { train_images: Some(16), val_images: Some(64) };
-        let rows = estimate(&profile, Default::default(), false, found);
+        let rows = estimate(&profile, Default::default(), false, 0, found);
         let stages: Vec<&str> = rows.iter().map(|r| r.stage.as_str()).collect();
         assert_eq!(rows.len(), 1 + 1 + 1 + 5 + 1, "{stages:?}");
         assert_eq!(stages[1], "train lenet5 (ImageNet train, 1 epoch(s))");
@@ -678,7 +794,7 @@ mod tests {
         // SegNet at 64 px: a pre-training step costs more than its forward pass, and the
         // evaluation of an image (dozens of passes) more than either.
         assert!(rows.last().unwrap().gflop_per_image > 10.0 * rows[0].gflop_per_image);
-        let given = estimate(&profile, Default::default(), true, found);
+        let given = estimate(&profile, Default::default(), true, 0, found);
         assert_eq!(given[0].images, 0, "--segnet skips pre-training");
     }
 
@@ -736,23 +852,48 @@ mod tests {
             ],
             tflops: 100.0,
             per_core: vec![(Reads::Stream(256), 100.0), (Reads::Crop(224), 500.0)],
+            // 1 GiB a batch, so that the batches' share of --mem is plain to see.
+            batch_bytes: 1 << 30,
             source: String::new(),
         };
         let node = |name: &str| Node { name: name.into(), command: vec![], needs: vec![] };
         let gpu = parse(&["--device", "cuda:0"]);
         let options = |name: &str, args: &PlanArgs| job_options(&node(name), args, Some(&sizing));
         // 100 TFLOP/s at 100 GFLOP per image: 1,000 images/s, 10 cores' decoding and one more;
-        // 3.6 M images at that rate take an hour, doubled.
-        assert_eq!(options("pretrain", &gpu), ["--cpus-per-task=11", "--time=0-02:00:00"]);
-        // LeNet-5 would keep 200,000 cores busy: capped.
+        // 3.6 M images at that rate take an hour, doubled. Memory: 2.456 GiB measured, three
+        // 1-GiB batches and 11 decoded photos of 0.0335 GiB make 5.82 GiB, twice is 11.65,
+        // so 12 GiB, and 3 for CUDA.
+        let pretrain = ["--cpus-per-task=11", "--time=0-02:00:00", "--mem=15G"];
+        assert_eq!(options("pretrain", &gpu), pretrain);
+        // LeNet-5 would keep 200,000 cores busy: capped; 33 decoders hold 1.11 GiB of photos,
+        // 2 × 6.56 GiB is 13.1, so 14 and 3.
         let capped = format!("--cpus-per-task={}", MAX_LOADER_CORES + 1);
         assert_eq!(options("classifier-lenet5", &gpu)[0], capped);
+        assert_eq!(options("classifier-lenet5", &gpu)[2], "--mem=17G");
         // The evaluation's loading is not sized; its 5 s estimate gets the 1-hour minimum.
-        assert_eq!(options("report", &gpu), ["--cpus-per-task=4", "--time=0-01:00:00"]);
-        // On the CPU no loaders are sized, and a --time given is every job's.
+        let report = ["--cpus-per-task=4", "--time=0-01:00:00", "--mem=15G"];
+        assert_eq!(options("report", &gpu), report);
+        // A node without an estimate row still gets its memory.
+        assert_eq!(options("pretrain-imagenet", &gpu), ["--cpus-per-task=4", "--mem=15G"]);
+        // On the CPU no loaders and no memory are sized, and a --time or --mem given is every
+        // job's.
         let cpu = parse(&["--time", "3:00:00"]);
         assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
+        let given = parse(&["--device", "cuda", "--mem", "64G"]);
+        assert_eq!(options("pretrain", &given)[2], "--mem=64G");
         assert_eq!(slurm_time(30.0), "2-12:00:00");
+        assert_eq!(host_memory_gib(0, 0), 5 + CUDA_HOST_GIB, "2 × 2.456 GiB, rounded up");
+    }
+
+    #[test]
+    fn mem_takes_what_sbatch_reads_and_names_what_it_does_not() {
+        for good in ["64G", "4000", "512M", "1T"] {
+            assert_eq!(parse_mem(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "G", "64GB", "6.5G", "-1G", "64 G"] {
+            let error = parse_mem(bad).unwrap_err();
+            assert!(error.contains(&format!("'{bad}'")) && error.contains("64G"), "{error}");
+        }
     }
 
     /// The paper profile's plan as README ("The paper's path", step 5) shows it: counting the
@@ -763,7 +904,7 @@ mod tests {
     fn paper_plan_for_the_readme() {
         let profile = Profile::preset("paper").unwrap();
         let found = crate::commands::doctor::Found::default();
-        let rows = estimate(&profile, Default::default(), false, found);
+        let rows = estimate(&profile, Default::default(), false, 0, found);
         for amp in [false, true] {
             let (tflops, source) = assumed_throughput(tch::Device::Cpu, amp);
             println!("{}", format_estimate(&rows, tflops, &source));

@@ -63,6 +63,7 @@ impl TrainingArgs {
             inputs,
             fig2_imagenet_epochs: 0,
             pretrain_devices: self.pretrain_devices.clone(),
+            fast: self.fast,
         })
     }
 
@@ -81,6 +82,7 @@ impl TrainingArgs {
             data,
             inputs: _,
             fixed_stages,
+            fast,
         } = self;
         let part = match finetune_part {
             Part::Decoder => "decoder",
@@ -102,7 +104,7 @@ impl TrainingArgs {
             let names: Vec<String> = pretrain_devices.iter().map(ToString::to_string).collect();
             words.extend(["--pretrain-devices".into(), names.join(",")]);
         }
-        for (option, on) in [("--amp", amp), ("--channels-last", channels_last)] {
+        for (option, on) in [("--amp", amp), ("--channels-last", channels_last), ("--fast", fast)] {
             if *on {
                 words.push(option.into());
             }
@@ -131,9 +133,33 @@ pub fn run_stage(
     args: StageArgs,
     stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let request = args.request(Vec::new())?;
+    run_request(args.request(Vec::new(), 0)?, stage)
+}
+
+/// `dnlts pretrain-imagenet --epochs N`: the stage `reproduce --fig2-imagenet-epochs N` trains
+/// for Figure 2, made alone (a node of `dnlts plan`'s graph).
+pub fn pretrain_imagenet(args: StageArgs, epochs: u64) -> anyhow::Result<()> {
+    let request = args.request(Vec::new(), epochs)?;
+    run_request(request, |p| p.imagenet_pretrain_log().map(|_| ()))
+}
+
+/// Refuses `--fig2-imagenet-epochs N` (N above 0) for a profile without ImageNet and YFCC100m.
+pub fn check_fig2_epochs(epochs: u64, profile: &profile::Profile) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        epochs == 0 || profile.data == profile::DataSource::ImagenetYfcc,
+        "--fig2-imagenet-epochs {epochs}: profile '{}' reads no ImageNet and YFCC100m; Figure \
+         2's second regime runs with --profile paper (the paper's 72 epochs) or paper-smoke",
+        profile.name
+    );
+    Ok(())
+}
+
+fn run_request(
+    request: runner::RunRequest,
+    stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let seed = dnlts::seed::derive(request.master_seed, "stage-command", "");
-    dnlts::seed::Determinism::new(seed, request.threads).apply();
+    dnlts::seed::Determinism::new(seed, request.threads).fast(request.options.fast).apply();
     stage(&runner::pipeline(&request)?)?;
     println!("done; stages cached in {}", request.out_dir.join("stages").display());
     Ok(())
@@ -164,13 +190,17 @@ impl StageArgs {
         Ok(words)
     }
 
-    /// What to run: the profile with --batch-size applied, the run options, the device.
+    /// What to run: the profile with --batch-size applied, the run options (with Figure 2's
+    /// ImageNet epochs, 0: none), the device.
     pub fn request(
         self,
         targets: Vec<&'static targets::Target>,
+        fig2_imagenet_epochs: u64,
     ) -> anyhow::Result<runner::RunRequest> {
         let mut profile = profile::Profile::preset(&self.profile)?;
-        let options = self.training.apply(&mut profile)?;
+        let mut options = self.training.apply(&mut profile)?;
+        check_fig2_epochs(fig2_imagenet_epochs, &profile)?;
+        options.fig2_imagenet_epochs = fig2_imagenet_epochs;
         let device = self.machine.device.resolve()?;
         stages::resolve_pretrain_devices(&options.pretrain_devices, device)?;
         if options.compute.amp {
@@ -197,7 +227,8 @@ impl StageArgs {
             if !targets.is_empty() {
                 let part = options.finetune_part;
                 let segnet = options.inputs.segnet.is_some();
-                let rows = super::plan::estimate(&profile, part, segnet, found);
+                let epochs = options.fig2_imagenet_epochs;
+                let rows = super::plan::estimate(&profile, part, segnet, epochs, found);
                 let (tflops, source) = super::plan::assumed_throughput(device, options.compute.amp);
                 println!("\n{}", super::plan::format_estimate(&rows, tflops, &source));
             }
@@ -233,16 +264,8 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
     };
     let selected = targets::select(&args.include, &args.exclude)?;
     let trains = selected.iter().any(|target| target.reads_data);
-    let mut request = args.run.request(selected)?;
+    let mut request = args.run.request(selected, args.fig2_imagenet_epochs)?;
     request.classifiers = args.classifier;
-    let epochs = args.fig2_imagenet_epochs;
-    anyhow::ensure!(
-        epochs == 0 || request.profile.data == profile::DataSource::ImagenetYfcc,
-        "--fig2-imagenet-epochs {epochs}: profile '{}' reads no ImageNet and YFCC100m; Figure \
-         2's second regime runs with --profile paper (the paper's 72 epochs) or paper-smoke",
-        request.profile.name
-    );
-    request.options.fig2_imagenet_epochs = epochs;
     if let (Some(words), true) = (child_words, trains) {
         // Users' classifiers and the data are checked before any child starts.
         let pipeline = runner::pipeline(&request)?;
@@ -251,7 +274,8 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
         let dnlts = plan::this_binary()?;
         let data_parallel = request.options.pretrain_devices.len() > 1;
         let out = &request.out_dir;
-        devices::run_stages(&request.profile, &devices, data_parallel, &dnlts, &words, out)?;
+        let (profile, epochs) = (&request.profile, request.options.fig2_imagenet_epochs);
+        devices::run_stages(profile, epochs, &devices, data_parallel, &dnlts, &words, out)?;
     }
     run_targets(request)
 }
@@ -276,7 +300,7 @@ fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
 
 /// `dnlts evaluate`: the targets the evaluation pass feeds.
 pub fn evaluate(stage: StageArgs) -> anyhow::Result<()> {
-    run_targets(stage.request(targets::evaluation())?)
+    run_targets(stage.request(targets::evaluation(), 0)?)
 }
 
 /// Makes sure results can be written to `out` before any work starts, and removes the
@@ -327,7 +351,7 @@ mod tests {
     #[test]
     fn a_child_stage_command_of_devices_computes_with_the_parents_options() {
         let given = "reproduce --profile tiny --batch-size 8 --accumulate 2 --amp --channels-last \
-                     --finetune-part both --prefetch 3 --seed 7 --threads 3 --resume --out o \
+                     --fast --finetune-part both --prefetch 3 --seed 7 --threads 3 --resume --out o \
                      --devices cpu,cpu";
         let Command::Reproduce(parent) = parse(given.split(' ').map(String::from)) else {
             panic!("not a reproduce command")

@@ -87,6 +87,9 @@ pub struct RunOptions {
     /// run's device alone).
     #[serde(default)]
     pub pretrain_devices: Vec<DeviceChoice>,
+    /// `--fast`: cuDNN autotuning and non-deterministic kernels on a GPU.
+    #[serde(default)]
+    pub fast: bool,
 }
 
 /// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,
@@ -498,14 +501,17 @@ impl Pipeline {
 
     /// Where the sums run, as far as it changes their rounding: the kind of device and, on a
     /// CPU, the thread count (`--threads 1` and 2 train the tiny profile's pre-training and
-    /// Inception to other weights). A stage made otherwise is trained again, not reused. The
-    /// GPU's index is left out: `--devices cuda:0,cuda:1` trains stages on one GPU that the
-    /// run then reads on another.
-    fn arithmetic(&self) -> (&'static str, Option<i32>) {
+    /// Inception to other weights), and whether the run was `--fast` (cuDNN's autotuned,
+    /// non-deterministic kernels: a stage made so is no deterministic run's; on the CPU it
+    /// computes the same, but is kept apart all the same, as its provenance says `fast`). A
+    /// stage made otherwise is trained again, not reused. The GPU's index is left out:
+    /// `--devices cuda:0,cuda:1` trains stages on one GPU that the run then reads on another.
+    fn arithmetic(&self) -> (&'static str, Option<i32>, bool) {
+        let fast = self.options.fast;
         match self.device {
-            Device::Cpu => ("cpu", Some(tch::get_num_threads())),
-            Device::Cuda(_) => ("cuda", None),
-            _ => ("other", Some(tch::get_num_threads())),
+            Device::Cpu => ("cpu", Some(tch::get_num_threads()), fast),
+            Device::Cuda(_) => ("cuda", None, fast),
+            _ => ("other", Some(tch::get_num_threads()), fast),
         }
     }
 
@@ -1154,13 +1160,18 @@ mod tests {
 
         /// The keys of A_S, classifier L, classifier R, A_R and A_A reading `imagenet`.
         fn keys(&self, imagenet: &str) -> [String; 5] {
+            self.keys_of(imagenet, false)
+        }
+
+        /// [`Self::keys`] of a run with or without `--fast`.
+        fn keys_of(&self, imagenet: &str, fast: bool) -> [String; 5] {
             let inputs = PaperInputs {
                 imagenet: Some(self.dir.join(imagenet)),
                 yfcc: Some(self.dir.join("yfcc")),
                 weights: Some(self.dir.join("weights")),
                 segnet: Some(self.dir.join("segnet.safetensors")),
             };
-            let options = RunOptions { inputs, ..RunOptions::default() };
+            let options = RunOptions { inputs, fast, ..RunOptions::default() };
             let profile = Profile::preset("paper-smoke").unwrap();
             let place = Place { out_dir: &self.dir.join("out"), resume: false };
             let pipeline = Pipeline::new(profile, options, 2018, Device::Cpu, place, &[]).unwrap();
@@ -1179,8 +1190,8 @@ mod tests {
     }
 
     /// A stage is reused only for the inputs it was made from: another dataset folder, other
-    /// given weights, another A_S or another thread count makes new keys for the stage and
-    /// everything made from it.
+    /// given weights, another A_S, another thread count or `--fast` makes new keys for the
+    /// stage and everything made from it.
     #[test]
     fn stage_keys_follow_the_data_the_given_weights_and_the_upstream_stages() {
         let inputs = Inputs::new("follow");
@@ -1214,6 +1225,14 @@ mod tests {
         for (stage, (a, b)) in same_threads.iter().zip(&other_threads).enumerate() {
             assert_ne!(a, b, "stage {stage} must not be reused with another thread count");
         }
+
+        // A --fast run's stages (autotuned, non-deterministic kernels) are no deterministic
+        // run's, and the other way round.
+        let fast = inputs.keys_of("imagenet-a", true);
+        for (stage, (a, b)) in same_threads.iter().zip(&fast).enumerate() {
+            assert_ne!(a, b, "stage {stage} must not be reused across --fast");
+        }
+        assert_eq!(inputs.keys_of("imagenet-a", true), fast, "--fast keys are stable");
         std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 

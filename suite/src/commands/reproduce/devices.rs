@@ -61,17 +61,19 @@ pub fn pretrain_devices(devices: &[DeviceChoice]) -> Vec<DeviceChoice> {
 
 /// Runs the stage nodes of `profile`'s graph on `devices`. `dnlts` is the binary the children
 /// run, `words` the arguments every stage command shares (without `--device`), and the logs
-/// go to `<out>/logs/<stage>.log`. With `data_parallel`, pre-training (which the words split
-/// over the devices) runs alone, holding every device.
+/// go to `<out>/logs/<stage>.log`; `fig2_epochs` > 0 adds Figure 2's ImageNet regime. With
+/// `data_parallel`, pre-training (which the words split over the devices) runs alone, holding
+/// every device.
 pub fn run_stages(
     profile: &crate::profile::Profile,
+    fig2_epochs: u64,
     devices: &[DeviceChoice],
     data_parallel: bool,
     dnlts: &Path,
     words: &[String],
     out: &Path,
 ) -> anyhow::Result<()> {
-    let nodes = plan::stages(profile);
+    let nodes = plan::stages(profile, fig2_epochs);
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).map_err(|error| {
         anyhow::anyhow!(
