@@ -397,6 +397,12 @@ pub struct PlanArgs {
     /// Slurm: GPUs per job (--gres=gpu:N; default 1 with a CUDA --device, else none)
     #[arg(long)]
     pub gpus_per_job: Option<u32>,
+    /// GPUs of the pre-training jobs (pretrain, pretrain-imagenet), which split their batches
+    /// over them, data-parallel (--pretrain-devices cuda:D,…, D from --device); with Slurm
+    /// their own --gres=gpu:N, --time and loader cores. Needs a CUDA --device
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub pretrain_gpus: u32,
     /// Slurm: the partition of every job
     #[arg(long)]
     pub partition: Option<String>,

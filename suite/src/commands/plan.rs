@@ -159,7 +159,8 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
     let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
-    let nodes = graph(&profile, args.fig2_imagenet_epochs);
+    let mut nodes = graph(&profile, args.fig2_imagenet_epochs);
+    split_pretraining(&mut nodes, args)?;
     let text = match args.emit {
         Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
         Emit::Slurm => {
@@ -305,22 +306,51 @@ pub fn slurm(
     text
 }
 
+/// Whether `node` pre-trains an AE (the stages `--pretrain-gpus` splits over GPUs).
+fn is_pretraining(node: &Node) -> bool {
+    matches!(node.name.as_str(), "pretrain" | "pretrain-imagenet")
+}
+
+/// With `--pretrain-gpus N` > 1, the pre-training nodes split their batches over N GPUs
+/// from --device's on (`--pretrain-devices`; a Slurm job numbers its GPUs from 0).
+fn split_pretraining(nodes: &mut [Node], args: &PlanArgs) -> anyhow::Result<()> {
+    let gpus = args.pretrain_gpus as usize;
+    if gpus < 2 {
+        return Ok(());
+    }
+    let dnlts::device::DeviceChoice::Cuda(first) = args.device else {
+        anyhow::bail!(
+            "--pretrain-gpus {gpus}: pre-training splits over GPUs, and --device is {}; add \
+             --device cuda",
+            args.device
+        );
+    };
+    let devices: Vec<String> = (first..first + gpus).map(|index| format!("cuda:{index}")).collect();
+    for node in nodes.iter_mut().filter(|node| is_pretraining(node)) {
+        node.command.extend(["--pretrain-devices".to_string(), devices.join(",")]);
+    }
+    Ok(())
+}
+
+/// The GPUs of `node`'s job: `--pretrain-gpus` for pre-training, else `--gpus-per-job`
+/// (default one on a CUDA device, none on the CPU).
+fn job_gpus(node: &Node, args: &PlanArgs) -> u32 {
+    let cuda = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    match args.gpus_per_job {
+        _ if is_pretraining(node) && args.pretrain_gpus > 1 => args.pretrain_gpus,
+        Some(gpus) => gpus,
+        None => u32::from(cuda),
+    }
+}
+
 /// The shell variable holding a node's job id.
 fn variable(node: &str) -> String {
     format!("job_{}", node.replace('-', "_"))
 }
 
-/// Resources every job shares: GPUs and partition.
+/// Resources every job shares: the partition.
 fn sbatch_options(args: &PlanArgs) -> Vec<String> {
     let mut options = Vec::new();
-    let gpus = args.gpus_per_job.unwrap_or(if args.device.to_string().starts_with("cuda") {
-        1
-    } else {
-        0
-    });
-    if gpus > 0 {
-        options.push(format!("--gres=gpu:{gpus}"));
-    }
     if let Some(partition) = &args.partition {
         options.push(format!("--partition={partition}"));
     }
@@ -406,14 +436,21 @@ fn batch_bytes(profile: &Profile) -> u64 {
 /// the estimate and the measured memory).
 fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<String> {
     let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    // A stage split over N GPUs steps N times as fast, at best: its loaders must keep up.
+    let gpus = job_gpus(node, args);
     let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
     let loaders = sized.filter(|_| gpu).and_then(|(sizing, row)| sizing.loader_cores(row));
+    let loaders = loaders.map(|cores| cores * gpus.max(1) as usize);
     let cpus = loaders.map_or(args.threads, |cores| args.threads.max(cores + 1));
     let mut options = vec![format!("--cpus-per-task={cpus}")];
+    if gpus > 0 {
+        options.push(format!("--gres=gpu:{gpus}"));
+    }
     match (&args.time, sized) {
         (Some(time), _) => options.push(format!("--time={time}")),
         (None, Some((sizing, row))) => {
-            options.push(format!("--time={}", slurm_time(row.hours(sizing.tflops))))
+            let hours = row.hours(sizing.tflops) / f64::from(gpus.max(1));
+            options.push(format!("--time={}", slurm_time(hours)))
         }
         (None, None) => {}
     }
@@ -863,26 +900,60 @@ mod tests {
         // 3.6 M images at that rate take an hour, doubled. Memory: 2.456 GiB measured, three
         // 1-GiB batches and 11 decoded photos of 0.0335 GiB make 5.82 GiB, twice is 11.65,
         // so 12 GiB, and 3 for CUDA.
-        let pretrain = ["--cpus-per-task=11", "--time=0-02:00:00", "--mem=15G"];
+        let pretrain = ["--cpus-per-task=11", "--gres=gpu:1", "--time=0-02:00:00", "--mem=15G"];
         assert_eq!(options("pretrain", &gpu), pretrain);
         // LeNet-5 would keep 200,000 cores busy: capped; 33 decoders hold 1.11 GiB of photos,
         // 2 × 6.56 GiB is 13.1, so 14 and 3.
         let capped = format!("--cpus-per-task={}", MAX_LOADER_CORES + 1);
         assert_eq!(options("classifier-lenet5", &gpu)[0], capped);
-        assert_eq!(options("classifier-lenet5", &gpu)[2], "--mem=17G");
+        assert_eq!(options("classifier-lenet5", &gpu)[3], "--mem=17G");
         // The evaluation's loading is not sized; its 5 s estimate gets the 1-hour minimum.
-        let report = ["--cpus-per-task=4", "--time=0-01:00:00", "--mem=15G"];
+        let report = ["--cpus-per-task=4", "--gres=gpu:1", "--time=0-01:00:00", "--mem=15G"];
         assert_eq!(options("report", &gpu), report);
         // A node without an estimate row still gets its memory.
-        assert_eq!(options("pretrain-imagenet", &gpu), ["--cpus-per-task=4", "--mem=15G"]);
+        let imagenet = ["--cpus-per-task=4", "--gres=gpu:1", "--mem=15G"];
+        assert_eq!(options("pretrain-imagenet", &gpu), imagenet);
+        // Pre-training split over 4 GPUs: 4 × 10 decoding cores and one more, a quarter of the
+        // hour doubled (the 1-hour minimum), and the memory of 41 decoders; the rest one GPU.
+        let split = parse(&["--device", "cuda:0", "--pretrain-gpus", "4"]);
+        let mem = format!("--mem={}G", host_memory_gib(41, 1 << 30));
+        let pretrain = ["--cpus-per-task=41", "--gres=gpu:4", "--time=0-01:00:00", &mem];
+        assert_eq!(options("pretrain", &split), pretrain);
+        assert_eq!(options("report", &split)[1], "--gres=gpu:1");
         // On the CPU no loaders and no memory are sized, and a --time or --mem given is every
         // job's.
         let cpu = parse(&["--time", "3:00:00"]);
         assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
         let given = parse(&["--device", "cuda", "--mem", "64G"]);
-        assert_eq!(options("pretrain", &given)[2], "--mem=64G");
+        assert_eq!(options("pretrain", &given)[3], "--mem=64G");
         assert_eq!(slurm_time(30.0), "2-12:00:00");
         assert_eq!(host_memory_gib(0, 0), 5 + CUDA_HOST_GIB, "2 × 2.456 GiB, rounded up");
+    }
+
+    #[test]
+    fn pretrain_gpus_split_the_pretraining_nodes_over_gpus_from_the_device_on() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            plan: PlanArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let base = ["plan", "--profile", "paper", "--pretrain-gpus", "3"];
+            Cli::parse_from(base.iter().chain(extra)).plan
+        };
+        let mut nodes = graph(&Profile::preset("paper").unwrap(), 2);
+        split_pretraining(&mut nodes, &parse(&["--device", "cuda:1"])).unwrap();
+        for node in &nodes {
+            let split = node
+                .command
+                .windows(2)
+                .any(|pair| pair == ["--pretrain-devices", "cuda:1,cuda:2,cuda:3"]);
+            assert_eq!(split, is_pretraining(node), "{node:?}");
+        }
+        assert_eq!(nodes.iter().filter(|node| is_pretraining(node)).count(), 2);
+        let error = split_pretraining(&mut nodes, &parse(&[])).unwrap_err().to_string();
+        assert!(error.contains("--pretrain-gpus 3") && error.contains("--device cuda"), "{error}");
     }
 
     #[test]
