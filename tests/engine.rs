@@ -220,10 +220,12 @@ fn ae_with(bytes: &[(String, Vec<f32>)]) -> AutoEncoder {
 }
 
 fn all_bytes(ae: &AutoEncoder) -> Vec<(String, Vec<f32>)> {
-    ae_tensors(ae)
-        .into_iter()
-        .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
-        .collect()
+    values(ae_tensors(ae))
+}
+
+/// Named tensors' values.
+fn values(tensors: Vec<(String, Tensor)>) -> Vec<(String, Vec<f32>)> {
+    tensors.into_iter().map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())).collect()
 }
 
 /// Both optimizers in one test: the stop request they use is process-wide.
@@ -293,10 +295,7 @@ fn interrupted_pretraining_resumes_to_the_same_bytes(
 
 /// The trainable tensors' values, by name.
 fn trainable_values(task: &Pretrain) -> Vec<(String, Vec<f32>)> {
-    task.trainable()
-        .into_iter()
-        .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
-        .collect()
+    values(task.trainable())
 }
 
 #[test]

@@ -862,18 +862,21 @@ mod tests {
         assert!(source.contains("40 %") && source.contains("H200"), "{source}");
     }
 
-    #[test]
-    fn paper_jobs_ask_for_their_loader_cores_and_twice_the_estimated_time() {
+    /// `dnlts plan --profile paper` with `extra` options, as parsed.
+    fn plan_args(extra: &[&str]) -> PlanArgs {
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
             plan: PlanArgs,
         }
-        let parse = |extra: &[&str]| {
-            let base = ["plan", "--profile", "paper", "--threads", "4"];
-            Cli::parse_from(base.iter().chain(extra)).plan
-        };
+        let base = ["plan", "--profile", "paper"];
+        Cli::parse_from(base.iter().chain(extra)).plan
+    }
+
+    #[test]
+    fn paper_jobs_ask_for_their_loader_cores_and_twice_the_estimated_time() {
+        let parse = |extra: &[&str]| plan_args(&[&["--threads", "4"][..], extra].concat());
         let row = |node: &str, reads, images, gflop_per_image| StageEstimate {
             stage: node.into(),
             images,
@@ -932,16 +935,7 @@ mod tests {
 
     #[test]
     fn pretrain_gpus_split_the_pretraining_nodes_over_gpus_from_the_device_on() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            plan: PlanArgs,
-        }
-        let parse = |extra: &[&str]| {
-            let base = ["plan", "--profile", "paper", "--pretrain-gpus", "3"];
-            Cli::parse_from(base.iter().chain(extra)).plan
-        };
+        let parse = |extra: &[&str]| plan_args(&[&["--pretrain-gpus", "3"][..], extra].concat());
         let mut nodes = graph(&Profile::preset("paper").unwrap(), 2);
         split_pretraining(&mut nodes, &parse(&["--device", "cuda:1"])).unwrap();
         for node in &nodes {
