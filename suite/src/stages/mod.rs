@@ -633,7 +633,7 @@ impl Pipeline {
     fn pretrain_config(&self) -> PretrainConfig {
         let p = &self.profile;
         PretrainConfig {
-            compute: self.options.compute,
+            compute: self.options.compute.with_every_network_training(),
             ..PretrainConfig::new(
                 p.autoencoder.pretrain,
                 p.pretrain_images,
@@ -793,7 +793,7 @@ impl Pipeline {
         ClassifyConfig {
             check_images: p.eval_images.min(1000),
             seed: self.seed(&format!("classifier-{}", family.name())),
-            compute: self.options.compute,
+            compute: self.options.compute.with_every_network_training(),
             ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
         }
     }
@@ -1061,13 +1061,18 @@ mod tests {
 
         /// The keys of A_S, classifier L, classifier R, A_R and A_A reading `imagenet`.
         fn keys(&self, imagenet: &str) -> [String; 5] {
+            self.keys_computing(imagenet, Compute::default())
+        }
+
+        /// [`Inputs::keys`] of a run whose steps compute as `compute` says.
+        fn keys_computing(&self, imagenet: &str, compute: Compute) -> [String; 5] {
             let inputs = PaperInputs {
                 imagenet: Some(self.dir.join(imagenet)),
                 yfcc: Some(self.dir.join("yfcc")),
                 weights: Some(self.dir.join("weights")),
                 segnet: Some(self.dir.join("segnet.safetensors")),
             };
-            let options = RunOptions { inputs, ..RunOptions::default() };
+            let options = RunOptions { inputs, compute, ..RunOptions::default() };
             let profile = Profile::preset("paper-smoke").unwrap();
             let place = Place { out_dir: &self.dir.join("out"), resume: false };
             let pipeline = Pipeline::new(profile, options, 2018, Device::Cpu, place, &[]).unwrap();
@@ -1121,6 +1126,21 @@ mod tests {
         for (stage, (a, b)) in same_threads.iter().zip(&other_threads).enumerate() {
             assert_ne!(a, b, "stage {stage} must not be reused with another thread count");
         }
+        std::fs::remove_dir_all(&inputs.dir).unwrap();
+    }
+
+    /// `--no-fold-bn` changes the rounding of what runs frozen: the fine-tunings (a frozen
+    /// classifier, a fixed encoder) are trained again, A_S and the classifiers, where every
+    /// network trains, are reused.
+    #[test]
+    fn only_fine_tuned_stages_are_keyed_by_batch_norm_folding() {
+        let inputs = Inputs::new("fold");
+        let folded = inputs.keys("imagenet-a");
+        let unfolded = Compute { fold_batch_norm: false, ..Compute::default() };
+        let [pretrain, lenet, resnet, a_r, a_a] = inputs.keys_computing("imagenet-a", unfolded);
+        assert_eq!([&pretrain, &lenet, &resnet], [&folded[0], &folded[1], &folded[2]]);
+        assert_ne!(a_r, folded[3], "A_R fine-tuned through R folded is not reused unfolded");
+        assert_ne!(a_a, folded[4], "A_A: its fixed encoder folds too");
         std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 }
