@@ -18,11 +18,21 @@ pub struct Compute {
     /// Inputs in NHWC strides, which cuDNN and oneDNN convolutions prefer; every convolution
     /// keeps the format of its input, so the whole network runs channels-last.
     pub channels_last: bool,
+    /// Batch norm of the units that do not train (frozen classifiers, the fixed encoder of a
+    /// fine-tuning) folded into their convolutions: equal up to rounding, one op instead of
+    /// two (models/blocks.rs). Applied to the whole process by
+    /// [`crate::models::blocks::set_batch_norm_folding`].
+    #[serde(default = "on")]
+    pub fold_batch_norm: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 impl Default for Compute {
     fn default() -> Self {
-        Compute { accumulation: 1, amp: false, channels_last: false }
+        Compute { accumulation: 1, amp: false, channels_last: false, fold_batch_norm: true }
     }
 }
 
@@ -34,6 +44,13 @@ impl Compute {
         } else {
             f()
         }
+    }
+
+    /// These settings for a stage in which every network trains (pre-training, classifier
+    /// training): no unit is frozen there, so folding cannot change the result, and the
+    /// stage's key must not make `--no-fold-bn` train it again.
+    pub fn with_every_network_training(self) -> Compute {
+        Compute { fold_batch_norm: true, ..self }
     }
 
     /// `images` as the model should read them.

@@ -92,13 +92,14 @@ fn reproduce_writes_the_profile_and_a_run_summary() {
 fn training_options_reach_the_stages_and_are_recorded() {
     let dir = scratch("options");
     let args = ["reproduce", "--profile", "tiny", "--include", "table1", "--out", "o"];
-    let options = ["--threads", "1", "--accumulate", "2", "--channels-last"];
+    let options = ["--threads", "1", "--accumulate", "2", "--channels-last", "--no-fold-bn"];
     let out = dnlts(&[&args[..], &options, &["--finetune-part", "both"]].concat(), &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let recorded: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("o/options.json")).unwrap()).unwrap();
     assert_eq!(recorded["compute"]["accumulation"], 2);
     assert_eq!(recorded["compute"]["channels_last"], true);
+    assert_eq!(recorded["compute"]["fold_batch_norm"], false);
     assert_eq!(recorded["finetune_part"], "both");
     let stage: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("o/stages/finetune-lenet5.json")).unwrap())

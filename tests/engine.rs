@@ -462,7 +462,7 @@ fn gradient_accumulation_makes_the_same_update_as_one_batch() {
 #[test]
 fn channels_last_and_bf16_autocast_train_and_evaluate() {
     let _serial = serial();
-    let compute = Compute { channels_last: true, amp: true, accumulation: 2 };
+    let compute = Compute { channels_last: true, amp: true, accumulation: 2, ..Compute::default() };
     let ae = small_ae();
     let input = compute.prepare(&Toy.stream(0..4));
     assert!(is_channels_last(&input));

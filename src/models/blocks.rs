@@ -1,5 +1,6 @@
 //! Layers shared by every model, with PyTorch's parameter names and initialisations.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tch::nn::{self, Init, ModuleT};
@@ -134,7 +135,8 @@ pub fn linear(path: &nn::Path, c_in: i64, c_out: i64, init: WeightInit) -> impl 
 /// When the unit does not train (eval mode, every weight frozen: a frozen classifier, the
 /// encoder during fine-tuning) batch norm is a fixed per-channel affine map, so it runs folded
 /// into the convolution: one op forward and backward instead of two, equal up to rounding
-/// (tests/models.rs measures how close). The folded weights are derived from the stored ones
+/// (tests/models.rs and tests/fold.rs measure how close), unless folding is switched off
+/// ([`set_batch_norm_folding`], `--no-fold-bn`). The folded weights are derived from the stored ones
 /// and kept until any of those changes; the store itself, and so every saved file, holds the
 /// unfolded weights.
 pub fn conv_bn(
@@ -223,12 +225,29 @@ impl ConvBn {
 
 impl ModuleT for ConvBn {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        if train || self.sources().any(Tensor::requires_grad) {
+        if train || !batch_norm_folding() || self.sources().any(Tensor::requires_grad) {
             xs.apply(&self.conv).apply_t(&self.bn, train)
         } else {
             self.forward_folded(xs)
         }
     }
+}
+
+/// Whether units that do not train run with batch norm folded (see [`conv_bn`]).
+static FOLD_BATCH_NORM: AtomicBool = AtomicBool::new(true);
+
+/// Turns folding on (the default) or off for the whole process: `--no-fold-bn` (set from
+/// [`crate::compute::Compute::fold_batch_norm`] when a run or a bench starts). A process-wide
+/// setting because the units are built deep inside every model, and a run computes one way.
+/// Off, frozen units run convolution and batch norm as two ops, as they train: the reference
+/// the folded path is measured against.
+pub fn set_batch_norm_folding(on: bool) {
+    FOLD_BATCH_NORM.store(on, Ordering::Relaxed);
+}
+
+/// Whether units that do not train fold their batch norm; see [`set_batch_norm_folding`].
+pub fn batch_norm_folding() -> bool {
+    FOLD_BATCH_NORM.load(Ordering::Relaxed)
 }
 
 /// Convolution, batch norm, ReLU: the unit of SegNet.

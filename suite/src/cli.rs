@@ -280,6 +280,11 @@ pub struct TrainingArgs {
     /// round. On the CPU it changes nothing in the computation (the stages are still kept apart)
     #[arg(long)]
     pub fast: bool,
+    /// Run batch norm as such in frozen classifiers and the fixed encoder of a fine-tuning,
+    /// instead of folded into the convolution before it (the default: the same up to rounding,
+    /// one op instead of two); fine-tuned stages made the other way are trained again
+    #[arg(long)]
+    pub no_fold_bn: bool,
     /// Which half of each AE fine-tuning updates: decoder (the paper's choice), encoder or both
     #[arg(long, default_value = "decoder", value_name = "decoder|encoder|both")]
     pub finetune_part: dnlts::models::segnet::Part,
@@ -492,6 +497,9 @@ pub struct BenchArgs {
     /// it changes nothing)
     #[arg(long)]
     pub fast: bool,
+    /// Run batch norm as such in frozen networks instead of folded into their convolutions
+    #[arg(long)]
+    pub no_fold_bn: bool,
     /// Images per step (default: the profile's)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,

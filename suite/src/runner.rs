@@ -49,6 +49,9 @@ pub struct RunSummary {
 
 /// The stages behind `request`'s targets.
 pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
+    // Process-wide: every frozen unit of the run, in stages and measures alike, computes as
+    // the run's options say.
+    dnlts::models::blocks::set_batch_norm_folding(request.options.compute.fold_batch_norm);
     Pipeline::new(
         request.profile.clone(),
         request.options.clone(),
@@ -156,11 +159,12 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
     let (compute, part) = (&request.options.compute, request.options.finetune_part);
     report += &format!(
         "\nbatch size {}, {} micro-batch(es) per step, bf16 autocast {}, channels-last {}, \
-         fine-tuned part: {part:?}\n",
+         batch norm of frozen networks folded {}, fine-tuned part: {part:?}\n",
         request.profile.batch_size,
         compute.accumulation,
         if compute.amp { "on" } else { "off" },
         if compute.channels_last { "on" } else { "off" },
+        if compute.fold_batch_norm { "on" } else { "off" },
     );
     // The paper's order (the registry's report positions), not the alphabetical one.
     let mut ran: Vec<&'static Target> =

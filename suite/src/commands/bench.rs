@@ -166,6 +166,7 @@ struct BenchReport {
     device: String,
     precision: &'static str,
     channels_last: bool,
+    fold_batch_norm: bool,
     threads: usize,
     reduced: Option<String>,
     peak_tflops: Option<f64>,
@@ -196,6 +197,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let seed = dnlts::seed::derive(args.seed, "bench", &profile.name);
     dnlts::seed::Determinism::new(seed, args.threads).fast(args.fast).apply();
+    dnlts::models::blocks::set_batch_norm_folding(!args.no_fold_bn);
     let peak = peak::find(args.peak_tflops, device, args.amp);
     let bench = Bench { args, profile: &profile, setup: &setup, device, peak: peak.as_ref() };
     quiet_out_of_memory_panics();
@@ -214,6 +216,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         device: memory::device_name(device),
         precision: if args.amp { "bf16 autocast" } else { "f32" },
         channels_last: bench.channels_last(),
+        fold_batch_norm: !args.no_fold_bn,
         threads: args.threads,
         reduced: setup.reduced.clone(),
         peak_tflops: peak.as_ref().map(|p| p.tflops),
@@ -260,7 +263,12 @@ struct Bench<'a> {
 
 impl Bench<'_> {
     fn compute(&self) -> Compute {
-        Compute { accumulation: 1, amp: self.args.amp, channels_last: self.channels_last() }
+        Compute {
+            accumulation: 1,
+            amp: self.args.amp,
+            channels_last: self.channels_last(),
+            fold_batch_norm: !self.args.no_fold_bn,
+        }
     }
 
     /// As the profile runs: `--channels-last`, or the profile's own layout.
@@ -509,13 +517,14 @@ fn quiet_out_of_memory_panics() {
 
 fn print_report(report: &BenchReport) {
     println!(
-        "dnlts bench: profile {}, {}, {}{}{}, {} thread(s); median of {} step(s) after {} \
+        "dnlts bench: profile {}, {}, {}{}{}{}, {} thread(s); median of {} step(s) after {} \
          warm-up",
         report.profile,
         report.device,
         report.precision,
         if report.channels_last { ", channels-last" } else { "" },
         if report.fast { ", --fast (cuDNN autotuning)" } else { "" },
+        if report.fold_batch_norm { "" } else { ", batch norm not folded" },
         report.threads,
         report.timed_steps,
         report.warmup_steps

@@ -53,6 +53,7 @@ impl TrainingArgs {
             accumulation: self.accumulate,
             amp: self.amp,
             channels_last: self.channels_last || profile.channels_last,
+            fold_batch_norm: !self.no_fold_bn,
         };
         Ok(stages::RunOptions {
             compute,
@@ -76,6 +77,7 @@ impl TrainingArgs {
             accumulate,
             amp,
             channels_last,
+            no_fold_bn,
             finetune_part,
             pretrain_devices,
             prefetch,
@@ -104,7 +106,13 @@ impl TrainingArgs {
             let names: Vec<String> = pretrain_devices.iter().map(ToString::to_string).collect();
             words.extend(["--pretrain-devices".into(), names.join(",")]);
         }
-        for (option, on) in [("--amp", amp), ("--channels-last", channels_last), ("--fast", fast)] {
+        let flags = [
+            ("--amp", amp),
+            ("--channels-last", channels_last),
+            ("--fast", fast),
+            ("--no-fold-bn", no_fold_bn),
+        ];
+        for (option, on) in flags {
             if *on {
                 words.push(option.into());
             }
@@ -351,8 +359,8 @@ mod tests {
     #[test]
     fn a_child_stage_command_of_devices_computes_with_the_parents_options() {
         let given = "reproduce --profile tiny --batch-size 8 --accumulate 2 --amp --channels-last \
-                     --fast --finetune-part both --prefetch 3 --seed 7 --threads 3 --resume --out o \
-                     --devices cpu,cpu";
+                     --fast --no-fold-bn --finetune-part both --prefetch 3 --seed 7 --threads 3 \
+                     --resume --out o --devices cpu,cpu";
         let Command::Reproduce(parent) = parse(given.split(' ').map(String::from)) else {
             panic!("not a reproduce command")
         };

@@ -701,7 +701,7 @@ impl Pipeline {
     fn pretrain_config(&self) -> PretrainConfig {
         let p = &self.profile;
         PretrainConfig {
-            compute: self.options.compute,
+            compute: self.options.compute.with_every_network_training(),
             ..PretrainConfig::new(
                 p.autoencoder.pretrain,
                 p.pretrain_images,
@@ -828,7 +828,7 @@ impl Pipeline {
         let train_images = imagenet.len(Split::Train);
         let heldout = self.validation_images();
         let config = PretrainConfig {
-            compute: self.options.compute,
+            compute: self.options.compute.with_every_network_training(),
             ..PretrainConfig::new(
                 self.profile.autoencoder.pretrain,
                 epochs * train_images,
@@ -892,7 +892,7 @@ impl Pipeline {
         ClassifyConfig {
             check_images: p.eval_images.min(1000),
             seed: self.seed(&format!("classifier-{}", family.name())),
-            compute: self.options.compute,
+            compute: self.options.compute.with_every_network_training(),
             ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
         }
     }
@@ -1160,18 +1160,18 @@ mod tests {
 
         /// The keys of A_S, classifier L, classifier R, A_R and A_A reading `imagenet`.
         fn keys(&self, imagenet: &str) -> [String; 5] {
-            self.keys_of(imagenet, false)
+            self.keys_run(imagenet, RunOptions::default())
         }
 
-        /// [`Self::keys`] of a run with or without `--fast`.
-        fn keys_of(&self, imagenet: &str, fast: bool) -> [String; 5] {
+        /// [`Inputs::keys`] of a run with `options` (their inputs replaced).
+        fn keys_run(&self, imagenet: &str, options: RunOptions) -> [String; 5] {
             let inputs = PaperInputs {
                 imagenet: Some(self.dir.join(imagenet)),
                 yfcc: Some(self.dir.join("yfcc")),
                 weights: Some(self.dir.join("weights")),
                 segnet: Some(self.dir.join("segnet.safetensors")),
             };
-            let options = RunOptions { inputs, fast, ..RunOptions::default() };
+            let options = RunOptions { inputs, ..options };
             let profile = Profile::preset("paper-smoke").unwrap();
             let place = Place { out_dir: &self.dir.join("out"), resume: false };
             let pipeline = Pipeline::new(profile, options, 2018, Device::Cpu, place, &[]).unwrap();
@@ -1228,11 +1228,16 @@ mod tests {
 
         // A --fast run's stages (autotuned, non-deterministic kernels) are no deterministic
         // run's, and the other way round.
-        let fast = inputs.keys_of("imagenet-a", true);
+        let fast =
+            inputs.keys_run("imagenet-a", RunOptions { fast: true, ..RunOptions::default() });
         for (stage, (a, b)) in same_threads.iter().zip(&fast).enumerate() {
             assert_ne!(a, b, "stage {stage} must not be reused across --fast");
         }
-        assert_eq!(inputs.keys_of("imagenet-a", true), fast, "--fast keys are stable");
+        assert_eq!(
+            inputs.keys_run("imagenet-a", RunOptions { fast: true, ..RunOptions::default() }),
+            fast,
+            "--fast keys are stable"
+        );
         std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 
@@ -1272,5 +1277,21 @@ mod tests {
         assert_eq!(changed(|p| p.batch_size /= 2), [true, true, true]);
         assert_eq!(changed(|p| p.eval_images /= 2), [true, true, true]);
         assert_eq!(changed(|p| p.image_size *= 2), [true, true, true]);
+    }
+
+    /// `--no-fold-bn` changes the rounding of what runs frozen: the fine-tunings (a frozen
+    /// classifier, a fixed encoder) are trained again, A_S and the classifiers, where every
+    /// network trains, are reused.
+    #[test]
+    fn only_fine_tuned_stages_are_keyed_by_batch_norm_folding() {
+        let inputs = Inputs::new("fold");
+        let folded = inputs.keys("imagenet-a");
+        let unfolded = Compute { fold_batch_norm: false, ..Compute::default() };
+        let [pretrain, lenet, resnet, a_r, a_a] = inputs
+            .keys_run("imagenet-a", RunOptions { compute: unfolded, ..RunOptions::default() });
+        assert_eq!([&pretrain, &lenet, &resnet], [&folded[0], &folded[1], &folded[2]]);
+        assert_ne!(a_r, folded[3], "A_R fine-tuned through R folded is not reused unfolded");
+        assert_ne!(a_a, folded[4], "A_A: its fixed encoder folds too");
+        std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 }
