@@ -350,12 +350,11 @@ fn pretraining_split_over_two_devices_runs_alone_and_steps_as_two_micro_batches(
     let (split, accumulated) = (record("split"), record("acc"));
     assert_eq!(split["first_losses"], accumulated["first_losses"]);
     assert_ne!(split["key"], accumulated["key"], "copies, like micro-batches, are in the key");
-    let missing = dnlts(
-        &[&["pretrain"][..], &tiny, &["gpu", "--pretrain-devices", "cpu,cuda:3"]].concat(),
-        &dir,
-    );
-    let error = text(&missing.stderr);
-    assert!(!missing.status.success() && error.contains("--pretrain-devices cuda:3"), "{error}");
+    let mixed = ["gpu", "--pretrain-devices", "cpu,cuda:3"];
+    let refused = dnlts(&[&["pretrain"][..], &tiny, &mixed].concat(), &dir);
+    let error = text(&refused.stderr);
+    assert!(!refused.status.success() && error.contains("cpu,cuda:3: cuda:3 is not"), "{error}");
+    assert!(!dir.join("gpu/stages").exists(), "refused before anything ran");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -130,6 +130,7 @@ pub fn run_words(
 fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
     let mut shared = run_words(&args.profile, out, args.seed, args.threads, &args.inputs)?;
     shared.extend(["--device".into(), args.device.to_string()]);
+    shared.extend(pretrain_devices(args)?);
     Ok(shared)
 }
 
@@ -159,8 +160,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
     let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
-    let mut nodes = graph(&profile, args.fig2_imagenet_epochs);
-    split_pretraining(&mut nodes, args)?;
+    let nodes = graph(&profile, args.fig2_imagenet_epochs);
     let text = match args.emit {
         Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
         Emit::Slurm => {
@@ -311,12 +311,14 @@ fn is_pretraining(node: &Node) -> bool {
     matches!(node.name.as_str(), "pretrain" | "pretrain-imagenet")
 }
 
-/// With `--pretrain-gpus N` > 1, the pre-training nodes split their batches over N GPUs
-/// from --device's on (`--pretrain-devices`; a Slurm job numbers its GPUs from 0).
-fn split_pretraining(nodes: &mut [Node], args: &PlanArgs) -> anyhow::Result<()> {
+/// With `--pretrain-gpus N` > 1, pre-training splits its batches over N GPUs from --device's
+/// on (a Slurm job numbers its GPUs from 0): `--pretrain-devices` for every node, since the
+/// number of copies is in pre-training's key, which every stage made from it computes; only
+/// the pre-training jobs are given the GPUs, and only pre-training looks for them.
+fn pretrain_devices(args: &PlanArgs) -> anyhow::Result<Vec<String>> {
     let gpus = args.pretrain_gpus as usize;
     if gpus < 2 {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let dnlts::device::DeviceChoice::Cuda(first) = args.device else {
         anyhow::bail!(
@@ -326,10 +328,7 @@ fn split_pretraining(nodes: &mut [Node], args: &PlanArgs) -> anyhow::Result<()> 
         );
     };
     let devices: Vec<String> = (first..first + gpus).map(|index| format!("cuda:{index}")).collect();
-    for node in nodes.iter_mut().filter(|node| is_pretraining(node)) {
-        node.command.extend(["--pretrain-devices".to_string(), devices.join(",")]);
-    }
-    Ok(())
+    Ok(vec!["--pretrain-devices".into(), devices.join(",")])
 }
 
 /// The GPUs of `node`'s job: `--pretrain-gpus` for pre-training, else `--gpus-per-job`
@@ -934,20 +933,15 @@ mod tests {
     }
 
     #[test]
-    fn pretrain_gpus_split_the_pretraining_nodes_over_gpus_from_the_device_on() {
+    fn pretrain_gpus_split_pretraining_over_gpus_from_the_device_on_in_every_job() {
         let parse = |extra: &[&str]| plan_args(&[&["--pretrain-gpus", "3"][..], extra].concat());
-        let mut nodes = graph(&Profile::preset("paper").unwrap(), 2);
-        split_pretraining(&mut nodes, &parse(&["--device", "cuda:1"])).unwrap();
-        for node in &nodes {
-            let split = node
-                .command
-                .windows(2)
-                .any(|pair| pair == ["--pretrain-devices", "cuda:1,cuda:2,cuda:3"]);
-            assert_eq!(split, is_pretraining(node), "{node:?}");
-        }
-        assert_eq!(nodes.iter().filter(|node| is_pretraining(node)).count(), 2);
-        let error = split_pretraining(&mut nodes, &parse(&[])).unwrap_err().to_string();
+        let shared = shared_args(&parse(&["--device", "cuda:1"]), Path::new("/o")).unwrap();
+        let at = shared.iter().position(|word| word == "--pretrain-devices").unwrap();
+        assert_eq!(shared[at + 1], "cuda:1,cuda:2,cuda:3");
+        let error = shared_args(&parse(&[]), Path::new("/o")).unwrap_err().to_string();
         assert!(error.contains("--pretrain-gpus 3") && error.contains("--device cuda"), "{error}");
+        let one = shared_args(&plan_args(&["--device", "cuda"]), Path::new("/o")).unwrap();
+        assert!(!one.contains(&"--pretrain-devices".to_string()));
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl StageArgs {
         check_fig2_epochs(fig2_imagenet_epochs, &profile)?;
         options.fig2_imagenet_epochs = fig2_imagenet_epochs;
         let device = self.machine.device.resolve()?;
-        stages::resolve_pretrain_devices(&options.pretrain_devices, device)?;
+        stages::check_pretrain_devices(&options.pretrain_devices, device)?;
         if options.compute.amp {
             dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
         }

@@ -327,24 +327,28 @@ pub fn scale_of(profile: &Profile) -> (Scale, SegNetConfig) {
     (scale, profile.autoencoder.segnet())
 }
 
-/// The devices of `--pretrain-devices`, checked before anything trains: each must be there,
-/// and of the run device's kind (the CPU and a GPU round differently).
-pub fn resolve_pretrain_devices(
-    chosen: &[DeviceChoice],
-    run_device: Device,
-) -> anyhow::Result<Vec<Device>> {
-    let mut devices = Vec::new();
+/// Checks `--pretrain-devices` before anything runs: every device of the run device's kind
+/// (the CPU and a GPU round differently). Whether they are there is checked where pre-training
+/// trains ([`resolve_pretrain_devices`]): every stage command of a split run is given the list
+/// (the number of copies is in pre-training's key), also those that run on one GPU.
+pub fn check_pretrain_devices(chosen: &[DeviceChoice], run_device: Device) -> anyhow::Result<()> {
     for choice in chosen {
-        let device = choice.resolve().with_context(|| format!("--pretrain-devices {choice}"))?;
         anyhow::ensure!(
-            device.is_cuda() == run_device.is_cuda(),
+            matches!(choice, DeviceChoice::Cuda(_)) == run_device.is_cuda(),
             "--pretrain-devices {}: {choice} is not of the run device's kind ({run_device:?}); \
              split pre-training over GPUs with --device cuda:N, or over the CPU alone",
             names(chosen)
         );
-        devices.push(device);
     }
-    Ok(devices)
+    Ok(())
+}
+
+/// The devices of `--pretrain-devices`, each resolved (there, or an error naming it).
+fn resolve_pretrain_devices(chosen: &[DeviceChoice]) -> anyhow::Result<Vec<Device>> {
+    let resolve = |choice: &DeviceChoice| {
+        choice.resolve().with_context(|| format!("--pretrain-devices {choice}"))
+    };
+    chosen.iter().map(resolve).collect()
 }
 
 fn names(devices: &[DeviceChoice]) -> String {
@@ -778,7 +782,7 @@ impl Pipeline {
     /// whose first device is the run's: the AE trains there and is read there afterwards.
     fn pretrain_replicas(&self) -> anyhow::Result<Vec<Device>> {
         let chosen = &self.options.pretrain_devices;
-        let mut devices = resolve_pretrain_devices(chosen, self.device)?;
+        let mut devices = resolve_pretrain_devices(chosen)?;
         let Some(&first) = devices.first() else { return Ok(devices) };
         anyhow::ensure!(
             first == self.device,
