@@ -500,13 +500,17 @@ fn scale_and_export_cases(inputs: &Inputs) -> Vec<Case> {
     ];
     cases.extend(refused_values("bench", &["bench"], &bench, &bench_values));
     let plan = [("--profile", "tiny"), ("--out", "out")];
-    let plan_values: [(&str, &[&str]); 6] = [
+    let plan_values: [(&str, &[&str]); 10] = [
         ("--profile", &["nosuch", ""]),
         ("--emit", &["ninja", ""]),
         ("--threads", &["0", "100000000"]),
         ("--device", &["gpu"]),
         ("--gpus-per-job", &["-1", "abc"]),
         ("--out", &[""]),
+        ("--accumulate", &["0", "100000"]),
+        ("--pretrain-gpus", &["0", "65", "2"]),
+        ("--pretrain-devices", &["gpu", ""]),
+        ("--mem", &["64GB", "G"]),
     ];
     cases.extend(refused_values("plan", &["plan"], &plan, &plan_values));
     // A synthetic profile reads no ImageNet and no given weights: refused, not ignored.

@@ -405,7 +405,7 @@ pub struct PlanArgs {
     /// GPUs of the pre-training jobs (pretrain, pretrain-imagenet), which split their batches
     /// over them, data-parallel (--pretrain-devices cuda:D,…, D from --device); with Slurm
     /// their own --gres=gpu:N, --time and loader cores. Needs a CUDA --device
-    #[arg(long, default_value_t = 1, value_name = "N",
+    #[arg(long, default_value_t = 1, value_name = "N", conflicts_with = "pretrain_devices",
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub pretrain_gpus: u32,
     /// Slurm: the partition of every job
@@ -424,9 +424,10 @@ pub struct PlanArgs {
     /// stage of N epochs, which the report waits for (paper and paper-smoke; 0: none)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fig2_imagenet_epochs: u64,
-    /// The data and weights of paper and paper-smoke, passed to every stage (made absolute)
+    /// How every stage computes (`reproduce`'s options) and the data and weights of paper and
+    /// paper-smoke, passed to every stage (paths made absolute)
     #[command(flatten)]
-    pub inputs: PaperArgs,
+    pub training: TrainingArgs,
 }
 
 /// What `dnlts plan` writes.

@@ -128,24 +128,22 @@ pub fn run_words(
 
 /// The arguments every node shares: [`run_words`] and the device.
 fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
-    let mut shared = run_words(&args.profile, out, args.seed, args.threads, &args.inputs)?;
+    let training = &args.training;
+    let mut shared = run_words(&args.profile, out, args.seed, args.threads, &training.inputs)?;
     shared.extend(["--device".into(), args.device.to_string()]);
+    shared.extend(training.words()?);
     shared.extend(pretrain_devices(args)?);
     Ok(shared)
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
-    let profile = Profile::preset(&args.profile)?;
+    let mut profile = Profile::preset(&args.profile)?;
+    // The stages' options, checked as `reproduce` checks them (and --batch-size applied to
+    // the profile the jobs are sized for).
+    args.training.apply(&mut profile)?;
     let reads_imagenet = profile.data == DataSource::ImagenetYfcc;
-    if let (Some(option), false) = (args.inputs.inputs().first_given(), reads_imagenet) {
-        anyhow::bail!(
-            "{option}: profile '{}' reads no ImageNet, YFCC100m or pretrained weights; drop \
-             {option}, or plan --profile paper or paper-smoke",
-            profile.name
-        );
-    }
     super::reproduce::check_fig2_epochs(args.fig2_imagenet_epochs, &profile)?;
-    let inputs = &args.inputs;
+    let inputs = &args.training.inputs;
     if reads_imagenet
         && (inputs.imagenet.is_none() || inputs.yfcc.is_none() || inputs.weights.is_none())
     {
@@ -374,7 +372,7 @@ pub struct Sizing {
 
 impl Sizing {
     fn new(profile: &Profile, args: &PlanArgs) -> anyhow::Result<Sizing> {
-        let segnet = args.inputs.segnet.is_some();
+        let segnet = args.training.inputs.segnet.is_some();
         let epochs = args.fig2_imagenet_epochs;
         let rows = estimate(profile, Default::default(), segnet, epochs, Default::default());
         // Not resolved: the plan is made on a login node, which may have no GPU.
@@ -942,6 +940,18 @@ mod tests {
         assert!(error.contains("--pretrain-gpus 3") && error.contains("--device cuda"), "{error}");
         let one = shared_args(&plan_args(&["--device", "cuda"]), Path::new("/o")).unwrap();
         assert!(!one.contains(&"--pretrain-devices".to_string()));
+    }
+
+    #[test]
+    fn every_job_computes_with_the_training_options_given_to_the_plan() {
+        let args = ["--accumulate", "2", "--no-fold-bn", "--batch-size", "16", "--fast"];
+        let shared = shared_args(&plan_args(&args), Path::new("/o")).unwrap();
+        let text = shared.join(" ");
+        for words in ["--accumulate 2", "--no-fold-bn", "--batch-size 16", "--fast"] {
+            assert!(text.contains(words), "{words} missing from {text}");
+        }
+        let defaults = shared_args(&plan_args(&[]), Path::new("/o")).unwrap().join(" ");
+        assert!(!defaults.contains("--fast") && defaults.contains("--accumulate 1"), "{defaults}");
     }
 
     #[test]

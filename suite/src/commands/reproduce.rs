@@ -68,10 +68,10 @@ impl TrainingArgs {
         })
     }
 
-    /// These options as command-line words, for the child stage commands of `--devices`
-    /// (the paper inputs are in [`plan::run_words`]). Every field is named, so that a new
+    /// These options as command-line words, for the child stage commands of `--devices` and
+    /// the plan's (the paper inputs are in [`plan::run_words`]). Every field is named, so that a new
     /// option cannot be left out of the children by mistake.
-    fn words(&self) -> anyhow::Result<Vec<String>> {
+    pub fn words(&self) -> anyhow::Result<Vec<String>> {
         let TrainingArgs {
             batch_size,
             accumulate,
