@@ -4,6 +4,9 @@
 //! AE. Its own test binary: the switch is process-wide, and the tests here hold a lock while
 //! they set it.
 
+mod common;
+
+use common::gradients::{logits_and_input_gradient, relative_difference};
 use std::sync::{Mutex, MutexGuard};
 
 use dnlts::models::blocks::set_batch_norm_folding;
@@ -57,20 +60,6 @@ fn classifier(family: Family, kind: Kind, seed: i64) -> Classifier {
     classifier
 }
 
-/// Eval-mode logits of `images` and the gradient of their cross-entropy w.r.t. the images.
-fn logits_and_input_gradient(classifier: &Classifier, images: &Tensor) -> (Tensor, Tensor) {
-    let images = images.copy().set_requires_grad(true);
-    let logits = classifier.logits(&images, false);
-    let labels = Tensor::arange(images.size()[0], (Kind::Int64, Device::Cpu)).remainder(10);
-    logits.cross_entropy_for_logits(&labels).backward();
-    (logits.detach(), images.grad())
-}
-
-/// Largest |a − b| relative to the largest |b|.
-fn max_relative(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b).abs().max().double_value(&[]) / b.abs().max().double_value(&[])
-}
-
 /// ‖a − b‖₂ / ‖b‖₂ for each image; 0 where both are 0 (an image whose softmax saturated has no
 /// gradient either way).
 fn per_image_l2_relative(a: &Tensor, b: &Tensor) -> Vec<f64> {
@@ -95,8 +84,8 @@ fn fold_gap(family: Family, kind: Kind, seed: i64) -> (f64, f64, Vec<f64>) {
     set_batch_norm_folding(true);
     let (folded_logits, folded_gradient) = logits_and_input_gradient(&classifier, &images);
     assert!(!folded_logits.equal(&logits), "{family:?}: the switch gave no unfolded reference");
-    let logits_gap = max_relative(&folded_logits, &logits);
-    let gradient_gap = max_relative(&folded_gradient, &gradient);
+    let logits_gap = relative_difference(&folded_logits, &logits);
+    let gradient_gap = relative_difference(&folded_gradient, &gradient);
     let per_image = per_image_l2_relative(&folded_gradient, &gradient);
     let shown: Vec<String> = per_image.iter().map(|gap| format!("{gap:.0e}")).collect();
     eprintln!(

@@ -3,6 +3,9 @@
 //! properties the method relies on (decoder-only fine-tuning through a frozen classifier).
 //! Fixtures are made by fixtures/models/make_fixtures.py.
 
+mod common;
+
+use common::gradients::{logits_and_input_gradient, relative_difference};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -444,22 +447,6 @@ fn segnet_macs_match_a_layer_by_layer_reference_and_training_counts_its_graph() 
     // reads the (detached) code, so it needs no input gradient.
     let finetune = autoencoder_pass(&ae, 256, AeMode::Finetune(Part::Decoder));
     assert_eq!(finetune.backward, 2 * decoder - conv(512, 512, 4));
-}
-
-/// Largest |a − b| relative to the largest |b|.
-fn relative_difference(a: &Tensor, b: &Tensor) -> f64 {
-    let scale = b.abs().max().double_value(&[]);
-    (a - b).abs().max().double_value(&[]) / scale
-}
-
-/// Eval-mode logits of `images` and the gradient of their cross-entropy w.r.t. the images,
-/// what fine-tuning backpropagates into the AE.
-fn logits_and_input_gradient(classifier: &Classifier, images: &Tensor) -> (Tensor, Tensor) {
-    let images = images.copy().set_requires_grad(true);
-    let logits = classifier.logits(&images, false);
-    let labels = Tensor::arange(images.size()[0], (Kind::Int64, Device::Cpu)).remainder(10);
-    logits.cross_entropy_for_logits(&labels).backward();
-    (logits.detach(), images.grad())
 }
 
 /// How far a frozen classifier (batch norm folded, models/blocks.rs) moves from the same

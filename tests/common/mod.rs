@@ -1,6 +1,8 @@
 //! Fixture makers shared by the data tests: everything is generated at test time.
 #![allow(dead_code)]
 
+pub mod gradients;
+
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 
