@@ -257,12 +257,27 @@ pub(crate) fn accumulated_step<B: Batch>(
     batch: &B,
     loss_of: &mut dyn FnMut(&B) -> Tensor,
 ) -> f64 {
-    let n = batch.examples();
     optimizer.zero_grad();
+    let parts = compute.micro_batches(batch.examples());
+    let losses =
+        backward_parts(batch, parts, &mut |_, part| compute.autocast(device, || loss_of(part)));
+    optimizer.step();
+    mean_loss(&losses)
+}
+
+/// Back-propagates the loss of each part of `batch` (`parts`: its bounds, in order), weighted
+/// by the part's share of the batch, so that the gradients add up to the whole batch's;
+/// `loss_of(index, part)` gives part `index`'s mean loss. Returns each part's loss, unread,
+/// and weight: [`mean_loss`] reads them once the step is launched.
+fn backward_parts<B: Batch>(
+    batch: &B,
+    parts: Vec<(i64, i64)>,
+    loss_of: &mut dyn FnMut(usize, &B) -> Tensor,
+) -> Vec<(Tensor, f64)> {
+    let n = batch.examples();
     let mut losses = Vec::new();
-    for (start, end) in compute.micro_batches(n) {
-        let part = batch.narrow(start, end - start);
-        let loss = compute.autocast(device, || loss_of(&part));
+    for (index, (start, end)) in parts.into_iter().enumerate() {
+        let loss = loss_of(index, &batch.narrow(start, end - start));
         let weight = (end - start) as f64 / n as f64;
         // Backward outside autocast, as libtorch recommends; no extra op for a single part.
         if end - start == n {
@@ -272,8 +287,12 @@ pub(crate) fn accumulated_step<B: Batch>(
         }
         losses.push((loss.detach(), weight));
     }
-    optimizer.step();
-    // Read after the step is launched: a GPU is not waited for between the parts.
+    losses
+}
+
+/// The batch's mean loss from [`backward_parts`]' losses. Read only after the step is
+/// launched: a GPU is not waited for between the parts.
+fn mean_loss(losses: &[(Tensor, f64)]) -> f64 {
     losses.iter().map(|(loss, weight)| loss.double_value(&[]) * weight).sum()
 }
 

@@ -121,12 +121,7 @@ impl Optimizer {
     }
 
     pub fn zero_grad(&mut self) {
-        for (_, param) in &mut self.params {
-            let mut grad = param.grad();
-            if grad.defined() {
-                let _ = grad.detach_().zero_(); // the returned alias is the same tensor
-            }
-        }
+        zero_grads(&self.params);
     }
 
     pub fn step(&mut self) {
@@ -214,6 +209,16 @@ impl Optimizer {
             self.second[i] = load("second-moment");
             let steps = load("adam-steps");
             self.steps[i] = if steps.defined() { steps.int64_value(&[0]) as u64 } else { 0 };
+        }
+    }
+}
+
+/// Zeroes the gradients of `tensors` that have one.
+pub(crate) fn zero_grads(tensors: &[(String, Tensor)]) {
+    for (_, tensor) in tensors {
+        let mut grad = tensor.grad();
+        if grad.defined() {
+            let _ = grad.detach_().zero_(); // the returned alias is the same tensor
         }
     }
 }

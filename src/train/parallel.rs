@@ -23,8 +23,8 @@ use std::collections::HashMap;
 
 use tch::{Device, Tensor};
 
-use super::optim::Optimizer;
-use super::{copy_named, Batch, Task};
+use super::optim::{zero_grads, Optimizer};
+use super::{backward_parts, copy_named, mean_loss, Batch, Task};
 use crate::compute::Compute;
 use crate::models::is_running_statistic;
 
@@ -51,35 +51,31 @@ pub(crate) fn data_parallel_step<T: Task>(
     batch: &T::Batch,
 ) -> f64 {
     let replicas = task.replicas();
-    broadcast(&task.tensors(), replicas);
+    let master = task.tensors();
+    broadcast(&master, replicas);
     let per_replica = compute.accumulation.max(1) as usize;
     let parts = Compute { accumulation: (per_replica * (1 + replicas.len())) as u64, ..*compute };
-    let n = batch.examples();
     optimizer.zero_grad();
     for replica in replicas {
         zero_grads(&replica.trainable());
     }
-    let mut losses = Vec::new();
-    for (index, (start, end)) in parts.micro_batches(n).into_iter().enumerate() {
+    let parts = parts.micro_batches(batch.examples());
+    let losses = backward_parts(batch, parts, &mut |index, part| {
         let on = match index / per_replica {
             0 => None,
             r => Some(&replicas[r - 1]),
         };
         let part_device = on.map_or(device, |replica| replica.device());
-        let part = batch.narrow(start, end - start).to_model(part_device, compute);
-        let loss = compute.autocast(part_device, || match on {
+        let part = part.to_model(part_device, compute);
+        compute.autocast(part_device, || match on {
             None => task.loss(&part),
             Some(replica) => replica.loss(&part),
-        });
-        let weight = (end - start) as f64 / n as f64;
-        (&loss * weight).backward();
-        losses.push((loss.detach(), weight));
-    }
+        })
+    });
     gather_gradients(&task.trainable(), replicas);
     optimizer.step();
-    average_running_statistics(&task.tensors(), replicas);
-    // Read only now: the devices were never waited for while the parts were launched.
-    losses.iter().map(|(loss, weight)| loss.double_value(&[]) * weight).sum()
+    average_running_statistics(&master, replicas);
+    mean_loss(&losses)
 }
 
 /// Every replica gets the master's tensors (`master`).
@@ -124,13 +120,4 @@ fn average_running_statistics<B>(master: &[(String, Tensor)], replicas: &[Box<dy
             let _ = target.g_div_scalar_((1 + replicas.len()) as f64);
         }
     });
-}
-
-fn zero_grads(tensors: &[(String, Tensor)]) {
-    for (_, tensor) in tensors {
-        let mut grad = tensor.grad();
-        if grad.defined() {
-            let _ = grad.detach_().zero_();
-        }
-    }
 }
