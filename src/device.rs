@@ -75,6 +75,11 @@ impl fmt::Display for DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// `devices` as the options that list devices take them: comma-separated.
+    pub fn list(devices: &[DeviceChoice]) -> String {
+        devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+
     /// Resolves the choice against the devices this process can see.
     pub fn resolve(self) -> Result<tch::Device, DeviceError> {
         let available = cuda_device_count();

@@ -246,7 +246,7 @@ fn jobs(profile: &Profile, stages: &[StageResult]) -> Vec<scaling::Job> {
         .into_iter()
         .filter_map(|node| {
             let seconds = benched(&node.name)?.projected_seconds;
-            let data_parallel = node.name == "pretrain";
+            let data_parallel = crate::commands::plan::is_pretraining(&node);
             Some(scaling::Job { name: node.name, seconds, needs: node.needs, data_parallel })
         })
         .collect()

@@ -304,8 +304,9 @@ pub fn slurm(
     text
 }
 
-/// Whether `node` pre-trains an AE (the stages `--pretrain-gpus` splits over GPUs).
-fn is_pretraining(node: &Node) -> bool {
+/// Whether `node` pre-trains an AE: the stages split over GPUs (`--pretrain-gpus`,
+/// `--pretrain-devices`).
+pub fn is_pretraining(node: &Node) -> bool {
     matches!(node.name.as_str(), "pretrain" | "pretrain-imagenet")
 }
 
@@ -332,12 +333,11 @@ fn pretrain_devices(args: &PlanArgs) -> anyhow::Result<Vec<String>> {
 /// The GPUs of `node`'s job: `--pretrain-gpus` for pre-training, else `--gpus-per-job`
 /// (default one on a CUDA device, none on the CPU).
 fn job_gpus(node: &Node, args: &PlanArgs) -> u32 {
-    let cuda = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
-    match args.gpus_per_job {
-        _ if is_pretraining(node) && args.pretrain_gpus > 1 => args.pretrain_gpus,
-        Some(gpus) => gpus,
-        None => u32::from(cuda),
+    if is_pretraining(node) && args.pretrain_gpus > 1 {
+        return args.pretrain_gpus;
     }
+    let cuda = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    args.gpus_per_job.unwrap_or(u32::from(cuda))
 }
 
 /// The shell variable holding a node's job id.

@@ -103,8 +103,8 @@ impl TrainingArgs {
             words.extend(["--batch-size".into(), batch_size.to_string()]);
         }
         if !pretrain_devices.is_empty() {
-            let names: Vec<String> = pretrain_devices.iter().map(ToString::to_string).collect();
-            words.extend(["--pretrain-devices".into(), names.join(",")]);
+            let list = dnlts::device::DeviceChoice::list(pretrain_devices);
+            words.extend(["--pretrain-devices".into(), list]);
         }
         let flags = [
             ("--amp", amp),

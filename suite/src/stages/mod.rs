@@ -337,7 +337,7 @@ pub fn check_pretrain_devices(chosen: &[DeviceChoice], run_device: Device) -> an
             matches!(choice, DeviceChoice::Cuda(_)) == run_device.is_cuda(),
             "--pretrain-devices {}: {choice} is not of the run device's kind ({run_device:?}); \
              split pre-training over GPUs with --device cuda:N, or over the CPU alone",
-            names(chosen)
+            DeviceChoice::list(chosen)
         );
     }
     Ok(())
@@ -349,10 +349,6 @@ fn resolve_pretrain_devices(chosen: &[DeviceChoice]) -> anyhow::Result<Vec<Devic
         choice.resolve().with_context(|| format!("--pretrain-devices {choice}"))
     };
     chosen.iter().map(resolve).collect()
-}
-
-fn names(devices: &[DeviceChoice]) -> String {
-    devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Profile fields that only some kinds of stage read (by the start of the stage's name), and
@@ -511,12 +507,12 @@ impl Pipeline {
     /// stage made otherwise is trained again, not reused. The GPU's index is left out:
     /// `--devices cuda:0,cuda:1` trains stages on one GPU that the run then reads on another.
     fn arithmetic(&self) -> (&'static str, Option<i32>, bool) {
-        let fast = self.options.fast;
-        match self.device {
-            Device::Cpu => ("cpu", Some(tch::get_num_threads()), fast),
-            Device::Cuda(_) => ("cuda", None, fast),
-            _ => ("other", Some(tch::get_num_threads()), fast),
-        }
+        let (kind, threads) = match self.device {
+            Device::Cpu => ("cpu", Some(tch::get_num_threads())),
+            Device::Cuda(_) => ("cuda", None),
+            _ => ("other", Some(tch::get_num_threads())),
+        };
+        (kind, threads, self.options.fast)
     }
 
     /// The dataset every stage reads, as far as a key can name it cheaply: its folders
@@ -788,7 +784,7 @@ impl Pipeline {
             first == self.device,
             "--pretrain-devices {}: its first device holds the AE's master copy and must be \
              the run's device ({:?}); add --device {}",
-            names(chosen),
+            DeviceChoice::list(chosen),
             self.device,
             chosen[0]
         );

@@ -38,7 +38,7 @@ pub fn check(devices: &[DeviceChoice]) -> anyhow::Result<()> {
         kinds.len() <= 1,
         "--devices {}: mixes the CPU and GPUs, whose stages differ in rounding (the stage \
          cache keeps them apart); list devices of one kind, e.g. cuda:0,cuda:1",
-        devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        DeviceChoice::list(devices)
     );
     Ok(())
 }
@@ -96,12 +96,11 @@ pub fn run_stages(
         start(&line, log)
     };
     // Pre-training split over the devices holds them all.
-    let wide: Vec<&str> = match data_parallel {
-        true => {
-            nodes.iter().map(|n| n.name.as_str()).filter(|n| n.starts_with("pretrain")).collect()
-        }
-        false => Vec::new(),
-    };
+    let wide: Vec<&str> = nodes
+        .iter()
+        .filter(|node| data_parallel && plan::is_pretraining(node))
+        .map(|node| node.name.as_str())
+        .collect();
     Scheduler::new(&nodes, &slots, &logs, &wide).run(spawn)
 }
 
