@@ -111,7 +111,7 @@ fn compared_on_this_device(target: &str, metric: &str) -> bool {
 fn reproduce_ci(out: &Path, extra: &[&str]) {
     let device = golden_device();
     let status = Command::new(dnlts_binary())
-        .args(["reproduce", "--profile", "ci", "--threads", "2", "--device", &device, "--out"])
+        .args(["reproduce", "--profile", "ci", "--device", &device, "--out"])
         .arg(out)
         .args(extra)
         .env_remove("LD_LIBRARY_PATH")
@@ -185,24 +185,71 @@ fn number_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance {
     }
 }
 
-/// What the training layer compares of a from-scratch `ci` run, with its tolerance.
-fn training_tolerance(target: &str, metric: &str) -> Option<Tolerance> {
+/// How the training layer compares a from-scratch `ci` run with its goldens.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Comparison {
+    /// The run computed as the goldens' did: CPU kernels pinned to AVX2, the profile's 2
+    /// threads, the CPU. Then it is the same computation, and every number must be equal
+    /// (measured: an AVX-512 machine pinned reproduces the AVX2 machine's goldens bit for bit,
+    /// golden/README.md).
+    Exact,
+    /// The kernels could not be pinned (a CPU without AVX2, `--native-kernels`) or another
+    /// device: the spreads measured across threads and CPU kernels, as a fallback.
+    Loose,
+}
+
+const EXACT_REASON: &str =
+    "pinned AVX2 kernels and the profile's 2 threads: the same computation on every x86-64 CPU with AVX2, exact";
+
+/// The comparison a run in `out` allows, from its provenance.
+fn comparison(out: &Path) -> Comparison {
+    let run = read_json(&out.join("run.json"));
+    let first = run["ran"][0].as_str().expect("run.json lists a target");
+    let provenance = read_json(&out.join(format!("{first}.json")))["provenance"].clone();
+    let pinned = provenance["kernels"] == "avx2"
+        && provenance["threads"] == 2
+        && provenance["device"] == "cpu"
+        && golden_device() == "cpu";
+    if pinned {
+        Comparison::Exact
+    } else {
+        Comparison::Loose
+    }
+}
+
+/// What the training layer compares of a from-scratch `ci` run: its final numbers.
+fn is_final_number(target: &str, metric: &str) -> bool {
     let last = metric.rsplit('/').next().unwrap_or(metric);
     match (target, last) {
-        ("table1", "top1" | "top5") if metric.starts_with("rows/") => Some(Tolerance::absolute(
-            FINAL_ACCURACY_POINTS,
-            "trained from scratch: measured spread across threads and CPU kernels ×2",
-        )),
-        ("table2", _) if metric.starts_with("accuracy/") => Some(Tolerance::absolute(
-            FINAL_CROSS_ACCURACY,
-            "trained from scratch: measured spread across threads and CPU kernels ×2",
-        )),
-        ("fig9", "mean") => Some(Tolerance::absolute(
-            FINAL_NMI,
-            "trained from scratch: measured spread across threads and CPU kernels ×2",
-        )),
-        _ => None,
+        ("table1", "top1" | "top5") => metric.starts_with("rows/"),
+        ("table2", _) => metric.starts_with("accuracy/"),
+        ("fig9", "mean") => true,
+        _ => false,
     }
+}
+
+/// The fallback tolerance of a final number: twice the spread measured across threads and
+/// CPU kernels.
+fn loose_final_tolerance(target: &str) -> Tolerance {
+    let amount = match target {
+        "table1" => FINAL_ACCURACY_POINTS,
+        "table2" => FINAL_CROSS_ACCURACY,
+        "fig9" => FINAL_NMI,
+        _ => FINAL_MSE,
+    };
+    Tolerance::absolute(
+        amount,
+        "trained from scratch: measured spread across threads and CPU kernels ×2",
+    )
+}
+
+/// The fallback tolerance of any training-layer metric (None: not compared loosely).
+fn loose_tolerance(metric: &str) -> Option<Tolerance> {
+    let (target, rest) = metric.split_once('/')?;
+    if let Some(step) = rest.strip_prefix("step").and_then(|step| step.parse().ok()) {
+        return first_loss_tolerance(target, step);
+    }
+    Some(loose_final_tolerance(target))
 }
 
 fn golden_path(layer: &str, target: &str) -> PathBuf {
@@ -333,20 +380,16 @@ fn first_losses(out: &Path) -> GoldenFile {
         let losses = losses.as_array().cloned().unwrap_or_default();
         assert!(!losses.is_empty(), "{} records no first losses", path.display());
         for (step, loss) in losses.into_iter().enumerate() {
-            if let Some(tolerance) = first_loss_tolerance(&stage, step) {
-                entries.push(Entry {
-                    metric: format!("{stage}/step{step}"),
-                    value: loss,
-                    tolerance,
-                });
-            }
+            let metric = format!("{stage}/step{step}");
+            entries.push(Entry { metric, value: loss, tolerance: Tolerance::exact(EXACT_REASON) });
         }
     }
-    let made_by = "dnlts reproduce --profile ci --threads 2 (stages/*.json first_losses)";
+    let made_by = "dnlts reproduce --profile ci (stages/*.json first_losses)";
     GoldenFile::new("training", "first_losses", made_by, entries)
 }
 
-/// How far the first loss `step` of `stage` may move; None where it has already diverged.
+/// The fallback tolerance of first loss `step` of `stage`; None where it has already
+/// diverged across CPUs.
 fn first_loss_tolerance(stage: &str, step: usize) -> Option<Tolerance> {
     let (_, first, later) =
         FIRST_LOSS_SPREAD.iter().find(|(name, ..)| *name == stage).unwrap_or_else(|| {
@@ -359,38 +402,65 @@ fn first_loss_tolerance(stage: &str, step: usize) -> Option<Tolerance> {
     (amount <= FIRST_LOSS_CHAOTIC).then(|| Tolerance::relative(amount, &reason))
 }
 
-/// The final numbers of a from-scratch `ci` run: what the training layer compares loosely.
+/// The held-out MSE of pre-training's last check, from a stage record's log.
+const LAST_HELDOUT: &str = "fig2/last check/heldout_loss";
+
+/// The final numbers of a from-scratch `ci` run in `out`.
 fn final_numbers(out: &Path) -> GoldenFile {
     let mut entries = Vec::new();
     for (target, result) in target_results(out) {
         for (metric, value) in flatten(&result) {
-            if let Some(tolerance) = training_tolerance(&target, &metric) {
-                entries.push(Entry { metric: format!("{target}/{metric}"), value, tolerance });
+            if is_final_number(&target, &metric) {
+                let metric = format!("{target}/{metric}");
+                entries.push(Entry { metric, value, tolerance: Tolerance::exact(EXACT_REASON) });
             }
         }
     }
-    let log = read_json(&out.join("fig2.json"))["result"]["checks"].clone();
-    if let Some(last) = log.as_array().and_then(|checks| checks.last()) {
-        entries.push(Entry {
-            metric: "fig2/last check/heldout_loss".into(),
-            value: last["heldout_loss"].clone(),
-            tolerance: Tolerance::absolute(
-                FINAL_MSE,
-                "trained from scratch: measured spread across threads and CPU kernels ×2",
-            ),
-        });
-    }
-    let made_by = "dnlts reproduce --profile ci --threads 2";
+    entries.extend(last_heldout(&out.join("stages/pretrain.json")));
+    let made_by = "dnlts reproduce --profile ci";
     GoldenFile::new("training", "ci_final", made_by, entries)
+}
+
+fn last_heldout(record: &Path) -> Option<Entry> {
+    let log = read_json(record)["log"].clone();
+    let last = log.as_array()?.last()?.clone();
+    let tolerance = Tolerance::exact(EXACT_REASON);
+    Some(Entry { metric: LAST_HELDOUT.into(), value: last["heldout_loss"].clone(), tolerance })
+}
+
+/// The stored golden file of the training layer's `target`, as `comparison` compares it: with
+/// its exact tolerances, or with the fallback ones (and without what they leave out).
+fn stored_training(target: &str, comparison: Comparison) -> GoldenFile {
+    let path = golden_path("training", target);
+    let mut golden = GoldenFile::load(&path).unwrap_or_else(|| panic!("no {}", path.display()));
+    if comparison == Comparison::Loose {
+        golden.entries = golden
+            .entries
+            .into_iter()
+            .filter_map(|e| Some(Entry { tolerance: loose_tolerance(&e.metric)?, ..e }))
+            .collect();
+    }
+    golden
 }
 
 #[test]
 fn training_layer_matches_golden() {
     let out = scratch("training");
     reproduce_ci(&out, &["--include", "table1,table2,fig2,fig9"]);
+    let comparison = comparison(&out);
+    eprintln!("training layer: {comparison:?} comparison");
+    assert!(
+        !blessing() || comparison == Comparison::Exact,
+        "the training goldens are made with pinned kernels and 2 threads on the CPU"
+    );
     let (mut mismatches, mut moved) = (Vec::new(), Vec::new());
     for golden in [first_losses(&out), final_numbers(&out)] {
-        mismatches.extend(check_or_bless(&golden, &mut moved));
+        if blessing() {
+            check_or_bless(&golden, &mut moved);
+        } else {
+            let stored = stored_training(&golden.target, comparison);
+            mismatches.extend(compare(&stored, &golden.entries));
+        }
     }
     if blessing() && std::env::var_os("DNLTS_BLESS_STAGES").is_some_and(|v| v == "1") {
         replace_fixed_stages(&out.join("stages"));
@@ -398,6 +468,73 @@ fn training_layer_matches_golden() {
     }
     report("training", mismatches, moved);
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Changes a contributor could make without noticing, each in one stage, run for real as that
+/// stage's command (`dnlts::perturb`): the exact comparison must catch every one. The loose
+/// fallback is shown for contrast.
+#[test]
+fn the_exact_training_layer_catches_small_changes() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("one-step-fewer:pretrain", &["pretrain"]),
+        ("lr-times-1.01:train-L", &["train-classifier", "--classifier", "L"]),
+        ("other-seed:train-A", &["train-classifier", "--classifier", "A"]),
+    ];
+    let pinned = dnlts_pins_kernels_here();
+    for (perturbation, command) in cases {
+        let out = scratch(&format!("perturbed-{}", perturbation.replace(':', "-")));
+        let status = Command::new(dnlts_binary())
+            .args(command)
+            .args(["--profile", "ci", "--device", &golden_device(), "--out"])
+            .arg(&out)
+            .env("DNLTS_PERTURB", perturbation)
+            .env_remove("LD_LIBRARY_PATH")
+            .status()
+            .expect("the dnlts binary starts");
+        assert!(status.success(), "{command:?} with DNLTS_PERTURB={perturbation} failed");
+        let mut actual = first_losses(&out).entries;
+        if command == ["pretrain"] {
+            actual.extend(last_heldout(&out.join("stages/pretrain.json")));
+        }
+        let moved = |comparison| {
+            let stored = stored_for(&actual, comparison);
+            assert!(!stored.entries.is_empty(), "{perturbation}: no golden numbers of its stage");
+            compare(&stored, &actual)
+        };
+        let (exact, loose) = (moved(Comparison::Exact), moved(Comparison::Loose));
+        eprintln!(
+            "{perturbation}: {} number(s) moved beyond the exact layer (e.g. {}); {} beyond the loose fallback",
+            exact.len(),
+            exact.first().map_or("none".into(), Mismatch::to_string),
+            loose.len()
+        );
+        if pinned {
+            assert!(
+                !exact.is_empty(),
+                "DNLTS_PERTURB={perturbation}: the exact layer did not notice"
+            );
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+/// The stored training goldens of the numbers `actual` holds (a single stage's).
+fn stored_for(actual: &[Entry], comparison: Comparison) -> GoldenFile {
+    let mut stored = stored_training("first_losses", comparison);
+    stored.entries.extend(stored_training("ci_final", comparison).entries);
+    stored.entries.retain(|e| actual.iter().any(|a| a.metric == e.metric));
+    stored
+}
+
+/// Whether this machine runs the pinned kernels by default (`dnlts env --json`).
+fn dnlts_pins_kernels_here() -> bool {
+    let output = Command::new(dnlts_binary())
+        .args(["env", "--json"])
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("the dnlts binary starts");
+    let env: Value = serde_json::from_slice(&output.stdout).expect("dnlts env --json prints JSON");
+    env["kernels"] == "avx2" && golden_device() == "cpu"
 }
 
 /// `make golden STAGES=1`: the fixed stages of the evaluation layer become this run's.

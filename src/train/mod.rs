@@ -455,6 +455,7 @@ pub fn drive<T: Task>(
     seed: u64,
 ) -> Result<Trained<T::Record>, TrainError> {
     let _running = stop::LoopRunning::start();
+    let (schedule, seed) = crate::perturb::apply(&task.name(), schedule, seed);
     let history = History {
         first_losses: Vec::new(),
         loss: LossMeter::default(),

@@ -198,10 +198,16 @@ pub enum WeightsCommand {
 /// Where and how reproducibly to compute.
 #[derive(Args)]
 pub struct MachineArgs {
-    /// libtorch intra-op threads, 1 to 1024; fixed for the whole run because results depend
-    /// on it (default: all logical cores)
-    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
-    pub threads: usize,
+    /// libtorch intra-op threads of training, 1 to 1024 (default: the profile's, 2 on the CPU
+    /// profiles). Results depend on it: another count is kept apart in the stage cache and
+    /// does not give the reference numbers. More cores run independent stages at once instead
+    #[arg(long, value_parser = threads_parser())]
+    pub threads: Option<usize>,
+    /// Run the CPU kernels this CPU and your ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA /
+    /// MKL_ENABLE_INSTRUCTIONS select, instead of the AVX2 kernels every x86-64 machine can
+    /// run (then the numbers are this kind of CPU's; kept apart in the stage cache)
+    #[arg(long)]
+    pub native_kernels: bool,
     /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -341,10 +347,6 @@ fn threads_parser() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS as u64)
 }
 
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
-}
-
 /// `dnlts analyze` options: the thresholds and the bound on the lattices.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalyzeOptions {
@@ -392,10 +394,14 @@ pub struct PlanArgs {
     /// Master seed, passed to every stage
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
     pub seed: u64,
-    /// libtorch threads of every stage, 1 to 1024 (results depend on it; Slurm: each job's
-    /// --cpus-per-task, or more for a paper profile's GPU stage that needs more JPEG decoders)
-    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
-    pub threads: usize,
+    /// libtorch threads of every stage, 1 to 1024 (default: the profile's; results depend on
+    /// it; Slurm: each job's --cpus-per-task, or more for a paper profile's GPU stage that
+    /// needs more JPEG decoders)
+    #[arg(long, value_parser = threads_parser())]
+    pub threads: Option<usize>,
+    /// Every stage runs this CPU's own kernels, not the pinned AVX2 ones
+    #[arg(long)]
+    pub native_kernels: bool,
     /// Device of every stage: cpu, cuda, cuda:N or auto
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -523,9 +529,12 @@ pub struct BenchArgs {
     /// instead of the reduced stand-in
     #[arg(long)]
     pub full_size: bool,
-    /// libtorch intra-op threads, 1 to 1024
-    #[arg(long, default_value_t = default_threads(), value_parser = threads_parser())]
-    pub threads: usize,
+    /// libtorch intra-op threads, 1 to 1024 (default: the profile's)
+    #[arg(long, value_parser = threads_parser())]
+    pub threads: Option<usize>,
+    /// This CPU's own kernels instead of the pinned AVX2 ones (see `reproduce --help`)
+    #[arg(long)]
+    pub native_kernels: bool,
     /// Master seed (the random weights and inputs derive from it)
     #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
     pub seed: u64,

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if computes(&cli.command) {
-        wait_passively();
+        prepare_environment(native_kernels(&cli.command));
     }
     keep_freed_memory();
     install_stop_handler();
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 }
 
 /// The commands that run networks on libtorch's threads (and `env`, which reports the policy
-/// they run with): only these pay for the restart of [`wait_passively`].
+/// they run with): only these pay for the restart of [`prepare_environment`].
 fn computes(command: &Command) -> bool {
     matches!(
         command,
@@ -57,27 +57,60 @@ fn computes(command: &Command) -> bool {
     )
 }
 
-/// libtorch's OpenMP threads spin at every barrier by default, which is fast on idle cores and
-/// a disaster on shared ones: with one other busy process on a 2-core machine, the evaluation
-/// ran 7× slower on 2 threads than on 1 (README, "Speed on a CPU"); on idle cores passive
-/// waiting made steps 2–24 % slower (measured, same README section). libgomp reads OMP_WAIT_POLICY when it is loaded, before
-/// `main`, so the process sets it and runs itself again (loading libtorch twice: a command
-/// took 0.44 s instead of 0.24 s to start, so only the commands that compute restart); a policy
-/// the user set is kept.
-fn wait_passively() {
-    #[cfg(unix)]
+/// The environment libtorch must find when it loads, which happens before `main`: the CPU
+/// kernels pinned to AVX2 (`dnlts::kernels`: the same numbers on every x86-64 machine, unless
+/// `--native-kernels`) and OpenMP's wait policy. When anything must change, the process sets
+/// it and runs itself again (loading libtorch twice: a command took 0.44 s instead of 0.24 s
+/// to start, so only the commands that compute restart).
+///
+/// The wait policy: libtorch's OpenMP threads spin at every barrier by default, which is fast
+/// on idle cores and a disaster on shared ones (with one other busy process on a 2-core
+/// machine, the evaluation ran 7× slower on 2 threads than on 1; docs/performance.md), so
+/// dnlts waits passively unless the user set a policy.
+fn prepare_environment(native_kernels: bool) {
+    let current = |variable: &str| std::env::var(variable).ok();
+    let kernels = dnlts::kernels::setup(native_kernels, dnlts::kernels::cpu_can_pin(), current);
+    let mut set = kernels.set;
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        set.push(("OMP_WAIT_POLICY", "PASSIVE"));
+    }
+    if set.is_empty() {
+        // Said once, by the process that computes (a restarted one has nothing left to set).
+        for note in &kernels.notes {
+            eprintln!("{note}");
+        }
+        return;
+    }
+    for note in kernels.notes.iter().filter(|note| note.contains("overridden")) {
+        eprintln!("{note}");
+    }
+    #[cfg(unix)]
+    {
         use std::os::unix::process::CommandExt as _;
         let mut args = std::env::args_os();
         if let (Ok(exe), Some(arg0)) = (std::env::current_exe(), args.next()) {
-            let error = std::process::Command::new(exe)
-                .arg0(arg0)
-                .args(args)
-                .env("OMP_WAIT_POLICY", "PASSIVE")
-                .exec();
-            // exec returns only if it failed: run on with spinning threads.
-            eprintln!("note: could not restart with OMP_WAIT_POLICY=PASSIVE ({error})");
+            let error =
+                std::process::Command::new(exe).arg0(arg0).args(args).envs(set.clone()).exec();
+            // exec returns only if it failed: run on as we are; provenance records the
+            // kernels actually in force (`dnlts::kernels::in_force`).
+            let names: Vec<&str> = set.iter().map(|(name, _)| *name).collect();
+            eprintln!("note: could not restart with {} set ({error})", names.join(", "));
         }
+    }
+}
+
+/// `--native-kernels` of the commands that compute.
+fn native_kernels(command: &Command) -> bool {
+    match command {
+        Command::Env { machine, .. } => machine.native_kernels,
+        Command::Reproduce(args) => args.run.machine.native_kernels,
+        Command::Pretrain(stage)
+        | Command::Evaluate(stage)
+        | Command::PretrainImagenet { stage, .. }
+        | Command::TrainClassifier { stage, .. }
+        | Command::Finetune { stage, .. } => stage.machine.native_kernels,
+        Command::Bench(args) => args.native_kernels,
+        _ => false,
     }
 }
 

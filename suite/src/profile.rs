@@ -96,6 +96,12 @@ pub struct Profile {
     /// cores oneDNN runs the scaled ResNet-50 and the evaluation about 1.5× faster that way
     /// (README, "Where the time goes").
     pub channels_last: bool,
+    /// libtorch's intra-op threads for training: the order of every sum depends on it, so the
+    /// profile fixes it (the CPU profiles: 2) and the same seed gives the same numbers on any
+    /// machine; None: every core of the machine (paper, on a GPU, where the CPU threads only
+    /// prepare data). `--threads` overrides it, keyed and noted.
+    #[serde(default)]
+    pub threads: Option<usize>,
     /// Time this profile is meant to fit on its reference machine.
     pub budget: String,
 }
@@ -112,6 +118,26 @@ const SMALL_AUTOENCODER: AutoencoderSpec =
 pub const DEFAULT: &str = "small";
 
 impl Profile {
+    /// The training threads: `requested` (`--threads`), else the profile's, else every core.
+    pub fn training_threads(&self, requested: Option<usize>) -> usize {
+        requested
+            .or(self.threads)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// A one-line note when `requested` differs from the thread count the profile fixes.
+    pub fn threads_note(&self, requested: Option<usize>) -> Option<String> {
+        match (requested, self.threads) {
+            (Some(asked), Some(fixed)) if asked != fixed => Some(format!(
+                "note: --threads {asked}: profile '{}' trains with {fixed} thread(s); other \
+                 counts sum in another order, so these numbers will not be the reference's \
+                 (their stages are cached apart)",
+                self.name
+            )),
+            _ => None,
+        }
+    }
+
     /// Whether the run trains classifier `family` (else it loads torchvision's weights: every
     /// family but LeNet-5 at paper scale, which torchvision does not have).
     pub fn trains_classifier(&self, family: dnlts::models::Family) -> bool {
@@ -159,6 +185,7 @@ impl Profile {
                 batch_size: 32,
                 eval_batch_size: 32,
                 channels_last: false,
+                threads: Some(2),
                 budget: "seconds".into(),
             },
             "ci" => Profile {
@@ -183,6 +210,7 @@ impl Profile {
                 batch_size: 64,
                 eval_batch_size: 64,
                 channels_last: false,
+                threads: Some(2),
                 budget: "≤ 3 min on 2 CPU cores".into(),
             },
             "small" => Profile {
@@ -203,6 +231,7 @@ impl Profile {
                 batch_size: 64,
                 eval_batch_size: 250,
                 channels_last: true,
+                threads: Some(2),
                 budget: "≤ 15 min on 2 CPU cores".into(),
             },
             "fashion" => Profile {
@@ -224,6 +253,7 @@ impl Profile {
                 batch_size: 64,
                 eval_batch_size: 250,
                 channels_last: true,
+                threads: Some(2),
                 budget: "about 45 min on 2 CPU cores (estimated from the small profile's rates)"
                     .into(),
             },
@@ -246,6 +276,7 @@ impl Profile {
                 batch_size: 32,
                 eval_batch_size: 32,
                 channels_last: false,
+                threads: None,
                 budget: "the paper's: days on a GPU workstation".into(),
             },
             // The paper's code path (torchvision's networks, pretrained-weight loading,
@@ -271,6 +302,7 @@ impl Profile {
                 batch_size: 4,
                 eval_batch_size: 4,
                 channels_last: false,
+                threads: Some(2),
                 budget: "a few minutes on 2 CPU cores".into(),
             },
             other => anyhow::bail!(

@@ -15,6 +15,11 @@ pub struct Provenance {
     /// bit-reproducible; on the CPU nothing changes).
     #[serde(default)]
     pub fast: bool,
+    /// The CPU kernels in force: `avx2` (pinned; the same numbers on every x86-64 CPU with
+    /// AVX2), `native` (`--native-kernels`) or `unpinnable` (no AVX2). On a GPU the promise is
+    /// the same numbers on the same GPU model and driver, not across them.
+    #[serde(default)]
+    pub kernels: dnlts::kernels::Kernels,
     pub cpu_features: Vec<String>,
 }
 
@@ -28,6 +33,7 @@ impl Provenance {
             device: format!("{device:?}").to_lowercase(),
             threads,
             fast,
+            kernels: dnlts::kernels::in_force(),
             cpu_features: dnlts::device::cpu_features().iter().map(|f| f.to_string()).collect(),
         }
     }

@@ -144,7 +144,7 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
     let out = &request.out_dir;
     let provenance = Provenance::collect(request.device, request.threads, request.options.fast);
     let mut report = format!(
-        "# dnlts report — profile `{}`\n\n{}\n\nseed {}, dnlts {} (commit {}), tch {}, libtorch {}, device {}, {} thread(s){}\n",
+        "# dnlts report — profile `{}`\n\n{}\n\nseed {}, dnlts {} (commit {}), tch {}, libtorch {}, device {}, {} thread(s), CPU kernels {}{}\n",
         request.profile.name,
         request.profile.summary,
         request.master_seed,
@@ -154,6 +154,7 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         provenance.libtorch_version,
         provenance.device,
         provenance.threads,
+        provenance.kernels.name(),
         if provenance.fast { ", --fast (cuDNN autotuning: not bit-reproducible on a GPU)" } else { "" }
     );
     let (compute, part) = (&request.options.compute, request.options.finetune_part);

@@ -168,6 +168,8 @@ struct BenchReport {
     channels_last: bool,
     fold_batch_norm: bool,
     threads: usize,
+    /// The CPU kernels in force (`dnlts::kernels`): pinned AVX2 unless `--native-kernels`.
+    kernels: dnlts::kernels::Kernels,
     reduced: Option<String>,
     peak_tflops: Option<f64>,
     peak_source: Option<String>,
@@ -196,7 +198,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         dnlts::compute::check_amp().map_err(anyhow::Error::msg)?;
     }
     let seed = dnlts::seed::derive(args.seed, "bench", &profile.name);
-    dnlts::seed::Determinism::new(seed, args.threads).fast(args.fast).apply();
+    let threads = profile.training_threads(args.threads);
+    dnlts::seed::Determinism::new(seed, threads).fast(args.fast).apply();
     dnlts::models::blocks::set_batch_norm_folding(!args.no_fold_bn);
     let peak = peak::find(args.peak_tflops, device, args.amp);
     let bench = Bench { args, profile: &profile, setup: &setup, device, peak: peak.as_ref() };
@@ -217,7 +220,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         precision: if args.amp { "bf16 autocast" } else { "f32" },
         channels_last: bench.channels_last(),
         fold_batch_norm: !args.no_fold_bn,
-        threads: args.threads,
+        threads,
+        kernels: dnlts::kernels::in_force(),
         reduced: setup.reduced.clone(),
         peak_tflops: peak.as_ref().map(|p| p.tflops),
         peak_source: peak.as_ref().map(|p| p.source.clone()),
@@ -517,8 +521,8 @@ fn quiet_out_of_memory_panics() {
 
 fn print_report(report: &BenchReport) {
     println!(
-        "dnlts bench: profile {}, {}, {}{}{}{}, {} thread(s); median of {} step(s) after {} \
-         warm-up",
+        "dnlts bench: profile {}, {}, {}{}{}{}, {} thread(s), CPU kernels {}; median of {} \
+         step(s) after {} warm-up",
         report.profile,
         report.device,
         report.precision,
@@ -526,6 +530,7 @@ fn print_report(report: &BenchReport) {
         if report.fast { ", --fast (cuDNN autotuning)" } else { "" },
         if report.fold_batch_norm { "" } else { ", batch norm not folded" },
         report.threads,
+        report.kernels.name(),
         report.timed_steps,
         report.warmup_steps
     );

@@ -20,8 +20,11 @@ struct Environment {
     cudnn_benchmark: bool,
 }
 
-pub fn run(threads: usize, json: bool) -> anyhow::Result<()> {
+pub fn run(threads: Option<usize>, json: bool) -> anyhow::Result<()> {
     dnlts::device::load_cuda_backend();
+    // The default profile's thread count, which every training stage of it runs with.
+    let profile = crate::profile::Profile::preset(crate::profile::DEFAULT)?;
+    let threads = profile.training_threads(threads);
     let determinism = dnlts::seed::Determinism::new(dnlts::seed::DEFAULT_MASTER_SEED, threads);
     determinism.apply();
     let env = Environment {
@@ -80,9 +83,20 @@ fn print_text(env: &Environment) {
         );
     }
     println!(
-        "threads    {} (libtorch intra-op; fixed for every run, set with --threads); \
+        "threads    {} (libtorch intra-op; each profile fixes its own, --threads overrides); \
          OpenMP wait policy {}",
         b.threads, env.omp_wait_policy
+    );
+    println!(
+        "kernels    {}{}",
+        b.kernels.name(),
+        match b.kernels {
+            dnlts::kernels::Kernels::Avx2 => {
+                ": the same numbers on every x86-64 CPU with AVX2 (--native-kernels: this CPU's own)"
+            }
+            dnlts::kernels::Kernels::Native => ": the numbers are this kind of CPU's",
+            dnlts::kernels::Kernels::Unpinnable => ": the numbers are this machine's",
+        }
     );
     println!(
         "determinism  master seed {} (per-target seeds = sha256(master, target, stage)); \

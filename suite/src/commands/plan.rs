@@ -98,7 +98,7 @@ pub fn run_words(
     profile: &str,
     out: &Path,
     seed: u64,
-    threads: usize,
+    kernels: KernelWords,
     inputs: &PaperArgs,
 ) -> anyhow::Result<Vec<String>> {
     let mut words = vec![
@@ -108,9 +108,14 @@ pub fn run_words(
         absolute(out.to_path_buf())?.display().to_string(),
         "--seed".into(),
         seed.to_string(),
-        "--threads".into(),
-        threads.to_string(),
     ];
+    // Absent, every command takes the profile's thread count, as this one does.
+    if let Some(threads) = kernels.threads {
+        words.extend(["--threads".into(), threads.to_string()]);
+    }
+    if kernels.native {
+        words.push("--native-kernels".into());
+    }
     let given = [
         ("--imagenet", &inputs.imagenet),
         ("--yfcc", &inputs.yfcc),
@@ -126,10 +131,19 @@ pub fn run_words(
     Ok(words)
 }
 
+/// How the stage commands compute, as far as their options say: `--threads` (None: the
+/// profile's) and `--native-kernels`.
+#[derive(Clone, Copy)]
+pub struct KernelWords {
+    pub threads: Option<usize>,
+    pub native: bool,
+}
+
 /// The arguments every node shares: [`run_words`] and the device.
 fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
     let training = &args.training;
-    let mut shared = run_words(&args.profile, out, args.seed, args.threads, &training.inputs)?;
+    let kernels = KernelWords { threads: args.threads, native: args.native_kernels };
+    let mut shared = run_words(&args.profile, out, args.seed, kernels, &training.inputs)?;
     shared.extend(["--device".into(), args.device.to_string()]);
     shared.extend(training.words()?);
     shared.extend(pretrain_devices(args)?);
@@ -438,7 +452,11 @@ fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<Str
     let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
     let loaders = sized.filter(|_| gpu).and_then(|(sizing, row)| sizing.loader_cores(row));
     let loaders = loaders.map(|cores| cores * gpus.max(1) as usize);
-    let cpus = loaders.map_or(args.threads, |cores| args.threads.max(cores + 1));
+    let threads = match Profile::preset(&args.profile) {
+        Ok(profile) => profile.training_threads(args.threads),
+        Err(_) => args.threads.unwrap_or(1),
+    };
+    let cpus = loaders.map_or(threads, |cores| threads.max(cores + 1));
     let mut options = vec![format!("--cpus-per-task={cpus}")];
     if gpus > 0 {
         options.push(format!("--gres=gpu:{gpus}"));

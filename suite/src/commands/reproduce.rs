@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use dnlts::device::DeviceChoice;
 use dnlts::models::segnet::Part;
 
 use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
@@ -65,6 +66,8 @@ impl TrainingArgs {
             fig2_imagenet_epochs: 0,
             pretrain_devices: self.pretrain_devices.clone(),
             fast: self.fast,
+            // What libtorch of this process runs (main.rs pinned it before libtorch loaded).
+            kernels: dnlts::kernels::in_force(),
         })
     }
 
@@ -184,11 +187,13 @@ impl StageArgs {
     /// the one this process would compute (and finds in the cache).
     fn child_words(&self) -> anyhow::Result<Vec<String>> {
         let (machine, training) = (&self.machine, &self.training);
+        let kernels =
+            plan::KernelWords { threads: machine.threads, native: machine.native_kernels };
         let mut words = plan::run_words(
             &self.profile,
             &self.out_dir(),
             machine.seed,
-            machine.threads,
+            kernels,
             &training.inputs,
         )?;
         words.extend(training.words()?);
@@ -207,6 +212,9 @@ impl StageArgs {
     ) -> anyhow::Result<runner::RunRequest> {
         let mut profile = profile::Profile::preset(&self.profile)?;
         let mut options = self.training.apply(&mut profile)?;
+        if let Some(note) = profile.threads_note(self.machine.threads) {
+            eprintln!("{note}");
+        }
         check_fig2_epochs(fig2_imagenet_epochs, &profile)?;
         options.fig2_imagenet_epochs = fig2_imagenet_epochs;
         let device = self.machine.device.resolve()?;
@@ -242,13 +250,14 @@ impl StageArgs {
             }
         }
         prepare_output(&out_dir)?;
+        let threads = profile.training_threads(self.machine.threads);
         Ok(runner::RunRequest {
             targets,
             profile,
             options,
             resume: self.resume,
             master_seed: self.machine.seed,
-            threads: self.machine.threads,
+            threads,
             device,
             out_dir,
             classifiers: Vec::new(),
@@ -257,7 +266,10 @@ impl StageArgs {
 }
 
 pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
-    let devices = std::mem::take(&mut args.devices);
+    let mut devices = std::mem::take(&mut args.devices);
+    if devices.is_empty() {
+        devices = default_cpu_devices(&args)?;
+    }
     let child_words = if devices.is_empty() {
         None
     } else {
@@ -286,6 +298,36 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
         devices::run_stages(profile, epochs, &devices, data_parallel, &dnlts, &words, out)?;
     }
     run_targets(request)
+}
+
+/// On a CPU with at least twice the profile's threads, with neither `--devices` nor
+/// `--threads` given: independent stages run at once, each on the profile's threads (so the
+/// numbers stay the reference's), instead of one stage on more threads (which would change
+/// them). A run on fixed stages trains nothing.
+fn default_cpu_devices(args: &ReproduceArgs) -> anyhow::Result<Vec<DeviceChoice>> {
+    let run = &args.run;
+    if run.machine.threads.is_some()
+        || run.machine.device != DeviceChoice::Cpu
+        || run.training.fixed_stages.is_some()
+    {
+        return Ok(Vec::new());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slots = cpu_slots(cores, profile::Profile::preset(&run.profile)?.threads);
+    if slots < 2 {
+        return Ok(Vec::new());
+    }
+    eprintln!(
+        "note: {cores} cores: training up to {slots} stages at once on the profile's threads \
+         each (--devices cpu runs one at a time)"
+    );
+    Ok(vec![DeviceChoice::Cpu; slots])
+}
+
+/// Stages that fit at once on `cores` at the profile's `threads` each (None: one stage takes
+/// every core).
+fn cpu_slots(cores: usize, threads: Option<usize>) -> usize {
+    threads.map_or(1, |threads| (cores / threads.max(1)).max(1))
 }
 
 fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
@@ -353,14 +395,25 @@ mod tests {
         let mut profile = profile::Profile::preset(&stage.profile).unwrap();
         let options = stage.training.apply(&mut profile).unwrap();
         let (seed, threads) = (stage.machine.seed, stage.machine.threads);
-        serde_json::to_string(&(options, profile, seed, threads, stage.resume)).unwrap()
+        let native = stage.machine.native_kernels;
+        serde_json::to_string(&(options, profile, seed, threads, native, stage.resume)).unwrap()
+    }
+
+    #[test]
+    fn extra_cores_run_stages_side_by_side_not_one_stage_wider() {
+        assert_eq!(cpu_slots(2, Some(2)), 1, "this project's 2-core machines: as before");
+        assert_eq!(cpu_slots(3, Some(2)), 1);
+        assert_eq!(cpu_slots(4, Some(2)), 2);
+        assert_eq!(cpu_slots(16, Some(2)), 8);
+        assert_eq!(cpu_slots(1, Some(2)), 1);
+        assert_eq!(cpu_slots(64, None), 1, "paper: one stage on every core");
     }
 
     #[test]
     fn a_child_stage_command_of_devices_computes_with_the_parents_options() {
         let given = "reproduce --profile tiny --batch-size 8 --accumulate 2 --amp --channels-last \
                      --fast --no-fold-bn --finetune-part both --prefetch 3 --seed 7 --threads 3 \
-                     --resume --out o --devices cpu,cpu";
+                     --native-kernels --resume --out o --devices cpu,cpu";
         let Command::Reproduce(parent) = parse(given.split(' ').map(String::from)) else {
             panic!("not a reproduce command")
         };

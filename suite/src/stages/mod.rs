@@ -33,6 +33,7 @@ use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::data::yfcc::Yfcc;
 use dnlts::device::DeviceChoice;
 use dnlts::eval::{evaluate, AccuracyTable, EvalPlan, Seen, View};
+use dnlts::kernels::Kernels;
 use dnlts::models::classifier::{Classifier, ScriptedSpec};
 use dnlts::models::segnet::{AeMode, AutoEncoder, Part, SegNetConfig};
 use dnlts::models::weights::LoadPolicy;
@@ -90,6 +91,10 @@ pub struct RunOptions {
     /// `--fast`: cuDNN autotuning and non-deterministic kernels on a GPU.
     #[serde(default)]
     pub fast: bool,
+    /// The CPU kernels in force (pinned to AVX2 unless `--native-kernels`): another CPU's
+    /// native kernels sum in another order, so a stage made with them is not reused.
+    #[serde(default)]
+    pub kernels: dnlts::kernels::Kernels,
 }
 
 /// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,
@@ -491,6 +496,8 @@ impl Pipeline {
             config,
             self.data_identity(),
             self.arithmetic(),
+            // A deliberately perturbed run (tests) never shares its stages.
+            dnlts::perturb::armed(),
             env!("CARGO_PKG_VERSION"),
             // Stages made by other code are not reused: the commit is part of the key.
             env!("DNLTS_GIT_COMMIT"),
@@ -504,15 +511,16 @@ impl Pipeline {
     /// Inception to other weights), and whether the run was `--fast` (cuDNN's autotuned,
     /// non-deterministic kernels: a stage made so is no deterministic run's; on the CPU it
     /// computes the same, but is kept apart all the same, as its provenance says `fast`). A
-    /// stage made otherwise is trained again, not reused. The GPU's index is left out:
+    /// stage made otherwise is trained again, not reused. So are the CPU kernels
+    /// (`dnlts::kernels`): pinned ones and a CPU's native ones round differently. The GPU's index is left out:
     /// `--devices cuda:0,cuda:1` trains stages on one GPU that the run then reads on another.
-    fn arithmetic(&self) -> (&'static str, Option<i32>, bool) {
-        let (kind, threads) = match self.device {
-            Device::Cpu => ("cpu", Some(tch::get_num_threads())),
-            Device::Cuda(_) => ("cuda", None),
-            _ => ("other", Some(tch::get_num_threads())),
+    fn arithmetic(&self) -> (&'static str, Option<i32>, bool, Option<Kernels>) {
+        let (kind, threads, kernels) = match self.device {
+            Device::Cpu => ("cpu", Some(tch::get_num_threads()), Some(self.options.kernels)),
+            Device::Cuda(_) => ("cuda", None, None),
+            _ => ("other", Some(tch::get_num_threads()), Some(self.options.kernels)),
         };
-        (kind, threads, self.options.fast)
+        (kind, threads, self.options.fast, kernels)
     }
 
     /// The dataset every stage reads, as far as a key can name it cheaply: its folders
@@ -1277,6 +1285,24 @@ mod tests {
         assert_eq!(changed(|p| p.batch_size /= 2), [true, true, true]);
         assert_eq!(changed(|p| p.eval_images /= 2), [true, true, true]);
         assert_eq!(changed(|p| p.image_size *= 2), [true, true, true]);
+        assert_eq!(changed(|p| p.threads = Some(3)), [true, true, true]);
+    }
+
+    /// `--native-kernels` (or a pin that did not take) trains other weights: no stage is
+    /// reused across it (`--threads N`: in the test above, the profile's threads in
+    /// `a_profile_field_retrains_only_the_stages_that_read_it`).
+    #[test]
+    fn kernels_and_threads_are_in_every_stage_key() {
+        let inputs = Inputs::new("kernels");
+        let pinned = inputs.keys("imagenet-a");
+        for kernels in [Kernels::Native, Kernels::Unpinnable] {
+            let other =
+                inputs.keys_run("imagenet-a", RunOptions { kernels, ..RunOptions::default() });
+            for (stage, (a, b)) in pinned.iter().zip(&other).enumerate() {
+                assert_ne!(a, b, "stage {stage} must not be reused with {kernels:?} kernels");
+            }
+        }
+        std::fs::remove_dir_all(&inputs.dir).unwrap();
     }
 
     /// `--no-fold-bn` changes the rounding of what runs frozen: the fine-tunings (a frozen
