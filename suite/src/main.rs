@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod fingerprint;
 mod output;
 mod profile;
 mod provenance;

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::fingerprint::Fingerprint;
 use crate::output::write_json;
 use crate::profile::Profile;
 use crate::provenance::Provenance;
@@ -45,6 +46,8 @@ struct TargetRecord<'a> {
 #[derive(Serialize, Default)]
 pub struct RunSummary {
     pub ran: Vec<String>,
+    /// The digest of every number the targets published (`fingerprint`).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// The stages behind `request`'s targets.
@@ -73,13 +76,16 @@ pub fn run(request: &RunRequest) -> anyhow::Result<RunSummary> {
     write_json(&out.join("options.json"), &request.options)?;
     write_users(out, &pipeline)?;
     let mut summary = RunSummary::default();
+    let mut results = std::collections::BTreeMap::new();
     let count = request.targets.len();
     for (position, target) in request.targets.iter().enumerate() {
         let label = format!("[{}/{count}] {:<7} {}", position + 1, target.name, target.artefact);
-        let (record_summary, seconds) = run_one(request, &pipeline, target, target.run)?;
+        let (record_summary, result, seconds) = run_one(request, &pipeline, target, target.run)?;
         println!("{label}: {record_summary} ({seconds:.1} s)");
         summary.ran.push(target.name.to_string());
+        results.insert(target.name.to_string(), result);
     }
+    summary.fingerprint = Some(Fingerprint::of(&results));
     write_json(&out.join("run.json"), &summary)?;
     write_report(request, &summary)?;
     Ok(summary)
@@ -111,7 +117,7 @@ fn run_one(
     pipeline: &Pipeline,
     target: &Target,
     run_target: targets::RunFn,
-) -> anyhow::Result<(String, f64)> {
+) -> anyhow::Result<(String, serde_json::Value, f64)> {
     let seed = dnlts::seed::derive(request.master_seed, target.name, "target");
     dnlts::seed::Determinism::new(seed, request.threads).fast(request.options.fast).apply();
     let context = Context { profile: &request.profile, out_dir: &request.out_dir, pipeline };
@@ -131,7 +137,7 @@ fn run_one(
         result: outcome.result,
     };
     write_json(&request.out_dir.join(format!("{}.json", target.name)), &record)?;
-    Ok((outcome.summary, wall_seconds))
+    Ok((outcome.summary, record.result, wall_seconds))
 }
 
 fn relative(path: &Path, base: &Path) -> String {
@@ -167,6 +173,13 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
         if compute.channels_last { "on" } else { "off" },
         if compute.fold_batch_norm { "on" } else { "off" },
     );
+    if let Some(fingerprint) = &summary.fingerprint {
+        report += &format!(
+            "\nfingerprint `{}` (every published number; the same fingerprint means the same \
+             numbers; per target in run.json)\n",
+            fingerprint.run
+        );
+    }
     // The paper's order (the registry's report positions), not the alphabetical one.
     let mut ran: Vec<&'static Target> =
         targets::all().iter().filter(|t| summary.ran.iter().any(|name| name == t.name)).collect();

@@ -332,10 +332,11 @@ fn cpu_slots(cores: usize, threads: Option<usize>) -> usize {
 
 fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
     println!(
-        "dnlts reproduce: profile {}, seed {}, {} thread(s), device {:?}, output {}",
+        "dnlts reproduce: profile {}, seed {}, {} thread(s), CPU kernels {}, device {:?}, output {}",
         request.profile.name,
         request.master_seed,
         request.threads,
+        dnlts::kernels::in_force().name(),
         request.device,
         request.out_dir.display()
     );
@@ -345,6 +346,17 @@ fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
         summary.ran.len(),
         request.out_dir.join("report.md").display()
     );
+    if let Some(fingerprint) = &summary.fingerprint {
+        // Last, so that two runs are compared by their last line.
+        println!(
+            "fingerprint {} (profile {}, seed {}, {} target(s); the same line means the same \
+             numbers)",
+            fingerprint.run,
+            request.profile.name,
+            request.master_seed,
+            fingerprint.targets.len()
+        );
+    }
     Ok(())
 }
 
