@@ -206,6 +206,45 @@ fn a_damaged_cached_stage_of_any_kind_is_retrained_not_trusted() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Fixed stages whose weights were swapped, with the manifest rewritten as its error advises,
+/// would give a Table 2 with two rows exchanged: each file is checked against its record.
+#[test]
+fn swapped_fixed_stage_weights_are_refused_naming_the_file() {
+    let dir = scratch("swapped-fixed");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/stages/ci");
+    let fixed = dir.join("fixed");
+    std::fs::create_dir_all(&fixed).unwrap();
+    for entry in std::fs::read_dir(&golden).unwrap().flatten() {
+        std::fs::copy(entry.path(), fixed.join(entry.file_name())).unwrap();
+    }
+    let table2 = |fixed: &str, out: &str| {
+        let args = ["reproduce", "--profile", "ci", "--fixed-stages", fixed, "--include", "table2"];
+        dnlts(&[&args[..], &["--out", out, "--threads", "1"]].concat(), &dir)
+    };
+    let untouched = table2(fixed.to_str().unwrap(), "good");
+    assert!(untouched.status.success(), "{}", text(&untouched.stderr));
+    let (a, b) = (
+        fixed.join("finetune-inception_v3.safetensors"),
+        fixed.join("finetune-lenet5.safetensors"),
+    );
+    let swap = fixed.join("swap");
+    std::fs::rename(&a, &swap).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::rename(&swap, &b).unwrap();
+    let fixed = fixed.to_str().unwrap();
+    let write = dnlts(&["data", "verify", fixed, "--write"], &dir);
+    assert!(write.status.success(), "{}", text(&write.stderr));
+    let out = table2(fixed, "r");
+    let error = text(&out.stderr);
+    assert!(!out.status.success(), "{error}");
+    assert!(
+        error.contains("finetune-") && error.contains(".safetensors is not the weights its record"),
+        "{error}"
+    );
+    assert!(!dir.join("r/table2.json").exists(), "no table from swapped stages");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn temporaries_left_by_a_killed_run_are_removed_by_the_next() {
     let dir = scratch("stale");

@@ -300,11 +300,38 @@ fn a_symlink_loop_is_an_error_naming_the_link() {
     for err in [yfcc_err, manifest_err] {
         assert!(err.contains("a/again") && err.contains("contains it"), "{err}");
     }
-    // A link to a folder beside it (no loop) is followed.
+    // A link to a folder beside it (no loop) is followed, and the folder walked once.
     let root = temp_dir("symlink-ok");
     write(&root.join("real/001.jpg"), &jpeg_bytes(&textured(64, 64, 1)));
     std::os::unix::fs::symlink("real", root.join("link")).unwrap();
-    assert_eq!(yfcc::open(&root, FailureBudget::default()).unwrap().len(), 2);
+    assert_eq!(yfcc::open(&root, FailureBudget::default()).unwrap().len(), 1);
+}
+
+/// 41 levels, each with two links to the next and one image: 2^40 paths, 41 real folders.
+/// Each real folder is walked once, so the walk ends at once with 41 images.
+#[test]
+fn a_symlink_tree_without_a_loop_is_walked_once_per_real_folder() {
+    let root = temp_dir("symlink-tree");
+    let image = jpeg_bytes(&textured(64, 64, 1));
+    for level in 0..41 {
+        write(&root.join(format!("level{level:02}/{level:02}.jpg")), &image);
+        if level < 40 {
+            for link in ["a", "b"] {
+                let next = format!("../level{:02}", level + 1);
+                std::os::unix::fs::symlink(next, root.join(format!("level{level:02}/{link}")))
+                    .unwrap();
+            }
+        }
+    }
+    let dir = root.join("level00");
+    let (images, listed) = within("a symlink tree", move || {
+        let images = yfcc::open(&dir, FailureBudget::default()).unwrap().len();
+        manifest::write(&dir).unwrap();
+        (images, std::fs::read_to_string(dir.join("MANIFEST.sha256")).unwrap())
+    });
+    assert_eq!(images, 41);
+    assert_eq!(listed.lines().count(), 41, "{listed}");
+    assert!(listed.contains("  a/01.jpg") && !listed.contains("b/01.jpg"), "{listed}");
 }
 
 #[test]

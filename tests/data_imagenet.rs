@@ -132,3 +132,45 @@ fn broken_files_are_skipped_counted_and_listed() {
     let err = last.unwrap_err().to_string();
     assert!(err.contains("bomb.png") && err.contains("4 of 13"), "{err}");
 }
+
+/// A flat val_labels.txt names files of val/ itself: a path that leaves it (`..`, absolute, a
+/// training image) or a file listed twice is refused, naming the line and the file.
+#[test]
+fn flat_labels_stay_inside_the_val_folder() {
+    let root = temp_dir("imagenet-flat-outside");
+    make_tree(&root);
+    write(&root.join("val/a.JPEG"), &jpeg_bytes(&textured(40, 40, 0)));
+    let outside = root.join("train/n01440764/img_0.JPEG");
+    let cases = [
+        "../train/n01440764/img_0.JPEG".to_string(),
+        outside.display().to_string(),
+        "./a.JPEG".into(),
+        "sub/a.JPEG".into(),
+    ];
+    for listed in cases {
+        write(&root.join("val_labels.txt"), format!("a.JPEG 0\n{listed} 1\n").as_bytes());
+        let err = open(&root, ImageNetSplit::Val, SMALL).unwrap_err().to_string();
+        assert!(err.contains("val_labels.txt") && err.contains("line 2"), "{err}");
+        assert!(err.contains(&format!("{listed:?}")) && err.contains("not a file name"), "{err}");
+    }
+    write(&root.join("val_labels.txt"), b"a.JPEG 0\na.JPEG 1\n");
+    let err = open(&root, ImageNetSplit::Val, SMALL).unwrap_err().to_string();
+    assert!(err.contains("line 2 lists a.JPEG again (first on line 1)"), "{err}");
+}
+
+/// synsets.txt: a wnid listed twice is refused (it would shift every label after it); blank
+/// lines, `#` lines and descriptions after the wnid are allowed.
+#[test]
+fn synsets_refuse_a_repeated_wnid_and_ignore_comments() {
+    let root = temp_dir("imagenet-synsets");
+    make_tree(&root);
+    let listed = "# ILSVRC subset\n\nn01484850 great white shark\nn01440764 tench\n\
+                  n01443537 goldfish\n";
+    write(&root.join("synsets.txt"), listed.as_bytes());
+    let set = open(&root, ImageNetSplit::Train, SMALL).unwrap();
+    assert_eq!(set.classes, ["n01440764", "n01443537", "n01484850"]);
+    write(&root.join("synsets.txt"), b"n01440764\n# two\nn01443537\nn01484850\nn01440764 again\n");
+    let err = open(&root, ImageNetSplit::Train, SMALL).unwrap_err().to_string();
+    assert!(err.contains("synsets.txt") && err.contains("line 5 lists n01440764 again"), "{err}");
+    assert!(err.contains("first on line 1") && err.contains("lines starting with #"), "{err}");
+}

@@ -3,10 +3,11 @@
 //! Accepted layouts under `root`:
 //! - `train/<wnid>/*.JPEG` and `val/<wnid>/*.JPEG` (torchvision `ImageFolder`);
 //! - a flat `val/*.JPEG` with `val_labels.txt` next to `val/`: one `<file name> <wnid>` per line
-//!   (a class index `0..999` is accepted in place of the wnid).
+//!   (a 0-based class index `0..999`, in the sorted class list, is accepted in place of the
+//!   wnid; the devkit's ground truth is 1-based). Each name is a file of `val/` itself.
 //!
 //! Classes are the wnids sorted (as `ImageFolder` sorts them), taken from `synsets.txt` (one wnid
-//! per line) when present, else from the `train/` subfolders, else from the `val/` subfolders.
+//! per line, see `synset_list`) when present, else from the `train/` subfolders, else from the `val/` subfolders.
 //! Layout problems (missing folder, empty class, unknown label) are reported by [`open`] before
 //! any training starts.
 //!
@@ -82,11 +83,7 @@ fn subfolders(dir: &Path) -> Result<Vec<String>> {
 fn class_list(root: &Path) -> Result<Vec<String>> {
     let synsets = root.join("synsets.txt");
     if synsets.exists() {
-        let text = read_regular_text(&synsets)?;
-        let mut list: Vec<String> =
-            text.lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect();
-        list.sort();
-        return Ok(list);
+        return synset_list(&synsets, &read_regular_text(&synsets)?);
     }
     for folder in ["train", "val"] {
         let dir = root.join(folder);
@@ -98,6 +95,33 @@ fn class_list(root: &Path) -> Result<Vec<String>> {
         }
     }
     Err(DataError::MissingFolder(root.join("train")))
+}
+
+/// The classes `synsets.txt` lists, sorted: one wnid per line, optionally followed by a
+/// description (as the devkit's `LOC_synset_mapping.txt` has); blank lines and lines starting
+/// with `#` are ignored (no wnid starts with one). A wnid listed twice is an error: it would
+/// count as two classes and shift every label after it.
+fn synset_list(file: &Path, text: &str) -> Result<Vec<String>> {
+    let mut first_line = std::collections::HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(wnid) = line.split_whitespace().next().filter(|w| !w.starts_with('#')) else {
+            continue;
+        };
+        if let Some(first) = first_line.insert(wnid.to_string(), n + 1) {
+            return Err(DataError::BadFormat {
+                file: file.to_path_buf(),
+                message: format!(
+                    "line {} lists {wnid} again (first on line {first}); list each class once: \
+                     one wnid per line, optionally followed by a description; blank lines and \
+                     lines starting with # are ignored",
+                    n + 1
+                ),
+            });
+        }
+    }
+    let mut list: Vec<String> = first_line.into_keys().collect();
+    list.sort();
+    Ok(list)
 }
 
 fn folder_items(dir: &Path, classes: &[String]) -> Result<Vec<(PathBuf, u32)>> {
@@ -132,6 +156,7 @@ fn flat_items(root: &Path, dir: &Path, classes: &[String]) -> Result<Vec<(PathBu
     let labels = root.join("val_labels.txt");
     let text = read_regular_text(&labels)?;
     let mut items = Vec::new();
+    let mut listed = std::collections::HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let mut fields = line.split_whitespace();
         let (Some(file), Some(label)) = (fields.next(), fields.next()) else {
@@ -147,6 +172,29 @@ fn flat_items(root: &Path, dir: &Path, classes: &[String]) -> Result<Vec<(PathBu
                 label: label.to_string(),
                 known: classes.len(),
             })?;
+        // A listed name resolves inside the split folder: `../x`, `/x` or `train/…` would read
+        // files outside it (training images as validation images). A symlink the user put in
+        // the folder is the folder's own entry and is followed.
+        let in_folder = matches!(
+            Path::new(file).components().collect::<Vec<_>>()[..],
+            [std::path::Component::Normal(_)]
+        );
+        let bad = |message: String| DataError::BadFormat { file: labels.clone(), message };
+        if !in_folder {
+            return Err(bad(format!(
+                "line {} lists {file:?}, which is not a file name in {}: a flat \
+                 val_labels.txt names files of the val folder itself (no folders, `..` or \
+                 absolute paths); move the file into it and list it by name",
+                n + 1,
+                dir.display()
+            )));
+        }
+        if let Some(first) = listed.insert(file, n + 1) {
+            return Err(bad(format!(
+                "line {} lists {file} again (first on line {first}); list each image once",
+                n + 1
+            )));
+        }
         let path = dir.join(file);
         // A FIFO or device listed here is kept: loading it is a counted `NotRegularFile` skip.
         if !path.exists() || path.is_dir() {

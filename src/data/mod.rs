@@ -364,15 +364,28 @@ pub(crate) struct Walk {
 
 /// Lists the entries under `dir` recursively (following symbolic links), sorted, so every
 /// reader sees the same order. A link to a folder that contains it is an error, since the
-/// walk would never end; a folder reached twice along other paths is walked twice.
+/// walk would never end. Each real folder is walked once, under the first path (in sorted
+/// order) that reaches it: links reaching one folder along many paths (two links to the next
+/// level, 40 levels deep, make 2^40 paths) would otherwise be walked once per path.
 pub(crate) fn walk_files(dir: &Path) -> Result<Walk> {
     let mut walk = Walk::default();
     let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+    let mut visited = std::collections::HashSet::new();
     // Each folder to visit with the real (canonical) folders above it and itself.
     let mut stack = vec![(dir.to_path_buf(), vec![root])];
     while let Some((d, ancestors)) = stack.pop() {
+        // Marked when popped, not when pushed, so that the first path in depth-first sorted
+        // order wins over a sibling pushed earlier.
+        if !visited.insert(ancestors.last().cloned().unwrap_or_default()) {
+            continue;
+        }
+        let mut entries = Vec::new();
         for entry in std::fs::read_dir(&d).map_err(io_err(&d))? {
-            let path = entry.map_err(io_err(&d))?.path();
+            entries.push(entry.map_err(io_err(&d))?.path());
+        }
+        entries.sort();
+        let mut folders = Vec::new();
+        for path in entries {
             let Ok(meta) = std::fs::metadata(&path) else {
                 walk.files.push(path);
                 continue;
@@ -382,14 +395,18 @@ pub(crate) fn walk_files(dir: &Path) -> Result<Walk> {
                 if ancestors.contains(&real) {
                     return Err(DataError::SymlinkLoop { link: path, target: real });
                 }
-                let mut below = ancestors.clone();
-                below.push(real);
-                stack.push((path, below));
+                folders.push((path, real));
             } else if let Some(kind) = special_kind(&meta.file_type()) {
                 walk.special.push((path, kind));
             } else {
                 walk.files.push(path);
             }
+        }
+        // Depth first, the first name first, so which path reaches a folder first is fixed.
+        for (path, real) in folders.into_iter().rev() {
+            let mut below = ancestors.clone();
+            below.push(real);
+            stack.push((path, below));
         }
     }
     walk.files.sort();

@@ -21,10 +21,14 @@ use std::path::{Path, PathBuf};
 
 use dnlts::models::Family;
 
+mod emit_text;
+
 use crate::cli::{Emit, PaperArgs, PlanArgs};
 use crate::commands::bench::loading::Reads;
 use crate::output::thousands;
 use crate::profile::{DataSource, Profile};
+pub use emit_text::quoted;
+use emit_text::shell_quote;
 
 /// One node of the stage graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,16 +176,26 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         absolute(args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name)))?;
     let dnlts = this_binary()?;
     let shared = shared_args(args, &out)?;
+    // Before any sizing: what reaches the script is either carried byte for byte or refused.
+    emit_text::check("the path of this dnlts binary", &dnlts.display().to_string())?;
+    emit_text::check_words(&shared)?;
+    emit_text::check_words(&sbatch_options(args))?;
+    if args.emit == Emit::Slurm {
+        emit_text::slurm_logs(&out)?;
+    }
+    if let Some(time) = &args.time {
+        emit_text::check("--time", time)?;
+    }
     let nodes = graph(&profile, args.fig2_imagenet_epochs);
     let text = match args.emit {
-        Emit::Make => makefile(&nodes, &dnlts, &shared, &out),
+        Emit::Make => makefile(&nodes, &dnlts, &shared),
         Emit::Slurm => {
             // The paper profiles' stages are sized from the estimate; the others get --threads.
             let sizing = if reads_imagenet { Some(Sizing::new(&profile, args)?) } else { None };
             let jobs: Vec<Vec<String>> =
                 nodes.iter().map(|node| job_options(node, args, sizing.as_ref())).collect();
             let note = sizing.as_ref().map(|sizing| sizing.source.as_str());
-            slurm(&nodes, &dnlts, &shared, &out, args, &jobs, note)
+            slurm(&nodes, &dnlts, &shared, &out, args, &jobs, note)?
         }
     };
     print!("{text}");
@@ -211,42 +225,29 @@ pub fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
     Ok(here.join(path))
 }
 
-/// Quotes `word` for a POSIX shell when it holds anything but plain characters.
-fn shell_quote(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// `words` as one shell command line.
-pub fn quoted(words: &[String]) -> String {
-    words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
-}
-
 /// A Makefile with one phony target per stage. Phony, because whether a stage is current is
 /// the stage cache's decision (its key covers the code, profile and options), not a file date:
 /// a node whose stage is cached only loads it.
-pub fn makefile(nodes: &[Node], dnlts: &Path, shared: &[String], out: &Path) -> String {
+pub fn makefile(nodes: &[Node], dnlts: &Path, shared: &[String]) -> String {
     let mut text = String::new();
+    // No user text in comments (a comment ends at a newline, or goes on after a backslash);
+    // values are quoted for the shell, then escaped for make.
     let _ = writeln!(text, "# Stage graph of dnlts, made by `dnlts plan --emit make`.");
     let _ = writeln!(
         text,
-        "# Run with `make -f FILE -jN`; every stage writes into {}/stages/,",
-        out.display()
+        "# Run with `make -f FILE -jN`; every stage writes into the stages/ folder of ARGS'"
     );
-    let _ = writeln!(text, "# and a stage already made there is loaded, not recomputed.");
-    let _ = writeln!(text, "DNLTS ?= {}", shell_quote(&dnlts.display().to_string()));
-    let _ = writeln!(text, "ARGS := {}", quoted(shared));
+    let _ = writeln!(text, "# --out, and a stage already made there is loaded, not recomputed.");
+    let dnlts = shell_quote(&dnlts.display().to_string());
+    let _ = writeln!(text, "DNLTS ?= {}", emit_text::make_value(&dnlts));
+    let _ = writeln!(text, "ARGS := {}", emit_text::make_words(shared));
     let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     let _ = writeln!(text, "\n.PHONY: all {}", names.join(" "));
     let last = names.last().copied().unwrap_or("");
     let _ = writeln!(text, "all: {last}");
     for node in nodes {
         let _ = writeln!(text, "\n{}: {}", node.name, node.needs.join(" "));
-        let _ = writeln!(text, "\t$(DNLTS) {} $(ARGS)", quoted(&node.command));
+        let _ = writeln!(text, "\t$(DNLTS) {} $(ARGS)", emit_text::make_words(&node.command));
     }
     text
 }
@@ -263,7 +264,9 @@ pub fn slurm(
     args: &PlanArgs,
     jobs: &[Vec<String>],
     note: Option<&str>,
-) -> String {
+) -> anyhow::Result<String> {
+    let logs = out.join("logs").display().to_string();
+    let output = emit_text::slurm_logs(out)?;
     let mut text = String::new();
     let _ = writeln!(text, "#!/usr/bin/env bash");
     let _ =
@@ -274,7 +277,11 @@ pub fn slurm(
     );
     let _ =
         writeln!(text, "# resubmitting after a failure recomputes only the stages missing from");
-    let _ = writeln!(text, "# {}/stages/ (the stage cache is keyed by content).", out.display());
+    // No user text in comments: a newline in it would start a command.
+    let _ = writeln!(
+        text,
+        "# the stages/ folder of ARGS' --out (the stage cache is keyed by content)."
+    );
     let _ = writeln!(text, "set -euo pipefail");
     let _ = writeln!(text, "DNLTS=${{DNLTS:-{}}}", shell_quote(&dnlts.display().to_string()));
     let _ = writeln!(text, "ARGS=({})", quoted(shared));
@@ -282,7 +289,10 @@ pub fn slurm(
         let _ = writeln!(text, "# Each job's --cpus-per-task, --time and --mem: {note}.");
     }
     let _ = writeln!(text, "SBATCH_OPTIONS=({})", quoted(&sbatch_options(args)));
-    let _ = writeln!(text, "mkdir -p {}", shell_quote(&out.join("logs").display().to_string()));
+    let _ = writeln!(text, "mkdir -p {}", shell_quote(&logs));
+    // sbatch --wrap runs its command with /bin/sh, which may not read bash's printf %q ($'…').
+    let _ = writeln!(text, "# Each word quoted for sh, as sbatch --wrap runs the command.");
+    let _ = writeln!(text, "{SH_WORDS}");
     let _ = writeln!(
         text,
         "# Submits one stage; prints its job id (sbatch --parsable: ID or ID;CLUSTER)."
@@ -297,9 +307,9 @@ pub fn slurm(
     let _ = writeln!(
         text,
         "    --output={}/\"$name\"-%j.log \"${{SBATCH_OPTIONS[@]}}\" \"${{RESOURCES[@]}}\" \\",
-        shell_quote(&out.join("logs").display().to_string())
+        shell_quote(&output)
     );
-    let _ = writeln!(text, "    --wrap=\"$(printf '%q ' \"$DNLTS\" \"$@\" \"${{ARGS[@]}}\")\")");
+    let _ = writeln!(text, "    --wrap=\"$(sh_words \"$DNLTS\" \"$@\" \"${{ARGS[@]}}\")\")");
     let _ = writeln!(text, "  echo \"${{id%%;*}}\"");
     let _ = writeln!(text, "}}");
     for (node, resources) in nodes.iter().zip(jobs) {
@@ -315,8 +325,13 @@ pub fn slurm(
         );
         let _ = writeln!(text, "echo \"{} submitted as job ${}\"", node.name, variable(&node.name));
     }
-    text
+    Ok(text)
 }
+
+/// A bash function printing each of its words in single quotes (a `'` as `'\''`), which sh
+/// reads back byte for byte, whatever the locale.
+const SH_WORDS: &str =
+    r#"sh_words() { local word q="'"; for word; do printf "'%s' " "${word//$q/$q\\$q$q}"; done; }"#;
 
 /// Whether `node` pre-trains an AE: the stages split over GPUs (`--pretrain-gpus`,
 /// `--pretrain-devices`).
@@ -818,14 +833,6 @@ mod tests {
         let rows = estimate(&profile, Default::default(), false, 3, found);
         let row = rows.iter().find(|r| r.node.as_deref() == Some("pretrain-imagenet")).unwrap();
         assert_eq!((row.images, row.gflop_per_image), (48, rows[0].gflop_per_image));
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_a_shell_would_split_them() {
-        assert_eq!(shell_quote("--profile"), "--profile");
-        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]

@@ -578,8 +578,28 @@ impl Pipeline {
                 dir.display()
             );
             let text = std::fs::read(&record)?;
-            let parsed = serde_json::from_slice(&text)
+            let parsed: StageRecord<L> = serde_json::from_slice(&text)
                 .with_context(|| format!("{} is not a stage record", record.display()))?;
+            // The manifest can be rewritten to match any files (its error message says how);
+            // the record says which weights the stage made, so two stages' weights swapped
+            // are caught here.
+            anyhow::ensure!(
+                !parsed.weights_sha256.is_empty(),
+                "{} has no weights_sha256 (written by an older dnlts), and fixed stages are \
+                 trusted only against it: copy the stage from a newer run, or, if you trust \
+                 {}, add its sha256 (`sha256sum`) to the record as \"weights_sha256\"",
+                record.display(),
+                weights.display()
+            );
+            anyhow::ensure!(
+                file_sha256(&weights)? == parsed.weights_sha256,
+                "{} is not the weights its record {} names (its sha256 differs from the \
+                 record's weights_sha256): the file was replaced, or swapped with another \
+                 stage's; copy the stage's .safetensors and .json together from the run that \
+                 made them",
+                weights.display(),
+                record.display()
+            );
             return Ok(Some((parsed, weights)));
         }
         let Ok(text) = std::fs::read(self.record_path(stage)) else { return Ok(None) };
