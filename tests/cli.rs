@@ -51,6 +51,46 @@ fn openmp_threads_wait_passively_unless_the_user_chose() {
     }
 }
 
+/// The CPU kernels are pinned to AVX2 whatever the user's ATEN_CPU_CAPABILITY says (with a note
+/// naming it), unless `--native-kernels`; `env` and provenance say which are in force.
+#[test]
+fn the_kernel_pin_wins_unless_native_kernels_is_asked_for() {
+    #[cfg(target_arch = "x86_64")]
+    let can_pin = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let can_pin = false;
+    let pinned = if can_pin { "avx2" } else { "unpinnable" };
+    let native = if can_pin { "native" } else { "unpinnable" };
+    let cases = [
+        (None, false, pinned, None),
+        (Some("default"), false, pinned, Some("ATEN_CPU_CAPABILITY=default is overridden")),
+        (Some("avx2"), false, pinned, None),
+        (None, true, native, None),
+        (Some("default"), true, native, None),
+    ];
+    for (given, flag, expected, note) in cases {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
+        command.args(["env", "--json"]).env_remove("LD_LIBRARY_PATH");
+        command.args(flag.then_some("--native-kernels"));
+        for (variable, _) in dnlts::kernels::PIN {
+            command.env_remove(variable);
+        }
+        if let Some(value) = given {
+            command.env("ATEN_CPU_CAPABILITY", value);
+        }
+        let out = command.output().expect("the dnlts binary starts");
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["kernels"], expected, "ATEN_CPU_CAPABILITY={given:?}, native {flag}");
+        match note {
+            Some(note) => assert!(stderr.contains(note), "no note '{note}' in: {stderr}"),
+            None if can_pin => assert!(!stderr.contains("note:"), "unexpected: {stderr}"),
+            None => {}
+        }
+    }
+}
+
 #[test]
 fn env_json_is_one_document() {
     let out = dnlts(&["env", "--json", "--threads", "2"], Path::new("/"));
