@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Hex digits shown of each digest: 64 bits, no accidental collision between two runs.
 const SHOWN: usize = 16;
@@ -37,8 +36,7 @@ impl Fingerprint {
 }
 
 fn digest(text: &str) -> String {
-    let hash = Sha256::digest(text.as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect::<String>()[..SHOWN].to_string()
+    dnlts::data::sha256_hex(text.as_bytes())[..SHOWN].to_string()
 }
 
 /// `path = value` lines of `value`, sorted by path (object keys are sorted by serde_json).

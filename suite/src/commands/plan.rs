@@ -192,8 +192,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
         Emit::Slurm => {
             // The paper profiles' stages are sized from the estimate; the others get --threads.
             let sizing = if reads_imagenet { Some(Sizing::new(&profile, args)?) } else { None };
-            let jobs: Vec<Vec<String>> =
-                nodes.iter().map(|node| job_options(node, args, sizing.as_ref())).collect();
+            let threads = profile.training_threads(args.threads);
+            let jobs: Vec<Vec<String>> = nodes
+                .iter()
+                .map(|node| job_options(node, args, sizing.as_ref(), threads))
+                .collect();
             let note = sizing.as_ref().map(|sizing| sizing.source.as_str());
             slurm(&nodes, &dnlts, &shared, &out, args, &jobs, note)?
         }
@@ -460,17 +463,19 @@ fn batch_bytes(profile: &Profile) -> u64 {
 
 /// A node's own options: --cpus-per-task (see [`Sizing`]), --time and --mem (given, or from
 /// the estimate and the measured memory).
-fn job_options(node: &Node, args: &PlanArgs, sizing: Option<&Sizing>) -> Vec<String> {
+/// `threads`: the stages' training threads (`--threads`, else the profile's).
+fn job_options(
+    node: &Node,
+    args: &PlanArgs,
+    sizing: Option<&Sizing>,
+    threads: usize,
+) -> Vec<String> {
     let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
     // A stage split over N GPUs steps N times as fast, at best: its loaders must keep up.
     let gpus = job_gpus(node, args);
     let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
     let loaders = sized.filter(|_| gpu).and_then(|(sizing, row)| sizing.loader_cores(row));
     let loaders = loaders.map(|cores| cores * gpus.max(1) as usize);
-    let threads = match Profile::preset(&args.profile) {
-        Ok(profile) => profile.training_threads(args.threads),
-        Err(_) => args.threads.unwrap_or(1),
-    };
     let cpus = loaders.map_or(threads, |cores| threads.max(cores + 1));
     let mut options = vec![format!("--cpus-per-task={cpus}")];
     if gpus > 0 {
@@ -920,7 +925,8 @@ mod tests {
         };
         let node = |name: &str| Node { name: name.into(), command: vec![], needs: vec![] };
         let gpu = parse(&["--device", "cuda:0"]);
-        let options = |name: &str, args: &PlanArgs| job_options(&node(name), args, Some(&sizing));
+        let options =
+            |name: &str, args: &PlanArgs| job_options(&node(name), args, Some(&sizing), 4);
         // 100 TFLOP/s at 100 GFLOP per image: 1,000 images/s, 10 cores' decoding and one more;
         // 3.6 M images at that rate take an hour, doubled. Memory: 2.456 GiB measured, three
         // 1-GiB batches and 11 decoded photos of 0.0335 GiB make 5.82 GiB, twice is 11.65,
