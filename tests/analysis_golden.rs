@@ -165,8 +165,8 @@ fn table1_diffs_and_table2_diagonal_match_the_paper_up_to_known_typos() {
 fn figures_are_deterministic_and_name_every_file() {
     let a = paper_analysis();
     let base = std::env::temp_dir().join(format!("dnlts-figures-{}", std::process::id()));
-    let first = write_figures(&a, &base.join("one")).unwrap();
-    let second = write_figures(&a, &base.join("two")).unwrap();
+    let first = write_figures(&a, &base.join("one"), "test").unwrap();
+    let second = write_figures(&a, &base.join("two"), "test").unwrap();
     let names: Vec<String> =
         first.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names[0], "fig6_rrc.svg");

@@ -3,17 +3,23 @@
 //! paper's own.
 //!
 //! Each claim gets HOLDS, FAILS or NOT APPLICABLE. NOT APPLICABLE means an input the claim
-//! needs was not measured (a classifier family, a noise strength, the nMI rows): never a silent
-//! pass. Where the paper says "best", "above", "below", "beats" or gives an order, the
-//! comparison is strict: ties fail. Thresholds the paper defines with `≥` (the RRC relation
+//! needs was not measured (a classifier family, a noise strength, the nMI rows), or is
+//! degenerate (a classifier at chance, a constant AE: `super::degenerate`), so that the check
+//! would compare noise: never a silent or vacuous pass. Every lookup records the classifiers
+//! and AEs it reads, so the degenerate inputs a claim reads are known without a list per claim.
+//! Where the paper says "best", "above", "below", "beats" or gives an order, the comparison
+//! is strict: ties fail. Thresholds the paper defines with `≥` (the RRC relation
 //! `RRC ≥ t`, "at least 80 %") stay `≥`.
 
 use super::analysis::{analyze, Analysis, StableInterval, DEFAULT_THRESHOLDS};
+use super::degenerate::{Finding, Input};
 use super::nmi::AeNmi;
 #[cfg(test)]
 use super::nmi::NmiSummary;
 use super::rrc::CrossTable;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -75,6 +81,9 @@ pub struct Measured {
     pub noise: Vec<NoisePoint>,
     /// Figure 9, one entry per AE.
     pub nmi: Vec<AeNmi>,
+    /// Inputs that carry no signal (`super::degenerate::find`): claims reading them are NOT
+    /// APPLICABLE.
+    pub degenerate: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -180,7 +189,7 @@ pub fn paper_measured() -> Measured {
             own: find(c, &format!("A_{c}")),
         })
         .collect();
-    Measured { classifiers, table1, cross: Some(cross), noise: Vec::new(), nmi: Vec::new() }
+    Measured { classifiers, table1, cross: Some(cross), ..Default::default() }
 }
 
 /// `Ok((holds, evidence))`, or `Err(what is missing)` for NOT APPLICABLE.
@@ -197,8 +206,8 @@ struct Def {
 
 impl Def {
     fn judge(&self, ours: &Inputs, paper: &Inputs) -> Claim {
-        let (verdict, ours) = settle((self.eval)(ours));
-        let (paper_verdict, on_paper) = settle((self.eval)(paper));
+        let (verdict, ours) = settle(ours.evaluate(self.eval));
+        let (paper_verdict, on_paper) = settle(paper.evaluate(self.eval));
         let paper = match paper_verdict {
             Verdict::NotApplicable => format!("stated: {}", self.quote),
             _ => format!("{paper_verdict} on the paper's tables: {on_paper}"),
@@ -223,10 +232,32 @@ fn settle(check: Check) -> (Verdict, String) {
     }
 }
 
-/// The measured numbers with lookups that say what is missing.
+/// Where a Table 1 or Figure 4 number was measured: on x, on A_S's or on the own AE's
+/// reconstructions.
+#[derive(Clone, Copy)]
+enum Column {
+    X,
+    AS,
+    Own,
+}
+
+impl Column {
+    /// The AE whose reconstructions classifier `c` saw, if any.
+    fn autoencoder(self, c: &str) -> Option<Input> {
+        match self {
+            Column::X => None,
+            Column::AS => Some(Input::Autoencoder("A_S".into())),
+            Column::Own => Some(Input::Autoencoder(format!("A_{c}"))),
+        }
+    }
+}
+
+/// The measured numbers with lookups that say what is missing and record what they read.
 struct Inputs<'a> {
     measured: &'a Measured,
     analysis: Result<Analysis, String>,
+    /// The inputs the claim being evaluated has read so far.
+    read: RefCell<BTreeSet<Input>>,
 }
 
 impl<'a> Inputs<'a> {
@@ -235,19 +266,60 @@ impl<'a> Inputs<'a> {
             None => Err(NO_TABLE2.to_string()),
             Some(table) => analyze(table, &DEFAULT_THRESHOLDS).map_err(|e| e.to_string()),
         };
-        Self { measured, analysis }
+        Self { measured, analysis, read: RefCell::new(BTreeSet::new()) }
     }
 
+    /// Runs `eval`; NOT APPLICABLE instead of its verdict when it read a degenerate input.
+    fn evaluate(&self, eval: fn(&Inputs) -> Check) -> Check {
+        self.read.borrow_mut().clear();
+        let check = eval(self)?;
+        let read = self.read.borrow();
+        let degenerate: Vec<String> = (self.measured.degenerate.iter())
+            .filter(|finding| read.contains(&finding.input))
+            .map(|finding| format!("{} ({})", finding.input, finding.reason))
+            .collect();
+        if degenerate.is_empty() {
+            Ok(check)
+        } else {
+            Err(format!("reads degenerate input: {}", degenerate.join("; ")))
+        }
+    }
+
+    fn reads(&self, inputs: impl IntoIterator<Item = Input>) {
+        self.read.borrow_mut().extend(inputs);
+    }
+
+    /// Classifier `c` and the AEs of `columns`.
+    fn reads_columns(&self, c: &str, columns: &[Column]) {
+        self.reads(std::iter::once(Input::Classifier(c.to_string())));
+        self.reads(columns.iter().filter_map(|column| column.autoencoder(c)));
+    }
+
+    /// Classifier `c` and the AE fine-tuned on it.
+    fn reads_pair(&self, c: &str) {
+        self.reads([Input::Classifier(c.to_string()), Input::Autoencoder(format!("A_{c}"))]);
+    }
+
+    /// The whole cross table: every classifier in it and every AE of it.
     fn table(&self) -> Result<&'a CrossTable, String> {
+        let table = self.cross()?;
+        table.names().iter().for_each(|name| self.reads_pair(name));
+        Ok(table)
+    }
+
+    /// The cross table, recording nothing: for lookups that record what they read.
+    fn cross(&self) -> Result<&'a CrossTable, String> {
         self.measured.cross.as_ref().ok_or_else(|| NO_TABLE2.to_string())
     }
 
+    /// The analysis of the whole cross table.
     fn analysis(&self) -> Result<&Analysis, String> {
+        self.table()?;
         self.analysis.as_ref().map_err(Clone::clone)
     }
 
     fn index(&self, name: &str) -> Result<usize, String> {
-        let names = self.table()?.names();
+        let names = self.cross()?.names();
         names.iter().position(|n| n == name).ok_or_else(|| {
             format!("classifier {name} is not in the cross table ({})", names.join(" "))
         })
@@ -255,22 +327,34 @@ impl<'a> Inputs<'a> {
 
     /// acc(classifier∘A_ae).
     fn acc(&self, classifier: &str, ae: &str) -> Result<f64, String> {
-        Ok(self.table()?.accuracy(self.index(ae)?, self.index(classifier)?))
+        let value = self.cross()?.accuracy(self.index(ae)?, self.index(classifier)?);
+        self.reads([
+            Input::Classifier(classifier.to_string()),
+            Input::Autoencoder(format!("A_{ae}")),
+        ]);
+        Ok(value)
     }
 
-    /// RRC(classifier∘A_ae).
+    /// RRC(classifier∘A_ae): acc(classifier∘A_ae) over the weaker of the two diagonals.
     fn rrc(&self, classifier: &str, ae: &str) -> Result<f64, String> {
-        Ok(self.table()?.rrc(self.index(ae)?, self.index(classifier)?))
+        let value = self.cross()?.rrc(self.index(ae)?, self.index(classifier)?);
+        self.reads_pair(classifier);
+        self.reads_pair(ae);
+        Ok(value)
     }
 
     /// RRC(j∘A_ae) for every classifier j ≠ ae of the cross table; at least one.
     fn rrc_of_others(&self, ae: &str) -> Result<Vec<(String, f64)>, String> {
         let i = self.index(ae)?;
-        let table = self.table()?;
+        let table = self.cross()?;
         let others: Vec<(String, f64)> = (0..table.len())
             .filter(|&j| j != i)
-            .map(|j| (table.names()[j].clone(), table.rrc(i, j)))
+            .map(|j| {
+                self.reads_pair(&table.names()[j]);
+                (table.names()[j].clone(), table.rrc(i, j))
+            })
             .collect();
+        self.reads_pair(ae);
         if others.is_empty() {
             return Err(format!("the cross table has no classifier besides {ae}"));
         }
@@ -289,6 +373,20 @@ impl<'a> Inputs<'a> {
         rows.iter()
             .find(|r| r.classifier == classifier)
             .ok_or_else(|| format!("no Table 1 row for classifier {classifier}"))
+    }
+
+    /// Figure 4's row of classifier `c` at `point`, of which the caller reads `columns`.
+    fn noise_row<'p>(
+        &self,
+        point: &'p NoisePoint,
+        c: &str,
+        columns: &[Column],
+    ) -> Result<&'p NoiseRow, String> {
+        let row = point.rows.iter().find(|r| r.classifier == c).ok_or_else(|| {
+            format!("no noise row for classifier {c} at s = {}", point.strength)
+        })?;
+        self.reads_columns(c, columns);
+        Ok(row)
     }
 
     /// Measured strengths s > 0, ascending; at least one.
@@ -310,17 +408,13 @@ impl<'a> Inputs<'a> {
 
     fn nmi(&self, ae: &str) -> Result<&'a AeNmi, String> {
         let found = self.measured.nmi.iter().find(|r| r.ae == ae);
-        found.ok_or_else(|| format!("no nMI measured for {ae}"))
+        let found = found.ok_or_else(|| format!("no nMI measured for {ae}"))?;
+        self.reads([Input::Autoencoder(ae.to_string())]);
+        Ok(found)
     }
 }
 
 const NO_TABLE2: &str = "no cross table (Table 2) was measured";
-
-fn noise_row<'p>(point: &'p NoisePoint, classifier: &str) -> Result<&'p NoiseRow, String> {
-    point.rows.iter().find(|r| r.classifier == classifier).ok_or_else(|| {
-        format!("no noise row for classifier {classifier} at s = {}", point.strength)
-    })
-}
 
 /// A measured accuracy: finite and in [0, 1], else `label` was not measured.
 fn fraction(value: f64, label: impl FnOnce() -> String) -> Result<f64, String> {
@@ -370,9 +464,15 @@ impl Top {
     }
 }
 
-/// (C, C∘A_S, C∘A_C) of one Table 1 row at top-k.
-fn table1_triple(inputs: &Inputs, c: &str, top: Top) -> Result<(f64, f64, f64), String> {
+/// (C, C∘A_S, C∘A_C) of one Table 1 row at top-k, of which the caller reads `columns`.
+fn table1_triple(
+    inputs: &Inputs,
+    c: &str,
+    top: Top,
+    columns: &[Column],
+) -> Result<(f64, f64, f64), String> {
     let row = inputs.table1_row(c)?;
+    inputs.reads_columns(c, columns);
     Ok((
         top.of(row.x, || c.to_string())?,
         top.of(row.a_s, || format!("{c}∘A_S"))?,
@@ -382,7 +482,7 @@ fn table1_triple(inputs: &Inputs, c: &str, top: Top) -> Result<(f64, f64, f64), 
 
 fn as_below_c(inputs: &Inputs, top: Top) -> Check {
     for_every_classifier(inputs, |c| {
-        let (x, a_s, _) = table1_triple(inputs, c, top)?;
+        let (x, a_s, _) = table1_triple(inputs, c, top, &[Column::X, Column::AS])?;
         Ok((a_s < x, format!("{c}∘A_S {} vs {c} {}", pct(a_s), pct(x))))
     })
 }
@@ -391,7 +491,7 @@ fn as_below_c(inputs: &Inputs, top: Top) -> Check {
 fn as_drop_size(inputs: &Inputs) -> Check {
     let mut drops = Vec::new();
     let (ok, text) = for_every_classifier(inputs, |c| {
-        let (x, a_s, _) = table1_triple(inputs, c, Top::One)?;
+        let (x, a_s, _) = table1_triple(inputs, c, Top::One, &[Column::X, Column::AS])?;
         let drop = (x - a_s) * 100.0;
         drops.push(drop);
         Ok((drop > 0.0 && drop <= MAX_AS_DROP_POINTS, format!("{c} {drop:.2}")))
@@ -406,7 +506,7 @@ const MAX_AS_DROP_POINTS: f64 = 5.0;
 
 fn own_recovers(inputs: &Inputs, top: Top) -> Check {
     for_every_classifier(inputs, |c| {
-        let (_, a_s, own) = table1_triple(inputs, c, top)?;
+        let (_, a_s, own) = table1_triple(inputs, c, top, &[Column::AS, Column::Own])?;
         Ok((own > a_s, format!("{c}∘A_{c} {} vs {c}∘A_S {}", pct(own), pct(a_s))))
     })
 }
@@ -415,7 +515,7 @@ fn own_above_c_majority(inputs: &Inputs) -> Check {
     let classifiers = inputs.classifiers()?;
     let mut above = Vec::new();
     for c in classifiers {
-        let (x, _, own) = table1_triple(inputs, c, Top::One)?;
+        let (x, _, own) = table1_triple(inputs, c, Top::One, &[Column::X, Column::Own])?;
         if own > x {
             above.push(c.as_str());
         }
@@ -435,7 +535,7 @@ fn noise_x_decays(inputs: &Inputs) -> Check {
     for_every_classifier(inputs, |c| {
         let mut curve = Vec::new();
         for p in &points {
-            let row = noise_row(p, c)?;
+            let row = inputs.noise_row(p, c, &[Column::X])?;
             curve.push(fraction(row.x, || format!("{c} at s = {}", p.strength))?);
         }
         let falling = curve.windows(2).all(|w| w[1] < w[0]);
@@ -448,13 +548,13 @@ fn noise_x_decays(inputs: &Inputs) -> Check {
 fn at_every_strength(
     inputs: &Inputs,
     points: &[&NoisePoint],
-    test: impl Fn(&str, &NoiseRow, f64) -> Result<(bool, String), String>,
+    (columns, test): (&[Column], NoiseTest),
 ) -> Check {
     let classifiers = inputs.classifiers()?;
     let mut failures = Vec::new();
     for p in points {
         for c in classifiers {
-            let (ok, text) = test(c, noise_row(p, c)?, p.strength)?;
+            let (ok, text) = test(c, inputs.noise_row(p, c, columns)?, p.strength)?;
             if !ok {
                 failures.push(format!("s = {}: {text}", p.strength));
             }
@@ -468,6 +568,12 @@ fn at_every_strength(
         Ok((false, format!("fails ({scope}) at {}", failures.join("; "))))
     }
 }
+
+/// A test of one Figure 4 row, with the columns it reads.
+type NoiseTest = fn(&str, &NoiseRow, f64) -> Result<(bool, String), String>;
+
+const AS_BELOW_C: (&[Column], NoiseTest) = (&[Column::X, Column::AS], as_below_c_noisy);
+const OWN_ABOVE_C: (&[Column], NoiseTest) = (&[Column::X, Column::Own], own_above_c_noisy);
 
 fn noisy(value: f64, what: &str, s: f64) -> Result<f64, String> {
     fraction(value, || format!("{what} at s = {s}"))
@@ -484,20 +590,21 @@ fn own_above_c_noisy(c: &str, row: &NoiseRow, s: f64) -> Result<(bool, String), 
 }
 
 fn noise_as_below_c(inputs: &Inputs) -> Check {
-    at_every_strength(inputs, &inputs.noisy_points()?, as_below_c_noisy)
+    at_every_strength(inputs, &inputs.noisy_points()?, AS_BELOW_C)
 }
 
 fn noise_own_above_c(inputs: &Inputs) -> Check {
-    at_every_strength(inputs, &inputs.noisy_points()?, own_above_c_noisy)
+    at_every_strength(inputs, &inputs.noisy_points()?, OWN_ABOVE_C)
 }
 
 fn noise_own_above_c_at_0_3(inputs: &Inputs) -> Check {
-    at_every_strength(inputs, &[inputs.noise_at(0.3)?], own_above_c_noisy)
+    at_every_strength(inputs, &[inputs.noise_at(0.3)?], OWN_ABOVE_C)
 }
 
 fn noise_alexnet_at_0_3(inputs: &Inputs) -> Check {
     let point = inputs.noise_at(0.3)?;
-    let (l, a) = (noise_row(point, "L")?, noise_row(point, "A")?);
+    let columns = [Column::X, Column::Own];
+    let (l, a) = (inputs.noise_row(point, "L", &columns)?, inputs.noise_row(point, "A", &columns)?);
     let (l_x, a_x) = (noisy(l.x, "L", 0.3)?, noisy(a.x, "A", 0.3)?);
     let (l_own, a_own) = (noisy(l.own, "L∘A_L", 0.3)?, noisy(a.own, "A∘A_A", 0.3)?);
     let evidence =
@@ -708,7 +815,9 @@ fn nmi_means(
     except: &[&str],
 ) -> Result<Vec<(String, f64)>, String> {
     let rows = inputs.measured.nmi.iter().filter(|r| !except.contains(&r.ae.as_str()));
-    rows.map(|r| Ok((r.ae.clone(), mean_of(r, kind)?))).collect()
+    let rows: Vec<&AeNmi> = rows.collect();
+    inputs.reads(rows.iter().map(|r| Input::Autoencoder(r.ae.clone())));
+    rows.into_iter().map(|r| Ok((r.ae.clone(), mean_of(r, kind)?))).collect()
 }
 
 /// The mean nMI of `ae`.
@@ -757,7 +866,8 @@ fn nmi_a_and_r_highest_inter(inputs: &Inputs) -> Check {
 
 /// Figure 7b's chain orders AEs by how many classifiers use their signal at t = 0.2; an AE
 /// with strictly higher intra-nMI must not have fewer users. Equal counts are allowed: AEs on
-/// the same concept of the chain are not ordered by it.
+/// the same concept of the chain are not ordered by it. When every AE has the same count the
+/// chain orders none of them and the claim has nothing to match: NOT APPLICABLE, not a pass.
 fn nmi_order_matches_fig7b(inputs: &Inputs) -> Check {
     let table = inputs.table()?;
     let mut rows: Vec<(String, f64, usize)> = Vec::new();
@@ -775,6 +885,14 @@ fn nmi_order_matches_fig7b(inputs: &Inputs) -> Check {
     let ok = rows.iter().all(|a| rows.iter().all(|b| a.1 <= b.1 || a.2 >= b.2));
     let text: Vec<String> =
         rows.iter().map(|(ae, m, u)| format!("{ae} {m:.4} ({u} users)")).collect();
+    if rows.iter().all(|row| row.2 == rows[0].2) {
+        return Err(format!(
+            "every AE is used (RRC ≥ 0.2) by the same {} classifiers, so the t = 0.2 lattice \
+             orders none of them: by intra-nMI {}",
+            rows[0].2,
+            text.join(", ")
+        ));
+    }
     Ok((ok, format!("by intra-nMI: {}", text.join(", "))))
 }
 

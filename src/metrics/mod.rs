@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod claims;
+pub mod degenerate;
 pub mod fca;
 pub mod lab;
 pub mod nmi;

@@ -24,7 +24,8 @@ pub struct Axes<'a> {
 }
 
 /// The SVG document of a line chart over `series` (`path` only names the figure in errors);
-/// the y axis spans the data (padded by 5 %, never below 0).
+/// the y axis spans the data (padded by 5 %, never below 0), the x axis the data from 0 (every
+/// x of dnlts counts from 0: images seen, epochs, noise strength).
 pub fn line_chart_svg(path: &Path, axes: &Axes, series: &[Series]) -> Result<String> {
     line_chart_svg_with_range(path, axes, series, None)
 }
@@ -55,7 +56,14 @@ pub fn line_chart_svg_with_range(
 /// data padded by 5 % (never below 0). No finite data: (0, 1) for each axis not given.
 fn bounds(series: &[Series], y_range: Option<(f64, f64)>) -> ((f64, f64), (f64, f64)) {
     let ((x0, x1), y) = data_bounds(series);
-    ((x0, x1), y_range.unwrap_or(y))
+    ((x0.min(0.0), x1), y_range.unwrap_or(y))
+}
+
+/// A tick label of an axis spanning `span`: as many decimals as a tenth of the span needs
+/// (ticks at 0, 5000, 10000 rather than 0.0, 5000.0; at 0.1, 0.2 rather than 0.10000001).
+fn tick_text(value: f64, span: f64) -> String {
+    let decimals = if span > 0.0 { (-(span / 10.0).log10()).ceil().clamp(0.0, 6.0) } else { 0.0 };
+    format!("{value:.*}", decimals as usize)
 }
 
 fn data_bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
@@ -132,7 +140,12 @@ fn draw(
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_err)?;
-    plot::house_mesh(&mut chart).x_desc(axes.x).y_desc(axes.y).draw().map_err(plot_err)?;
+    plot::house_mesh(&mut chart)
+        .x_desc(axes.x)
+        .y_desc(axes.y)
+        .x_label_formatter(&|v| tick_text(*v, x1 - x0))
+        .draw()
+        .map_err(plot_err)?;
     for line in series {
         let style = line.colour.stroke_width(2);
         let finite: Vec<(f64, f64)> =
@@ -199,6 +212,8 @@ mod tests {
         let series = low_series();
         let ((x0, x1), (y0, y1)) = bounds(&series, None);
         assert_eq!((x0, x1), (0.0, 0.3));
+        let later = [Series { points: vec![(256.0, 0.2), (2560.0, 0.1)], ..low_series().remove(0) }];
+        assert_eq!(bounds(&later, None).0, (0.0, 2560.0), "x counts from 0");
         assert!(y0 > 0.1 && y1 < 0.5, "data bounds ({y0}, {y1})");
         assert_eq!(bounds(&series, Some((0.0, 1.0))), ((0.0, 0.3), (0.0, 1.0)));
         assert_eq!(bounds(&[], Some((0.2, 0.8))), ((0.0, 1.0), (0.2, 0.8)));
@@ -217,6 +232,14 @@ mod tests {
         // A sample for a person to look at.
         std::fs::write(std::env::temp_dir().join("dnlts_fig4_fixed_range_sample.svg"), fixed)
             .unwrap();
+    }
+
+    #[test]
+    fn ticks_have_the_decimals_their_spacing_needs() {
+        assert_eq!(tick_text(300.0, 2560.0), "300");
+        assert_eq!(tick_text(0.30000000000000004, 1.0), "0.3");
+        assert_eq!(tick_text(0.05, 0.3), "0.05");
+        assert_eq!(tick_text(3.0, 0.0), "3");
     }
 
     #[test]

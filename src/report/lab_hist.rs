@@ -1,4 +1,7 @@
-//! Figure 3's histograms: one row per image, one panel per L*, a*, b* channel.
+//! Figure 3's histograms: one row per image, one panel per L*, a*, b* channel. Each channel
+//! (column) has one y scale for every image, so a reconstruction's histogram compares with the
+//! original's above it at a glance; channels keep their own, since a* and b* of most images
+//! peak near 0 several times higher than any L* bin and would flatten L* on a shared one.
 
 use super::plot::{self, plot_err, text_style};
 use crate::metrics::lab::{ChannelHistogram, LabHistograms};
@@ -10,14 +13,19 @@ use std::path::Path;
 pub fn lab_histograms_svg(rows: &[(String, LabHistograms)], path: &Path) -> Result<String> {
     let (width, row_height) = plot::HISTOGRAM_ROW_SIZE;
     let size = (width, row_height * rows.len().max(1) as u32);
+    let channels = |h: &LabHistograms| [&h.l, &h.a, &h.b];
+    let mut y_max = [1e-6f64; 3];
+    for (_, histograms) in rows {
+        for (top, channel) in y_max.iter_mut().zip(channels(histograms)) {
+            *top = top.max(fractions(channel).into_iter().fold(0.0, f64::max));
+        }
+    }
     plot::render_svg(path, size, |root| {
         for ((name, histograms), area) in rows.iter().zip(root.split_evenly((rows.len().max(1), 1)))
         {
             let panels = area.split_evenly((1, 3));
-            for (channel, panel) in
-                [&histograms.l, &histograms.a, &histograms.b].into_iter().zip(&panels)
-            {
-                draw_channel(panel, name, channel)?;
+            for (k, (channel, panel)) in channels(histograms).into_iter().zip(&panels).enumerate() {
+                draw_channel(panel, name, channel, y_max[k] * 1.1, k == 0)?;
             }
         }
         Ok(())
@@ -33,20 +41,37 @@ pub fn write_lab_histograms(
     plot::write_atomically(path, &svg)
 }
 
+/// The x-axis title of a channel's panels.
+pub fn channel_title(channel: &str) -> &'static str {
+    match channel {
+        "L*" => "L* (lightness, 0 black to 100 white)",
+        "a*" => "a* (green − to magenta +)",
+        _ => "b* (blue − to yellow +)",
+    }
+}
+
+/// The y-axis title of the first column.
+pub const Y_TITLE: &str = "fraction of pixels";
+
+/// Fractions rather than counts, so images of different sizes share a scale.
+fn fractions(histogram: &ChannelHistogram) -> Vec<f64> {
+    let total = histogram.counts.iter().sum::<u64>().max(1) as f64;
+    histogram.counts.iter().map(|&c| c as f64 / total).collect()
+}
+
 fn draw_channel(
     area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     name: &str,
     histogram: &ChannelHistogram,
+    y_max: f64,
+    y_title: bool,
 ) -> std::result::Result<(), String> {
-    let total = histogram.counts.iter().sum::<u64>().max(1) as f64;
-    // Fractions rather than counts so images of different sizes share a scale.
-    let fractions: Vec<f64> = histogram.counts.iter().map(|&c| c as f64 / total).collect();
-    let y_max = fractions.iter().copied().fold(0.0, f64::max).max(1e-6) * 1.1;
+    let fractions = fractions(histogram);
     let mut chart = ChartBuilder::on(area)
         .caption(format!("{name}: {}", histogram.channel), text_style(plot::LABEL_FONT_SIZE))
         .margin(8)
-        .x_label_area_size(28)
-        .y_label_area_size(44)
+        .x_label_area_size(40)
+        .y_label_area_size(if y_title { 62 } else { 44 })
         .build_cartesian_2d(histogram.range.0..histogram.range.1, 0.0..y_max)
         .map_err(plot_err)?;
     chart
@@ -56,6 +81,9 @@ fn draw_channel(
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_labels(3)
         .label_style(text_style(plot::TICK_FONT_SIZE))
+        .axis_desc_style(text_style(plot::TICK_FONT_SIZE))
+        .x_desc(channel_title(histogram.channel))
+        .y_desc(if y_title { Y_TITLE } else { "" })
         .draw()
         .map_err(plot_err)?;
     let colour = plot::lab_channel_colour(histogram.channel);
@@ -79,6 +107,28 @@ mod tests {
     use super::*;
     use crate::metrics::lab::lab_histograms;
 
+    /// The y ticks' texts of each panel, in the document's order.
+    fn y_ticks(svg: &str) -> Vec<String> {
+        svg.split("<text").filter(|t| t.contains("text-anchor=\"end\"")).map(|t| {
+            t.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").trim().to_string()
+        }).collect()
+    }
+
+    #[test]
+    fn a_channel_has_one_y_scale_for_every_image() {
+        let spread: Vec<u8> = (0..=255u8).flat_map(|v| [v, v / 2, 255 - v]).collect();
+        let flat = vec![128u8; 3 * 256];
+        let rows = vec![
+            ("x".to_string(), lab_histograms(&spread, 32).unwrap()),
+            ("A".to_string(), lab_histograms(&flat, 32).unwrap()),
+        ];
+        let svg = lab_histograms_svg(&rows, Path::new("f.svg")).unwrap();
+        let ticks = y_ticks(&svg);
+        assert_eq!(ticks.len() % 2, 0, "{ticks:?}");
+        let (first, second) = ticks.split_at(ticks.len() / 2);
+        assert_eq!(first, second, "the flat image's panels share the scale of the varied one's");
+    }
+
     #[test]
     fn one_row_per_image_with_three_channel_panels() {
         let rgb: Vec<u8> = (0..=255u8).flat_map(|v| [v, v / 2, 255 - v]).collect();
@@ -89,8 +139,11 @@ mod tests {
         let path = Path::new("fig3.svg");
         let svg = lab_histograms_svg(&rows, path).unwrap();
         assert_eq!(svg, lab_histograms_svg(&rows, path).unwrap());
-        for title in ["x: L*", "x: a*", "x: b*", "A_V: L*", "A_V: b*"] {
+        for title in ["x: L*", "x: a*", "x: b*", "A_V: L*", "A_V: b*", Y_TITLE] {
             assert!(svg.contains(title), "{title}");
+        }
+        for channel in ["L*", "a*", "b*"] {
+            assert_eq!(svg.matches(channel_title(channel)).count(), 2, "{channel} in each row");
         }
         let (width, row_height) = plot::HISTOGRAM_ROW_SIZE;
         assert!(svg.starts_with(&format!("<svg width=\"{width}\" height=\"{}\"", 2 * row_height)));

@@ -51,19 +51,52 @@ pub fn layout(lattice: &Lattice, size: (u32, u32)) -> Vec<(i32, i32)> {
         .collect()
 }
 
-/// The SVG document of one lattice; `classifiers` fixes the label colours.
-pub fn lattice_svg(lattice: &Lattice, classifiers: &[String], path: &Path) -> Result<String> {
-    plot::render_svg(path, plot::LATTICE_SIZE, |root| draw(root, lattice, classifiers))
+/// How to read a diagram, printed under it (the paper's caption says only "attributes below,
+/// objects on top").
+pub const KEY: [&str; 3] = [
+    "above a node, coloured: classifiers j; below, black: AEs A_i",
+    "j reads A_i at RRC(j∘A_i) ≥ t when A_i is named at",
+    "j's node or at a node reached from it going up",
+];
+
+/// Height of the key under the diagram.
+const KEY_HEIGHT: u32 = 70;
+
+/// The SVG document of one lattice; `classifiers` fixes the label colours, `source` (whose
+/// Table 2: "profile ci", "the paper's Table 2") goes into the title.
+pub fn lattice_svg(
+    lattice: &Lattice,
+    classifiers: &[String],
+    path: &Path,
+    source: &str,
+) -> Result<String> {
+    let (width, height) = plot::LATTICE_SIZE;
+    plot::render_svg(path, (width, height + KEY_HEIGHT), |root| {
+        let (diagram, key) = root.split_vertically(height);
+        draw(&diagram, lattice, classifiers, source)?;
+        draw_key(&key)
+    })
+}
+
+fn draw_key(area: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> std::result::Result<(), String> {
+    area.draw(&PathElement::new([(10, 2), (plot::LATTICE_SIZE.0 as i32 - 10, 2)], plot::GUIDE_COLOUR.stroke_width(1)))
+        .map_err(plot_err)?;
+    let style = text_style(plot::TICK_FONT_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
+    for (k, line) in KEY.iter().enumerate() {
+        area.draw(&Text::new(*line, (10, 10 + 18 * k as i32), style.clone())).map_err(plot_err)?;
+    }
+    Ok(())
 }
 
 fn draw(
     root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     lattice: &Lattice,
     classifiers: &[String],
+    source: &str,
 ) -> std::result::Result<(), String> {
     let positions = layout(lattice, plot::LATTICE_SIZE);
-    let title =
-        format!("t = {}{}", lattice.threshold, if lattice.is_chain { " (chain)" } else { "" });
+    let chain = if lattice.is_chain { " (a chain)" } else { "" };
+    let title = format!("Figure 7 ({source}): t = {}{chain}", lattice.threshold);
     let title_style = text_style(plot::LABEL_FONT_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
     root.draw(&Text::new(title, (10, 10), title_style)).map_err(plot_err)?;
     for [lower, upper] in &lattice.edges {
@@ -194,6 +227,16 @@ mod tests {
         assert!(p[0].1 < p[1].1 && p[1].1 == p[2].1 && p[2].1 < p[3].1);
         assert!(p[1].0 < p[2].0);
         assert_eq!(p[0].0, 200);
+    }
+
+    #[test]
+    fn the_svg_names_its_source_and_has_a_key() {
+        let classifiers = ["a".to_string(), "b".to_string()];
+        let svg = lattice_svg(&diamond(), &classifiers, Path::new("l.svg"), "profile ci").unwrap();
+        assert!(svg.contains("Figure 7 (profile ci): t = 0.5"), "title");
+        assert!(KEY.iter().all(|line| svg.contains(line)), "key");
+        let paper = lattice_svg(&diamond(), &classifiers, Path::new("l.svg"), "the paper's Table 2");
+        assert_ne!(svg, paper.unwrap(), "ours and the paper's differ in the title");
     }
 
     #[test]

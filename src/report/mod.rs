@@ -21,18 +21,20 @@ pub fn lattice_stem(t: f64) -> String {
 }
 
 /// Writes `fig6_rrc.svg` and, per threshold, `fig7_lattice_t<t>.svg` and `.dot` into
-/// `out_dir` (created if missing); returns the paths in that order.
-pub fn write_figures(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut written = vec![write_fig6(analysis, out_dir)?];
-    written.extend(write_fig7(analysis, out_dir)?);
+/// `out_dir` (created if missing); returns the paths in that order. `source` says in each
+/// title whose Table 2 the figures show ("the paper's Table 2", "profile ci"), so that ours
+/// and the paper's are never mistaken for one another.
+pub fn write_figures(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<Vec<PathBuf>> {
+    let mut written = vec![write_fig6(analysis, out_dir, source)?];
+    written.extend(write_fig7(analysis, out_dir, source)?);
     Ok(written)
 }
 
-/// Writes `fig6_rrc.svg` into `out_dir` (created if missing).
-pub fn write_fig6(analysis: &Analysis, out_dir: &Path) -> Result<PathBuf> {
+/// Writes `fig6_rrc.svg` into `out_dir` (created if missing); `source` as in [`write_figures`].
+pub fn write_fig6(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<PathBuf> {
     create_dir(out_dir)?;
     let fig6 = out_dir.join("fig6_rrc.svg");
-    plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6)?)
+    plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6, source)?)
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
@@ -40,14 +42,15 @@ fn create_dir(dir: &Path) -> Result<()> {
         .map_err(|source| MetricsError::Io { path: dir.to_path_buf(), source })
 }
 
-/// Writes each lattice as `fig7_lattice_t<t>.svg` and `.dot` into `out_dir`.
-pub fn write_fig7(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>> {
+/// Writes each lattice as `fig7_lattice_t<t>.svg` and `.dot` into `out_dir`; `source` as in
+/// [`write_figures`].
+pub fn write_fig7(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<Vec<PathBuf>> {
     create_dir(out_dir)?;
     let mut written = Vec::new();
     for lattice in &analysis.lattices {
         let stem = lattice_stem(lattice.threshold);
         let svg_path = out_dir.join(format!("{stem}.svg"));
-        let svg = lattice::lattice_svg(lattice, &analysis.classifiers, &svg_path)?;
+        let svg = lattice::lattice_svg(lattice, &analysis.classifiers, &svg_path, source)?;
         written.push(plot::write_atomically(&svg_path, &svg)?);
         let dot_path = out_dir.join(format!("{stem}.dot"));
         written.push(plot::write_atomically(&dot_path, &lattice::lattice_dot(lattice, &stem))?);

@@ -19,15 +19,17 @@ pub const LABEL_FONT_SIZE: u32 = 16;
 pub const TICK_FONT_SIZE: u32 = 14;
 
 /// Figure 6 bar chart.
-pub const BAR_CHART_SIZE: (u32, u32) = (900, 500);
+pub const BAR_CHART_SIZE: (u32, u32) = (900, 540);
 /// One Hasse diagram of Figure 7.
 pub const LATTICE_SIZE: (u32, u32) = (420, 520);
 /// One row (three channels) of Figure 3's histograms.
-pub const HISTOGRAM_ROW_SIZE: (u32, u32) = (900, 220);
+pub const HISTOGRAM_ROW_SIZE: (u32, u32) = (900, 240);
 
 pub const AXIS_COLOUR: RGBColor = RGBColor(60, 60, 60);
 /// Horizontal guide lines behind bars.
 pub const GUIDE_COLOUR: RGBColor = RGBColor(220, 220, 220);
+/// The chance line of accuracy charts (no classifier's colour).
+pub const CHANCE_COLOUR: RGBColor = RGBColor(150, 150, 150);
 
 /// The paper's colours (Figure 6 caption): L purple, A blue, V orange, I red, R green.
 pub const PURPLE: RGBColor = RGBColor(148, 103, 189);

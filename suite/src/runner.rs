@@ -180,17 +180,24 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
             fingerprint.run
         );
     }
+    let records = summary
+        .ran
+        .iter()
+        .map(|name| {
+            let path = out.join(format!("{name}.json"));
+            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
+                .with_context(|| format!("{} is not valid JSON", path.display()))?;
+            Ok((name.as_str(), record))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    report += &degenerate_section(&records);
     // The paper's order (the registry's report positions), not the alphabetical one.
     let mut ran: Vec<&'static Target> =
         targets::all().iter().filter(|t| summary.ran.iter().any(|name| name == t.name)).collect();
     ran.sort_by_key(|target| target.report_position);
     for name in ran.iter().map(|target| target.name) {
-        let record: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json")))?)?;
-        let seconds = record["wall_seconds"].as_f64().unwrap_or(0.0);
-        report += &format!(
-            "\n---\n\n### `{name}` ({seconds:.1} s, including any stage it trained first)\n\n"
-        );
+        let record = &records.iter().find(|(n, _)| *n == name).expect("a record per target").1;
+        report += &format!("\n---\n\n### `{name}`\n\n");
         for file in record["files"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
             if file.ends_with(".md") {
                 report += &std::fs::read_to_string(out.join(file))?;
@@ -200,6 +207,72 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
             }
         }
     }
+    report += &time_section(&records, &out.join("stages"));
     crate::output::write_text(&out.join("report.md"), &report)?;
     Ok(())
+}
+
+/// The count of degenerate inputs the claims check found, near the top of the report.
+fn degenerate_section(records: &[(&str, serde_json::Value)]) -> String {
+    let Some((_, claims)) = records.iter().find(|(name, _)| *name == "claims") else {
+        return "\n**Degenerate results: not checked** (the `claims` target checks for \
+                classifiers at chance and constant AEs).\n"
+            .to_string();
+    };
+    let found = claims["result"]["degenerate"].as_array().cloned().unwrap_or_default();
+    if found.is_empty() {
+        return "\n**Degenerate results: none** (no classifier at chance, no constant AE; the \
+                rule is in the claims check).\n"
+            .to_string();
+    }
+    let names: Vec<String> = found
+        .iter()
+        .map(|f| match (f["input"]["kind"].as_str(), f["input"]["name"].as_str()) {
+            (Some("classifier"), Some(name)) => format!("classifier {name}"),
+            (_, Some(name)) => name.to_string(),
+            _ => f["input"].to_string(),
+        })
+        .collect();
+    format!(
+        "\n**Degenerate results: {}** ({}): their numbers carry no signal, so the claims that \
+         read them are NOT APPLICABLE; the reasons are in the claims check.\n",
+        found.len(),
+        names.join(", ")
+    )
+}
+
+/// Where the time went: each target in the order it ran, and each stage's training time.
+fn time_section(records: &[(&str, serde_json::Value)], stages: &Path) -> String {
+    let mut text = String::from(
+        "\n---\n\n### Time\n\nTargets in the order they ran. A stage (trained model) or \
+         measure (evaluation pass, nMI pass) that several targets share is made once, by the \
+         first target that asks for it, and counted in that target's time; the later ones find \
+         it made.\n\n| target | seconds |\n|---|---:|\n",
+    );
+    for (name, record) in records {
+        let seconds = record["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+        text += &format!("| {name} | {seconds:.1} |\n");
+    }
+    let mut stage_times: Vec<(String, f64)> = std::fs::read_dir(stages)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == "json").then_some(())?;
+            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            let name = path.file_stem()?.to_string_lossy().to_string();
+            Some((name, record["seconds"].as_f64()?))
+        })
+        .collect();
+    stage_times.sort_by(|a, b| a.0.cmp(&b.0));
+    if !stage_times.is_empty() {
+        text += "\nTraining time of each stage in `stages/` (from its record: a stage trained \
+                 by an earlier run into this folder, or given as weights (0 s), keeps its \
+                 record):\n\n| stage | seconds |\n|---|---:|\n";
+        for (stage, seconds) in &stage_times {
+            text += &format!("| {stage} | {seconds:.1} |\n");
+        }
+    }
+    text
 }

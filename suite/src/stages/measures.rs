@@ -12,6 +12,7 @@ use dnlts::eval::Seen;
 use serde::Serialize;
 
 use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
+use dnlts::metrics::degenerate::{self, Finding, Observed, PixelSpread, SpreadAccumulator};
 use dnlts::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::segnet::{AeMode, AutoEncoder};
@@ -108,6 +109,15 @@ pub struct Cache {
     cross: RefCell<Option<Rc<CrossTable>>>,
     analysis: RefCell<Option<Rc<Analysis>>>,
     nmi: RefCell<Option<Rc<Vec<AeNmi>>>>,
+    spreads: RefCell<Option<Rc<Spreads>>>,
+}
+
+/// How much the images of the nMI pass vary (`degenerate::PixelSpread`): the test images and
+/// each AE's reconstructions of them, in Figure 9's order.
+#[derive(Debug, Clone)]
+pub struct Spreads {
+    pub originals: PixelSpread,
+    pub autoencoders: Vec<(String, PixelSpread)>,
 }
 
 /// `cache`'s value, computed by `make` the first time.
@@ -208,11 +218,44 @@ impl Pipeline {
         Ok(aes)
     }
 
+    /// The pixel spreads of the nMI pass's images (made with Figure 9's numbers).
+    pub fn spreads(&self) -> anyhow::Result<Rc<Spreads>> {
+        self.nmi()?;
+        let spreads = self.measures.spreads.borrow();
+        Ok(spreads.as_ref().expect("the nMI pass measures the spreads").clone())
+    }
+
+    /// Degenerate inputs of the claims (`dnlts::metrics::degenerate`): classifiers at chance
+    /// on the clean test images, AEs whose reconstructions are constant or read at chance by
+    /// their own classifier.
+    pub fn degenerate(&self) -> anyhow::Result<Vec<Finding>> {
+        let clean = self.evaluation()?;
+        let accuracies = (self.classifier_names().into_iter())
+            .map(|c| {
+                let own = clean.top1_on(Seen::FinetunedFor(&c), &c);
+                (c.clone(), clean.top1_on(Seen::Original, &c), own)
+            })
+            .collect();
+        let observed = Observed {
+            images: clean.images,
+            classes: self.classes()?,
+            accuracies,
+            spreads: self.spreads()?.autoencoders.clone(),
+        };
+        Ok(degenerate::find(&observed))
+    }
+
+    /// The number of classes of the profile's images (chance is 1 in it).
+    pub fn classes(&self) -> anyhow::Result<u64> {
+        Ok(self.source()?.classes().max(1) as u64)
+    }
+
     /// Figure 9: intra nMI (original vs reconstruction, every test image) and inter nMI
     /// (reconstructions of the consecutive pairs (0,1), (2,3), …) of every AE. The images
     /// stream a batch at a time, so memory does not grow with their number; the sources put
     /// their test images in an order that mixes the classes (ImageNet's is drawn from the
-    /// seed), so consecutive pairs are pairs across classes.
+    /// seed), so consecutive pairs are pairs across classes. The same pass measures how much
+    /// the images vary ([`Pipeline::spreads`]), which tells a constant AE.
     pub fn nmi(&self) -> anyhow::Result<Rc<Vec<AeNmi>>> {
         once(&self.measures.nmi, || {
             let source = self.source()?;
@@ -221,6 +264,8 @@ impl Pipeline {
             let shape = ImageShape { height: size, width: size, channels: 3 };
             let aes = self.autoencoders()?;
             let mut values = vec![(Vec::new(), Vec::new()); aes.len()];
+            let mut spreads = vec![SpreadAccumulator::default(); aes.len()];
+            let mut original_spread = SpreadAccumulator::default();
             // An even batch keeps every pair inside one batch.
             let batch = (self.profile.eval_batch_size as u64 & !1).max(2);
             let mut progress = Progress::new("nMI", n);
@@ -230,8 +275,13 @@ impl Pipeline {
                 let originals = tensor_to_images(&images);
                 let originals: Vec<&[u8]> =
                     originals.iter().map(|i| i.as_raw().as_slice()).collect();
+                for image in &originals {
+                    original_spread.add(image)?;
+                }
                 let images = images.to_device(self.device);
-                for ((_, ae), (intra, inter)) in aes.iter().zip(values.iter_mut()) {
+                for (((_, ae), (intra, inter)), spread) in
+                    aes.iter().zip(values.iter_mut()).zip(spreads.iter_mut())
+                {
                     let reconstructed = tch::no_grad(|| ae.forward(&images, AeMode::Eval));
                     let reconstructed: Vec<Vec<u8>> = tensor_to_images(&reconstructed)
                         .into_iter()
@@ -239,12 +289,19 @@ impl Pipeline {
                         .collect();
                     let reconstructions: Vec<&[u8]> =
                         reconstructed.iter().map(Vec::as_slice).collect();
+                    for image in &reconstructions {
+                        spread.add(image)?;
+                    }
                     intra.extend(intra_values(&originals, &reconstructions, shape, NMI_BINS)?);
                     inter.extend(inter_values(&reconstructions, shape, NMI_BINS)?);
                 }
                 progress.advance((start + batch).min(n));
             }
             progress.finish();
+            let autoencoders =
+                aes.iter().zip(&spreads).map(|((name, _), s)| (name.clone(), s.spread())).collect();
+            let spreads = Spreads { originals: original_spread.spread(), autoencoders };
+            *self.measures.spreads.borrow_mut() = Some(Rc::new(spreads));
             let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
                 Ok(AeNmi {
                     ae: name,

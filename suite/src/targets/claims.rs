@@ -7,6 +7,7 @@ use super::{Context, Outcome};
 use crate::stages::measures::{LatticePlace, Placement, SHARED_SIGNAL_RRC};
 use dnlts::eval::{AccuracyTable, Seen};
 use dnlts::metrics::claims::{self, Measured, NoisePoint, NoiseRow, Table1Row, TopK, Verdict};
+use dnlts::metrics::degenerate::{self, Finding};
 
 fn top_k(table: &AccuracyTable, seen: Seen, classifier: &str) -> TopK {
     TopK { top1: table.top1_on(seen, classifier), top5: table.top5_on(seen, classifier) }
@@ -46,19 +47,23 @@ fn measured(context: &Context) -> anyhow::Result<Measured> {
         noise,
         nmi: pipeline.nmi()?.to_vec(),
         classifiers,
+        degenerate: pipeline.degenerate()?,
     })
 }
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
-    let claims = claims::check(&measured(context)?);
+    let measured = measured(context)?;
+    let claims = claims::check(&measured);
     let count = |verdict| claims.iter().filter(|c| c.verdict == verdict).count();
     let (holds, fails) = (count(Verdict::Holds), count(Verdict::Fails));
     let mut markdown = format!(
         "## Claims check\n\nEvery checkable statement of §3.3–3.5 on this run's numbers, the \
          same check on the paper's Tables 1–2 beside it (statements about Figures 4 and 9, \
          published only as plots, quote the paper). Comparisons are strict: a tie is not a \
-         win. {holds} hold, {fails} fail, {} not applicable.\n\n{}",
+         win. A claim that reads a degenerate input (below) is not applicable. {holds} hold, \
+         {fails} fail, {} not applicable.\n\n{}{}",
         claims.len() - holds - fails,
+        degenerate_markdown(&measured.degenerate),
         claims::to_markdown(&claims)
     );
     let analysis = context.pipeline.analysis()?;
@@ -76,12 +81,40 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     }
     let files = vec![super::write_markdown(context, "claims.md", &markdown)?];
     let mut result = serde_json::json!({ "claims": claims, "notes_on_our_table2": analysis.notes });
+    // Only when found: runs without degenerate inputs keep their outputs (and fingerprints).
+    if !measured.degenerate.is_empty() {
+        result["degenerate"] = serde_json::to_value(&measured.degenerate)?;
+    }
     // Only with users' classifiers: runs without them keep their outputs as they were.
     if !placements.is_empty() {
         result["where_yours_sit"] = serde_json::to_value(&placements)?;
     }
-    let summary = format!("{holds}/{} claims hold, {fails} fail", claims.len());
+    let mut summary = format!("{holds}/{} claims hold, {fails} fail", claims.len());
+    if !measured.degenerate.is_empty() {
+        summary += &format!("; {} degenerate input(s)", measured.degenerate.len());
+    }
     Ok(Outcome { result, files, summary })
+}
+
+/// The counted list of degenerate inputs, with the rule that found them.
+pub fn degenerate_markdown(findings: &[Finding]) -> String {
+    let mut text = format!(
+        "### Degenerate results: {}\n\nA classifier is at chance when its top-1 on the test \
+         images is at or below the top of the central {:.0} % interval of the binomial \
+         Bin(images, 1/classes) (a guessing classifier); an AE when its reconstructions vary by \
+         less than {} of 255 levels (standard deviation within an image, or across images), or \
+         when its own classifier, above chance alone, reads them at chance.\n\n",
+        if findings.is_empty() { "none".to_string() } else { findings.len().to_string() },
+        100.0 * degenerate::CHANCE_LEVEL,
+        degenerate::FLAT_LEVELS
+    );
+    for finding in findings {
+        text += &format!("- **{}**: {}\n", finding.input, finding.reason);
+    }
+    if !findings.is_empty() {
+        text += "\n";
+    }
+    text
 }
 
 /// The report's "where NAME sits": its accuracy, whose signal it shares, its lattice place.

@@ -30,7 +30,11 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     ];
     let path = context.out_dir.join("figures/fig2_pretraining.svg");
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    let axes = Axes { caption: "Figure 2: SegNet pre-training", x: "images seen", y: "MSE" };
+    let axes = Axes {
+        caption: "Figure 2 (ours): SegNet A_S pre-training",
+        x: "training images seen",
+        y: "reconstruction MSE",
+    };
     write_atomically(&path, &line_chart_svg(&path, &axes, &series)?)?;
     let (first, last) = (log.first(), log.last());
     let mut summary = match (first, last) {
@@ -42,8 +46,29 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     };
     let mut result = serde_json::json!({ "checks": log });
     let mut files = vec![path];
+    let mut remark = heldout_remark(log.iter().map(|c| (c.images as f64, c.heldout_loss)), "images");
+    if remark.contains("rises") {
+        // Pre-training keeps its last weights, not its best ones.
+        remark += " Pre-training keeps its last weights, so every later stage starts from an AE \
+                   worse on held-out images than at its best check.";
+    }
+    let mut caption = format!(
+        "*Figure 2.* Pre-training of A_S on the unlabelled stream of profile `{}`: the mean \
+         training MSE since the previous check (solid; no image repeats, so it is an unbiased \
+         estimate of the error on unseen images) and the MSE on held-out images (dashed), \
+         against the training images seen. {remark}\n",
+        context.profile.name,
+    );
     if let Some(regime) = context.pipeline.imagenet_pretrain_log()? {
         files.push(imagenet_regime_chart(context, &regime)?);
+        let epoch = |c: &CheckRecord| c.images as f64 / regime.train_images.max(1) as f64;
+        caption += &format!(
+            "\n*Figure 2, second regime.* An AE trained on ImageNet for {} epochs: training MSE \
+             (solid), held-out MSE on ImageNet val and on YFCC100m images (dashed), against \
+             epochs. ImageNet val: {}\n",
+            regime.epochs,
+            heldout_remark(regime.checks.iter().map(|c| (epoch(c), c.heldout_loss)), "epochs")
+        );
         if let Some(last) = regime.checks.last() {
             summary.push_str(&format!(
                 "; on ImageNet for {} epochs: held-out MSE {:.4} (ImageNet val), {:.4} (YFCC100m)",
@@ -54,7 +79,28 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         }
         result["imagenet_regime"] = serde_json::to_value(&regime)?;
     }
+    files.push(super::write_markdown(context, "fig2.md", &caption)?);
     Ok(Outcome { result, files, summary })
+}
+
+/// What the held-out curve (x, MSE) did: its lowest point and, when it ends above it, by how
+/// much it rose.
+fn heldout_remark(points: impl Iterator<Item = (f64, f64)>, unit: &str) -> String {
+    let points: Vec<(f64, f64)> = points.filter(|(_, y)| y.is_finite()).collect();
+    let (Some(&(_, last)), Some(&(at, lowest))) =
+        (points.last(), points.iter().min_by(|a, b| a.1.total_cmp(&b.1)))
+    else {
+        return "No held-out check was recorded.".to_string();
+    };
+    if last > lowest {
+        format!(
+            "**The held-out MSE rises**: lowest {lowest:.4} after {at} {unit}, {last:.4} at the \
+             end (+{:.1} %).",
+            100.0 * (last / lowest - 1.0)
+        )
+    } else {
+        format!("The held-out MSE falls to {lowest:.4} at the last check ({at} {unit}).")
+    }
 }
 
 /// The second regime's curves against epochs: training MSE on ImageNet, held-out MSE on

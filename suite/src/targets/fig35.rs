@@ -53,6 +53,7 @@ pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
     let grid_path = dir.join("fig3_reconstructions.png");
     let columns: Vec<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
     let grid = labelled_grid(&[images.clone(), zoomed], &["", "centre x2"], &columns, ENLARGE, 4);
+    let (width, _) = images.first().map_or((0, 0), |image| image.dimensions());
     save_png(&grid, &grid_path)?;
     let histograms: Vec<_> = named
         .iter()
@@ -67,7 +68,23 @@ pub fn run_fig3(context: &Context) -> anyhow::Result<Outcome> {
     let summary = format!("test image {SAMPLE}: {} (left to right)", order.join(", "));
     let result =
         serde_json::json!({ "sample": SAMPLE, "columns": order, "lab_histograms": histograms });
-    Ok(Outcome { result, files: vec![grid_path, histogram_path], summary })
+    let caption = format!(
+        "*Figure 3.* Test image {SAMPLE} of profile `{}` (x, {width}×{width} pixels, shown \
+         {ENLARGE}× larger) and its reconstructions by A_S and by each AE A_C fine-tuned on \
+         classifier C, left to right: {}. Second row (\"centre x2\"): the centre quarter of \
+         each picture ({}×{} pixels) enlarged twice more, where the patterns the AEs add (the \
+         paper's checkerboards) are easiest to see. Below: the CIE L\\*a\\*b\\* histograms of each \
+         picture ({LAB_BINS} bins per channel, as fractions of its pixels), one row per \
+         picture, one column per channel; a channel has one y scale for every row, so each \
+         reconstruction compares with the original's above it (channels keep their own: a\\* \
+         and b\\* peak near 0 far higher than any L\\* bin).\n",
+        context.profile.name,
+        order.join(", "),
+        width / 2,
+        width / 2
+    );
+    let markdown = super::write_markdown(context, "fig3.md", &caption)?;
+    Ok(Outcome { result, files: vec![grid_path, histogram_path, markdown], summary })
 }
 
 pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
@@ -90,9 +107,18 @@ pub fn run_fig5(context: &Context) -> anyhow::Result<Outcome> {
     let grid = labelled_grid(&rows, &["x+noise", "A_S", "A_V"], &columns, ENLARGE, 4);
     save_png(&grid, &path)?;
     let summary = format!("rows: input, A_S, A_V; columns: s = {strengths:?}");
+    let caption = format!(
+        "*Figure 5.* Test image {SAMPLE} of profile `{}` with additive uniform noise U(-s, s) \
+         (images in [0, 1], clipped) for s = {} (columns). Rows: the noisy input (x+noise), its \
+         reconstruction by A_S and by A_V (the AE fine-tuned on VGG-16), each shown {ENLARGE}× \
+         larger.\n",
+        context.profile.name,
+        strengths.map(|s| s.to_string()).join(", ")
+    );
+    let markdown = super::write_markdown(context, "fig5.md", &caption)?;
     Ok(Outcome {
         result: serde_json::json!({ "sample": SAMPLE, "strengths": strengths, "rows": ["x", "A_S", "A_V"] }),
-        files: vec![path],
+        files: vec![path, markdown],
         summary,
     })
 }

@@ -5,24 +5,51 @@ use super::{Context, Outcome};
 
 pub fn run_fig6(context: &Context) -> anyhow::Result<Outcome> {
     let analysis = context.pipeline.analysis()?;
-    let file = dnlts::report::write_fig6(&analysis, &context.out_dir.join("figures"))?;
+    let source = format!("profile {}", context.profile.name);
+    let file = dnlts::report::write_fig6(&analysis, &context.out_dir.join("figures"), &source)?;
     let lowest = analysis
         .rrc
         .first()
         .map_or(String::new(), |e| format!("{}∘A_{} {:.3}", e.classifier, e.autoencoder, e.rrc));
     let summary = format!("{} pairs; lowest RRC {lowest}", analysis.rrc.len());
     let result = serde_json::json!({ "rrc": analysis.rrc, "by_classifier": analysis.rrc_by_classifier, "gaps": analysis.gaps });
-    Ok(Outcome { result, files: vec![file], summary })
+    let caption = format!(
+        "*Figure 6.* Every pair j∘A_i of this run's Table 2 (classifier j on the reconstructions \
+         of the AE fine-tuned on classifier i), sorted by its relative rate of change \
+         RRC(j∘A_i) = acc(j∘A_i) / min(acc(i∘A_i), acc(j∘A_j)), the accuracy over the weaker of \
+         the two classifiers on its own AE (Table 2's diagonal). Bars are coloured by j (L \
+         purple, A blue, V orange, I red, R green, as in the paper); at the line RRC = 1, j on \
+         A_i's reconstructions does as well as the weaker of the two. {} pairs. The paper's \
+         Figure 6, recomputed from its Table 2, is under `published`.\n",
+        analysis.rrc.len()
+    );
+    let files = vec![file, super::write_markdown(context, "fig6.md", &caption)?];
+    Ok(Outcome { result, files, summary })
 }
 
 pub fn run_fig7(context: &Context) -> anyhow::Result<Outcome> {
     let analysis = context.pipeline.analysis()?;
-    let files = dnlts::report::write_fig7(&analysis, &context.out_dir.join("figures"))?;
+    let source = format!("profile {}", context.profile.name);
+    let mut files =
+        dnlts::report::write_fig7(&analysis, &context.out_dir.join("figures"), &source)?;
     let chains: Vec<String> = analysis
         .lattices
         .iter()
         .map(|l| format!("t={}: {}", l.threshold, if l.is_chain { "chain" } else { "not a chain" }))
         .collect();
     let result = serde_json::json!({ "lattices": analysis.lattices, "stable_intervals": analysis.stable_intervals });
+    let thresholds: Vec<String> = analysis.lattices.iter().map(|l| l.threshold.to_string()).collect();
+    let caption = format!(
+        "*Figure 7.* Formal-concept lattices of this run's RRC context at t ∈ {{{}}}: classifier \
+         j (an object) has AE A_i (an attribute) when RRC(j∘A_i) ≥ t. Each circle is a concept; \
+         classifiers are written in their colours above the node of the smallest concept \
+         holding them, AEs in black below the node of the largest. A classifier reads (at RRC \
+         ≥ t) every AE written at its node or at any node reached from it going up; a chain \
+         (every concept above or below every other) means the classifiers' signals nest. The \
+         `.dot` files beside the SVGs are the same lattices for Graphviz. The paper's lattices, \
+         recomputed from its Table 2, are under `published`.\n",
+        thresholds.join(", ")
+    );
+    files.push(super::write_markdown(context, "fig7.md", &caption)?);
     Ok(Outcome { result, files, summary: chains.join(", ") })
 }

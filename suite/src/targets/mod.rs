@@ -32,6 +32,46 @@ pub fn write_markdown(context: &Context, name: &str, text: &str) -> anyhow::Resu
     crate::output::write_text(&context.out_dir.join(name), text)
 }
 
+/// Marks accuracies at chance (`dnlts::metrics::degenerate::at_chance`) in a table with †,
+/// and says what † means below it if it marked any.
+pub struct ChanceMark {
+    images: u64,
+    classes: u64,
+    used: std::cell::Cell<bool>,
+}
+
+pub fn chance_mark(images: u64, classes: u64) -> ChanceMark {
+    ChanceMark { images, classes, used: std::cell::Cell::new(false) }
+}
+
+impl ChanceMark {
+    /// "†" after an accuracy (a fraction) at or below chance, else nothing.
+    pub fn mark(&self, accuracy: f64) -> &'static str {
+        if dnlts::metrics::degenerate::at_chance(accuracy, self.images, self.classes) {
+            self.used.set(true);
+            "†"
+        } else {
+            ""
+        }
+    }
+
+    /// The footnote, when a mark was given (starting with a space).
+    pub fn note(&self) -> String {
+        if !self.used.get() {
+            return String::new();
+        }
+        let (_, high) = dnlts::metrics::degenerate::chance_interval(self.images, self.classes);
+        format!(
+            " † at or below chance: no better than guessing among {} classes (at most {:.2} %, \
+             the top of the central 95 % interval of Bin({}, 1/{})).",
+            self.classes,
+            100.0 * high,
+            self.images,
+            self.classes
+        )
+    }
+}
+
 /// What a target produced.
 pub struct Outcome {
     /// The numbers, as they go into `<target>.json`.
