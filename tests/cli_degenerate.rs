@@ -84,7 +84,8 @@ fn a_collapsed_ae_is_flagged_and_its_claims_are_not_applicable() {
     for id in ["rrc-inception-differs", "nmi-intra-order", "nmi-order-matches-fig7b"] {
         let claim = result["claims"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap();
         assert_eq!(claim["verdict"], "not applicable", "{claim}");
-        assert!(claim["ours"].as_str().unwrap().contains("A_I (each reconstruction"), "{claim}");
+        let ours = claim["ours"].as_str().unwrap();
+        assert!(ours.starts_with("reads degenerate input: ") && ours.contains("A_I"), "{claim}");
     }
     let fig9 = std::fs::read_to_string(out.join("fig9.md")).unwrap();
     assert!(fig9.contains("| A_I † | 0.0000 ± 0.0000 | 1.0000 ± 0.0000 |"), "{fig9}");

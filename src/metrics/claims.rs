@@ -269,19 +269,24 @@ impl<'a> Inputs<'a> {
         Self { measured, analysis, read: RefCell::new(BTreeSet::new()) }
     }
 
-    /// Runs `eval`; NOT APPLICABLE instead of its verdict when it read a degenerate input.
+    /// Runs `eval`; NOT APPLICABLE instead of its verdict when it read a degenerate input
+    /// (the root cause, named first even where the check found another reason not to apply).
     fn evaluate(&self, eval: fn(&Inputs) -> Check) -> Check {
         self.read.borrow_mut().clear();
-        let check = eval(self)?;
+        let check = eval(self);
         let read = self.read.borrow();
+        // Names only: the reasons are listed once, with the findings.
         let degenerate: Vec<String> = (self.measured.degenerate.iter())
             .filter(|finding| read.contains(&finding.input))
-            .map(|finding| format!("{} ({})", finding.input, finding.reason))
+            .map(|finding| finding.input.to_string())
             .collect();
         if degenerate.is_empty() {
-            Ok(check)
-        } else {
-            Err(format!("reads degenerate input: {}", degenerate.join("; ")))
+            return check;
+        }
+        let degenerate = format!("reads degenerate input: {}", degenerate.join(", "));
+        match check {
+            Ok(_) => Err(degenerate),
+            Err(also) => Err(format!("{degenerate}; also: {also}")),
         }
     }
 

@@ -7,10 +7,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
-/// The definition printed under the title.
+/// The definition printed under the title (no apostrophes: SVG text escapes them).
 pub const DEFINITION: &str =
-    "RRC(j∘A_i) = acc(j∘A_i) / min(acc(i∘A_i), acc(j∘A_j)); at 1, j on A_i's reconstructions \
-     is as accurate as the weaker of i, j on its own AE";
+    "RRC(j∘A_i) = acc(j∘A_i) / min(acc(i∘A_i), acc(j∘A_j)); at 1, j on the reconstructions of \
+     A_i does as well as the weaker of i, j on its own AE";
 
 /// The x-axis title.
 pub const X_TITLE: &str = "pairs j∘A_i (classifier j on the AE fine-tuned on i), sorted by RRC";

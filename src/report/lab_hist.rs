@@ -13,7 +13,9 @@ use std::path::Path;
 pub fn lab_histograms_svg(rows: &[(String, LabHistograms)], path: &Path) -> Result<String> {
     let (width, row_height) = plot::HISTOGRAM_ROW_SIZE;
     let size = (width, row_height * rows.len().max(1) as u32);
-    let channels = |h: &LabHistograms| [&h.l, &h.a, &h.b];
+    fn channels(h: &LabHistograms) -> [&ChannelHistogram; 3] {
+        [&h.l, &h.a, &h.b]
+    }
     let mut y_max = [1e-6f64; 3];
     for (_, histograms) in rows {
         for (top, channel) in y_max.iter_mut().zip(channels(histograms)) {

@@ -52,11 +52,11 @@ pub fn layout(lattice: &Lattice, size: (u32, u32)) -> Vec<(i32, i32)> {
 }
 
 /// How to read a diagram, printed under it (the paper's caption says only "attributes below,
-/// objects on top").
+/// objects on top"); no apostrophes, which SVG text escapes.
 pub const KEY: [&str; 3] = [
     "above a node, coloured: classifiers j; below, black: AEs A_i",
     "j reads A_i at RRC(j∘A_i) ≥ t when A_i is named at",
-    "j's node or at a node reached from it going up",
+    "the node of j or at a node reached from it going up",
 ];
 
 /// Height of the key under the diagram.

@@ -83,6 +83,11 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     Ok(Outcome { result, files, summary })
 }
 
+/// A final held-out MSE more than this fraction above its lowest is called a rise; a smaller
+/// move is reported as "within 1 %": a converged curve wobbles by hundredths of a percent at
+/// its last checks (the ci run: 0.4167, then 0.4169), which is no rise.
+const RISE: f64 = 0.01;
+
 /// What the held-out curve (x, MSE) did: its lowest point and, when it ends above it, by how
 /// much it rose.
 fn heldout_remark(points: impl Iterator<Item = (f64, f64)>, unit: &str) -> String {
@@ -92,11 +97,18 @@ fn heldout_remark(points: impl Iterator<Item = (f64, f64)>, unit: &str) -> Strin
     else {
         return "No held-out check was recorded.".to_string();
     };
-    if last > lowest {
+    let rise = last / lowest - 1.0;
+    if rise > RISE {
         format!(
             "**The held-out MSE rises**: lowest {lowest:.4} after {at} {unit}, {last:.4} at the \
              end (+{:.1} %).",
-            100.0 * (last / lowest - 1.0)
+            100.0 * rise
+        )
+    } else if last > lowest {
+        format!(
+            "The held-out MSE ends at {last:.4}, within {:.0} % of its lowest, {lowest:.4} after \
+             {at} {unit}.",
+            100.0 * RISE
         )
     } else {
         format!("The held-out MSE falls to {lowest:.4} at the last check ({at} {unit}).")

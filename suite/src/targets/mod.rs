@@ -55,14 +55,14 @@ impl ChanceMark {
         }
     }
 
-    /// The footnote, when a mark was given (starting with a space).
+    /// The footnote, when a mark was given.
     pub fn note(&self) -> String {
         if !self.used.get() {
             return String::new();
         }
         let (_, high) = dnlts::metrics::degenerate::chance_interval(self.images, self.classes);
         format!(
-            " † at or below chance: no better than guessing among {} classes (at most {:.2} %, \
+            "† at or below chance: no better than guessing among {} classes (at most {:.2} %, \
              the top of the central 95 % interval of Bin({}, 1/{})).",
             self.classes,
             100.0 * high,

@@ -85,7 +85,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             paper_diff("top5_diff"),
         );
     }
-    markdown += "\nThe paper's numbers are in `fixtures/paper/table1.json`, as printed.";
+    markdown += "\nThe paper's numbers are in `fixtures/paper/table1.json`, as printed. ";
     markdown += &chance.note();
     markdown += "\n";
     let files = vec![write_markdown(context, "table1.md", &markdown)?];

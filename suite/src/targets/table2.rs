@@ -31,7 +31,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         context.profile.name,
         percent_table(&table, |a| chance.mark(a))
     );
-    markdown += &chance.note();
+    markdown += &format!("\n{}", chance.note());
     markdown += &format!(
         "\n\nThe paper's Table 2 (ImageNet validation set, `fixtures/paper/table2.json`):\n\n{}",
         percent_table(&paper, |_| "")
