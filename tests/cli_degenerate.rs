@@ -22,7 +22,8 @@ fn fill(bytes: &mut [u8], name: &str, value: f32) {
     let tensor = &header[name];
     assert_eq!(tensor["dtype"], "F32", "{name}: {tensor}");
     let offsets = tensor["data_offsets"].as_array().unwrap();
-    let (start, end) = (offsets[0].as_u64().unwrap() as usize, offsets[1].as_u64().unwrap() as usize);
+    let (start, end) =
+        (offsets[0].as_u64().unwrap() as usize, offsets[1].as_u64().unwrap() as usize);
     let data = &mut bytes[8 + header_len + start..8 + header_len + end];
     for chunk in data.chunks_exact_mut(4) {
         chunk.copy_from_slice(&value.to_le_bytes());
@@ -73,7 +74,8 @@ fn a_collapsed_ae_is_flagged_and_its_claims_are_not_applicable() {
         &work,
     );
     assert!(run.status.success(), "{}\n{}", text(&run.stdout), text(&run.stderr));
-    let claims: Value = serde_json::from_slice(&std::fs::read(out.join("claims.json")).unwrap()).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&std::fs::read(out.join("claims.json")).unwrap()).unwrap();
     let result = &claims["result"];
     let found = result["degenerate"].as_array().expect("degenerate inputs are listed");
     let a_i = found.iter().find(|f| f["input"]["name"] == "A_I").expect("A_I is found");

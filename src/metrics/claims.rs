@@ -387,9 +387,10 @@ impl<'a> Inputs<'a> {
         c: &str,
         columns: &[Column],
     ) -> Result<&'p NoiseRow, String> {
-        let row = point.rows.iter().find(|r| r.classifier == c).ok_or_else(|| {
-            format!("no noise row for classifier {c} at s = {}", point.strength)
-        })?;
+        let row =
+            point.rows.iter().find(|r| r.classifier == c).ok_or_else(|| {
+                format!("no noise row for classifier {c} at s = {}", point.strength)
+            })?;
         self.reads_columns(c, columns);
         Ok(row)
     }

@@ -172,8 +172,11 @@ impl SpreadAccumulator {
                 self.sum.iter().zip(&self.sum_sq).map(|(&s, &q)| variance(s, q, n)).sum();
             (total / self.sum.len() as f64).sqrt()
         };
-        let within =
-            if n == 0 || self.sum.is_empty() { f64::NAN } else { (self.within_variance / n as f64).sqrt() };
+        let within = if n == 0 || self.sum.is_empty() {
+            f64::NAN
+        } else {
+            (self.within_variance / n as f64).sqrt()
+        };
         PixelSpread { images: n, across_images: across, within_image: within }
     }
 }
@@ -211,7 +214,10 @@ pub fn find(observed: &Observed) -> Vec<Finding> {
         if at_chance(*alone, images, classes) {
             findings.push(Finding {
                 input: Input::Classifier(classifier.clone()),
-                reason: format!("top-1 {} on the test images, at or below chance ({chance})", pct(*alone)),
+                reason: format!(
+                    "top-1 {} on the test images, at or below chance ({chance})",
+                    pct(*alone)
+                ),
             });
         } else if at_chance(*own, images, classes) {
             own_at_chance.push(Finding {
@@ -284,11 +290,15 @@ mod tests {
         assert!(acc.add(&[1, 2, 3]).is_err(), "a different length is refused");
     }
 
+    /// Eight 8-bit images.
+    type Images = Vec<Vec<u8>>;
+
     /// A varied test set and the reconstructions of three AEs of it: a faithful one, one that
     /// outputs a constant white image, one that outputs the same textured image for every input.
-    fn images() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
-        let originals: Vec<Vec<u8>> =
-            (0..8u32).map(|k| (0..48u32).map(|p| ((p * 37 + k * 91) % 256) as u8).collect()).collect();
+    fn images() -> (Images, Images, Images) {
+        let originals: Vec<Vec<u8>> = (0..8u32)
+            .map(|k| (0..48u32).map(|p| ((p * 37 + k * 91) % 256) as u8).collect())
+            .collect();
         let white = vec![vec![255u8; 48]; 8];
         let same = vec![originals[0].clone(); 8];
         (originals, white, same)
@@ -315,9 +325,9 @@ mod tests {
             images: 400,
             classes: 10,
             accuracies: vec![
-                ("L".into(), 0.12, 0.11),  // at chance alone
+                ("L".into(), 0.12, 0.11),   // at chance alone
                 ("R".into(), 0.31, 0.0875), // above chance alone, at chance on A_R
-                ("V".into(), 0.70, 0.10),  // A_V is also constant: listed once
+                ("V".into(), 0.70, 0.10),   // A_V is also constant: listed once
                 ("I".into(), 0.70, 0.65),
             ],
             spreads: vec![
@@ -329,7 +339,10 @@ mod tests {
         let found = find(&observed);
         let inputs: Vec<String> = found.iter().map(|f| f.input.to_string()).collect();
         assert_eq!(inputs, ["classifier L", "A_V", "A_R"]);
-        assert!(found[0].reason.contains("top-1 12.00 %") && found[0].reason.contains("7.25 % to 13.00 %"));
+        assert!(
+            found[0].reason.contains("top-1 12.00 %")
+                && found[0].reason.contains("7.25 % to 13.00 %")
+        );
         assert!(found[1].reason.contains("flat colour"), "{}", found[1].reason);
         assert!(found[2].reason.contains("R (top-1 31.00 % alone)"), "{}", found[2].reason);
         assert!(find(&Observed { images: 400, classes: 10, ..Default::default() }).is_empty());
@@ -410,7 +423,8 @@ mod tests {
                 assert_eq!(ours, "reads degenerate input: A_I", "{id}");
             }
             // They read classifiers and A_S, A_V, A_R, never A_I's reconstructions.
-            for id in ["table1-as-below-c", "rrc-vgg-lifts-r-and-i", "fca-t0.9-vgg-ae-enough-for-r"] {
+            for id in ["table1-as-below-c", "rrc-vgg-lifts-r-and-i", "fca-t0.9-vgg-ae-enough-for-r"]
+            {
                 assert_ne!(verdict(&m, id).0, Verdict::NotApplicable, "{id}");
             }
             // Nothing that reads A_I holds: the vacuous HOLDS of the tiny run is gone.
@@ -423,7 +437,10 @@ mod tests {
                 .map(|(b, _)| b.id)
                 .collect();
             assert!(changed.contains(&"nmi-order-matches-fig7b"), "{changed:?}");
-            assert!(after.iter().filter(|c| changed.contains(&c.id)).all(|c| c.verdict == Verdict::NotApplicable));
+            assert!(after
+                .iter()
+                .filter(|c| changed.contains(&c.id))
+                .all(|c| c.verdict == Verdict::NotApplicable));
         }
 
         #[test]
@@ -439,7 +456,11 @@ mod tests {
             let (v, ours) = verdict(&m, "table1-as-below-c");
             assert_eq!(v, Verdict::NotApplicable, "{ours}");
             assert_eq!(ours, "reads degenerate input: classifier L");
-            assert_eq!(verdict(&m, "rrc-vgg-lifts-r-and-i").0, Verdict::Holds, "reads R, I, V only");
+            assert_eq!(
+                verdict(&m, "rrc-vgg-lifts-r-and-i").0,
+                Verdict::Holds,
+                "reads R, I, V only"
+            );
         }
 
         #[test]

@@ -212,7 +212,8 @@ mod tests {
         let series = low_series();
         let ((x0, x1), (y0, y1)) = bounds(&series, None);
         assert_eq!((x0, x1), (0.0, 0.3));
-        let later = [Series { points: vec![(256.0, 0.2), (2560.0, 0.1)], ..low_series().remove(0) }];
+        let later =
+            [Series { points: vec![(256.0, 0.2), (2560.0, 0.1)], ..low_series().remove(0) }];
         assert_eq!(bounds(&later, None).0, (0.0, 2560.0), "x counts from 0");
         assert!(y0 > 0.1 && y1 < 0.5, "data bounds ({y0}, {y1})");
         assert_eq!(bounds(&series, Some((0.0, 1.0))), ((0.0, 0.3), (0.0, 1.0)));

@@ -40,8 +40,12 @@ fn draw(
     let centre = (plot::BAR_CHART_SIZE.0 / 2) as i32;
     definition.draw(&Text::new(DEFINITION, (centre, 10), style.clone())).map_err(plot_err)?;
     let (_, bottom) = root.dim_in_pixel();
-    root.draw(&Text::new(X_TITLE, (centre, bottom as i32 - 12), text_style(plot::LABEL_FONT_SIZE).pos(Pos::new(HPos::Center, VPos::Center))))
-        .map_err(plot_err)?;
+    root.draw(&Text::new(
+        X_TITLE,
+        (centre, bottom as i32 - 12),
+        text_style(plot::LABEL_FONT_SIZE).pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(plot_err)?;
     let mut chart = ChartBuilder::on(&body)
         .margin(12)
         .x_label_area_size(90)

@@ -111,9 +111,12 @@ mod tests {
 
     /// The y ticks' texts of each panel, in the document's order.
     fn y_ticks(svg: &str) -> Vec<String> {
-        svg.split("<text").filter(|t| t.contains("text-anchor=\"end\"")).map(|t| {
-            t.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").trim().to_string()
-        }).collect()
+        svg.split("<text")
+            .filter(|t| t.contains("text-anchor=\"end\""))
+            .map(|t| {
+                t.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").trim().to_string()
+            })
+            .collect()
     }
 
     #[test]

@@ -78,9 +78,14 @@ pub fn lattice_svg(
     })
 }
 
-fn draw_key(area: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> std::result::Result<(), String> {
-    area.draw(&PathElement::new([(10, 2), (plot::LATTICE_SIZE.0 as i32 - 10, 2)], plot::GUIDE_COLOUR.stroke_width(1)))
-        .map_err(plot_err)?;
+fn draw_key(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+) -> std::result::Result<(), String> {
+    area.draw(&PathElement::new(
+        [(10, 2), (plot::LATTICE_SIZE.0 as i32 - 10, 2)],
+        plot::GUIDE_COLOUR.stroke_width(1),
+    ))
+    .map_err(plot_err)?;
     let style = text_style(plot::TICK_FONT_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
     for (k, line) in KEY.iter().enumerate() {
         area.draw(&Text::new(*line, (10, 10 + 18 * k as i32), style.clone())).map_err(plot_err)?;
@@ -235,7 +240,8 @@ mod tests {
         let svg = lattice_svg(&diamond(), &classifiers, Path::new("l.svg"), "profile ci").unwrap();
         assert!(svg.contains("Figure 7 (profile ci): t = 0.5"), "title");
         assert!(KEY.iter().all(|line| svg.contains(line)), "key");
-        let paper = lattice_svg(&diamond(), &classifiers, Path::new("l.svg"), "the paper's Table 2");
+        let paper =
+            lattice_svg(&diamond(), &classifiers, Path::new("l.svg"), "the paper's Table 2");
         assert_ne!(svg, paper.unwrap(), "ours and the paper's differ in the title");
     }
 

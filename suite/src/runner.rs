@@ -260,7 +260,8 @@ fn time_section(records: &[(&str, serde_json::Value)], stages: &Path) -> String 
         .filter_map(|entry| {
             let path = entry.path();
             (path.extension()? == "json").then_some(())?;
-            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            let record: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
             let name = path.file_stem()?.to_string_lossy().to_string();
             Some((name, record["seconds"].as_f64()?))
         })

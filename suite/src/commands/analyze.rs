@@ -70,9 +70,9 @@ pub fn run(
         print!("{}", analysis.to_text());
     }
     if let Some(dir) = out {
-        let source = path.file_name().map_or(path.display().to_string(), |name| {
-            name.to_string_lossy().to_string()
-        });
+        let source = path
+            .file_name()
+            .map_or(path.display().to_string(), |name| name.to_string_lossy().to_string());
         let files: Vec<PathBuf> = dnlts::report::write_figures(&analysis, dir, &source)?;
         // Figures are announced on stderr so that --json output stays one document.
         for file in files {

@@ -46,7 +46,8 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     };
     let mut result = serde_json::json!({ "checks": log });
     let mut files = vec![path];
-    let mut remark = heldout_remark(log.iter().map(|c| (c.images as f64, c.heldout_loss)), "images");
+    let mut remark =
+        heldout_remark(log.iter().map(|c| (c.images as f64, c.heldout_loss)), "images");
     if remark.contains("rises") {
         // Pre-training keeps its last weights, not its best ones.
         remark += " Pre-training keeps its last weights, so every later stage starts from an AE \

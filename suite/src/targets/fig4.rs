@@ -46,7 +46,8 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             dashed: true,
             points: vec![(0.0, chance), (1.0, chance)],
         });
-        let axes = Axes { caption: title, x: "noise strength s of U(-s, s)", y: "top-1 (fraction)" };
+        let axes =
+            Axes { caption: title, x: "noise strength s of U(-s, s)", y: "top-1 (fraction)" };
         files.push(write_atomically(
             &path,
             &line_chart_svg_with_range(&path, &axes, &series, Some((0.0, 1.0)))?,

@@ -38,7 +38,8 @@ pub fn run_fig7(context: &Context) -> anyhow::Result<Outcome> {
         .map(|l| format!("t={}: {}", l.threshold, if l.is_chain { "chain" } else { "not a chain" }))
         .collect();
     let result = serde_json::json!({ "lattices": analysis.lattices, "stable_intervals": analysis.stable_intervals });
-    let thresholds: Vec<String> = analysis.lattices.iter().map(|l| l.threshold.to_string()).collect();
+    let thresholds: Vec<String> =
+        analysis.lattices.iter().map(|l| l.threshold.to_string()).collect();
     let caption = format!(
         "*Figure 7.* Formal-concept lattices of this run's RRC context at t ∈ {{{}}}: classifier \
          j (an object) has AE A_i (an attribute) when RRC(j∘A_i) ≥ t. Each circle is a concept; \

@@ -13,7 +13,8 @@ fn percent_table(table: &CrossTable, mark: impl Fn(f64) -> &'static str) -> Stri
     let mut markdown =
         format!("|  | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(names.len()));
     for (i, row) in table.rows().iter().enumerate() {
-        let cells: Vec<String> = row.iter().map(|&a| format!("{:.2}{}", 100.0 * a, mark(a))).collect();
+        let cells: Vec<String> =
+            row.iter().map(|&a| format!("{:.2}{}", 100.0 * a, mark(a))).collect();
         markdown += &format!("| A_{} | {} |\n", names[i], cells.join(" | "));
     }
     markdown
@@ -24,7 +25,8 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let names = table.names();
     let images = context.pipeline.evaluation()?.images;
     let chance = super::chance_mark(images, context.pipeline.classes()?);
-    let paper = CrossTable::from_json_str(PAPER, std::path::Path::new("fixtures/paper/table2.json"))?;
+    let paper =
+        CrossTable::from_json_str(PAPER, std::path::Path::new("fixtures/paper/table2.json"))?;
     let mut markdown = format!(
         "## Table 2 — top-1 (%) of classifier j (columns) on the reconstructions of the AE A_i \
          fine-tuned on classifier i (rows), profile `{}`, {images} test images\n\n{}",
@@ -44,7 +46,8 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     });
     let cross_path = context.out_dir.join("table2_cross.json");
     crate::output::write_json(&cross_path, &cross)?;
-    markdown += "\nAs data (fractions): `table2_cross.json` (try `dnlts analyze table2_cross.json`).\n";
+    markdown +=
+        "\nAs data (fractions): `table2_cross.json` (try `dnlts analyze table2_cross.json`).\n";
     let files = vec![write_markdown(context, "table2.md", &markdown)?, cross_path];
     let diagonal_best = (0..names.len())
         .filter(|&j| (0..names.len()).all(|i| table.accuracy(i, j) <= table.accuracy(j, j)))
