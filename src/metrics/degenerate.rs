@@ -4,9 +4,9 @@
 //! - **a classifier at chance**: its top-1 on the clean test images is no better than guessing
 //!   among the classes (at or below the upper end of the central 95 % interval of the exact
 //!   binomial Bin(n, 1/classes) over the n test images). Every comparison of its accuracies
-//!   compares noise. The AE fine-tuned for a classifier above chance is degenerate in the same
-//!   way when that classifier reads its reconstructions at chance: RRC divides by that
-//!   accuracy.
+//!   compares noise, and the AE fine-tuned on it learned from no signal, so that AE is
+//!   degenerate too. The AE fine-tuned for a classifier above chance is degenerate when that
+//!   classifier reads its reconstructions at chance: RRC divides by that accuracy.
 //! - **a (nearly) constant AE**: the standard deviation of its 8-bit reconstructions, across
 //!   the evaluated images (the same sub-pixel, image to image) or within an image, is below
 //!   [`FLAT_LEVELS`] (one 8-bit level). nMI labels sub-pixels by their 8-bit level, so an image
@@ -197,8 +197,9 @@ fn pct(fraction: f64) -> String {
     format!("{:.2} %", 100.0 * fraction)
 }
 
-/// Every degenerate input of `observed`: classifiers at chance, then AEs (constant ones, and
-/// those their own classifier, above chance alone, reads at chance).
+/// Every degenerate input of `observed`: classifiers at chance, then AEs (constant ones, those
+/// fine-tuned on a classifier at chance, and those their own classifier, above chance alone,
+/// reads at chance).
 pub fn find(observed: &Observed) -> Vec<Finding> {
     let (images, classes) = (observed.images, observed.classes);
     let (low, high) = chance_interval(images, classes);
@@ -217,6 +218,13 @@ pub fn find(observed: &Observed) -> Vec<Finding> {
                 reason: format!(
                     "top-1 {} on the test images, at or below chance ({chance})",
                     pct(*alone)
+                ),
+            });
+            own_at_chance.push(Finding {
+                input: Input::Autoencoder(format!("A_{classifier}")),
+                reason: format!(
+                    "fine-tuned on classifier {classifier}, which is at chance: it learned from \
+                     no signal"
                 ),
             });
         } else if at_chance(*own, images, classes) {
@@ -338,13 +346,14 @@ mod tests {
         };
         let found = find(&observed);
         let inputs: Vec<String> = found.iter().map(|f| f.input.to_string()).collect();
-        assert_eq!(inputs, ["classifier L", "A_V", "A_R"]);
+        assert_eq!(inputs, ["classifier L", "A_V", "A_L", "A_R"]);
         assert!(
             found[0].reason.contains("top-1 12.00 %")
                 && found[0].reason.contains("7.25 % to 13.00 %")
         );
         assert!(found[1].reason.contains("flat colour"), "{}", found[1].reason);
-        assert!(found[2].reason.contains("R (top-1 31.00 % alone)"), "{}", found[2].reason);
+        assert!(found[2].reason.contains("fine-tuned on classifier L, which is at chance"));
+        assert!(found[3].reason.contains("R (top-1 31.00 % alone)"), "{}", found[3].reason);
         assert!(find(&Observed { images: 400, classes: 10, ..Default::default() }).is_empty());
     }
 
