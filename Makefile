@@ -76,12 +76,12 @@ bench:
 	$(WITH_TORCH) cargo bench --workspace --locked
 
 # The small profile's steps in dnlts and in PyTorch eager (torch 2.11, as our libtorch), both
-# layouts, runs alternating; prints ms/step and the ratio dnlts speed / PyTorch speed per stage.
+# layouts, runs alternating, each side in its own process; prints ms/step and the ratio dnlts
+# speed / PyTorch speed per stage.
 PYTHON ?= python3
 BENCH_PYTORCH_ARGS ?= --threads 2 --steps 3 --rounds 3
 bench-pytorch: build
 	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS)
-	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS) --channels-last
 	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS) --channels-last
 
 # Re-bless every golden file after an intended change, then print what moved (review the diff!).

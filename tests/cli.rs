@@ -33,21 +33,32 @@ fn env_runs_from_any_directory_and_reports_versions() {
     }
 }
 
-/// OpenMP threads wait passively unless the user chose otherwise: the process restarts itself
-/// with the policy set (libgomp reads it when it loads, before `main`).
+/// OpenMP's wait policy (`dnlts::wait_policy`): passive when the command's threads do not fit
+/// on idle cores (more threads than this machine has cores: whatever else runs), the user's
+/// policy when one is set, and an inherited decision kept. The process restarts itself with
+/// the policy set (libgomp reads it when it loads, before `main`); `env` names it.
 #[test]
-fn openmp_threads_wait_passively_unless_the_user_chose() {
-    for (given, expected) in [(None, "PASSIVE"), (Some("ACTIVE"), "ACTIVE")] {
+fn openmp_waits_passively_when_its_threads_do_not_fit_and_the_users_policy_wins() {
+    let oversubscribed = (std::thread::available_parallelism().unwrap().get() + 1).to_string();
+    let cases: [(&[(&str, &str)], &str, &str); 3] = [
+        (&[], "PASSIVE", "passive: "),
+        (&[("OMP_WAIT_POLICY", "ACTIVE")], "ACTIVE", "OMP_WAIT_POLICY=ACTIVE, set by you"),
+        (&[("DNLTS_WAIT_POLICY", "spin (inherited)")], "unset", "spin (inherited)"),
+    ];
+    for (given, variable, words) in cases {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
-        command.args(["env", "--json", "--threads", "1"]).env_remove("LD_LIBRARY_PATH");
-        match given {
-            Some(policy) => command.env("OMP_WAIT_POLICY", policy),
-            None => command.env_remove("OMP_WAIT_POLICY"),
-        };
+        command
+            .args(["env", "--json", "--threads", &oversubscribed])
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("OMP_WAIT_POLICY")
+            .env_remove("DNLTS_WAIT_POLICY")
+            .envs(given.iter().copied());
         let out = command.output().expect("the dnlts binary starts");
         assert!(out.status.success(), "{}", text(&out.stderr));
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(value["omp_wait_policy"], expected, "given {given:?}");
+        assert_eq!(value["omp_wait_policy"], variable, "given {given:?}: {value}");
+        let said = value["wait_policy"].as_str().unwrap_or_default();
+        assert!(said.starts_with(words), "given {given:?}: wait_policy '{said}'");
     }
 }
 

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if computes(&cli.command) {
-        prepare_environment(native_kernels(&cli.command));
+        prepare_environment(native_kernels(&cli.command), threads_at_once(&cli.command));
     }
     keep_freed_memory();
     install_stop_handler();
@@ -60,21 +60,25 @@ fn computes(command: &Command) -> bool {
 
 /// The environment libtorch must find when it loads, which happens before `main`: the CPU
 /// kernels pinned to AVX2 (`dnlts::kernels`: the same numbers on every x86-64 machine, unless
-/// `--native-kernels`) and OpenMP's wait policy. When anything must change, the process sets
-/// it and runs itself again (loading libtorch twice: a command took 0.44 s instead of 0.24 s
-/// to start, so only the commands that compute restart).
-///
-/// The wait policy: libtorch's OpenMP threads spin at every barrier by default, which is fast
-/// on idle cores and a disaster on shared ones (with one other busy process on a 2-core
-/// machine, the evaluation ran 7× slower on 2 threads than on 1; docs/performance.md), so
-/// dnlts waits passively unless the user set a policy.
-fn prepare_environment(native_kernels: bool) {
+/// `--native-kernels`) and OpenMP's wait policy (`dnlts::wait_policy`: spin when the
+/// `threads` this command runs at once have idle cores, else wait passively). When anything
+/// must change, the process sets it and runs itself again (loading libtorch twice: a command
+/// took 0.44 s instead of 0.24 s to start, so only the commands that compute restart).
+fn prepare_environment(native_kernels: bool, threads: usize) {
     let current = |variable: &str| std::env::var(variable).ok();
     let kernels = dnlts::kernels::setup(native_kernels, dnlts::kernels::cpu_can_pin(), current);
-    let mut set = kernels.set;
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        set.push(("OMP_WAIT_POLICY", "PASSIVE"));
-    }
+    let mut set: Vec<(&str, String)> =
+        kernels.set.iter().map(|(name, value)| (*name, value.to_string())).collect();
+    let mark = current(dnlts::wait_policy::MARK);
+    let user = current(dnlts::wait_policy::VARIABLE);
+    // Read the load only when deciding: a restarted process (or a child of `reproduce`)
+    // inherits the decision.
+    let others =
+        if mark.is_none() && user.is_none() { dnlts::wait_policy::others_runnable() } else { None };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let policy =
+        dnlts::wait_policy::decide(user.as_deref(), mark.as_deref(), others, cores, threads);
+    set.extend(policy.set);
     if set.is_empty() {
         // Said once, by the process that computes (a restarted one has nothing left to set).
         for note in &kernels.notes {
@@ -113,6 +117,33 @@ fn native_kernels(command: &Command) -> bool {
         Command::Bench(args) => args.native_kernels,
         _ => false,
     }
+}
+
+/// The OpenMP threads the command runs at once on this machine, for the wait policy:
+/// `--threads`, else the profile's training threads (2 on the CPU profiles), else every core;
+/// `reproduce` on a machine with room for several stages side by side uses every core.
+fn threads_at_once(command: &Command) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile_threads = |name: &str| profile::Profile::preset(name).ok().and_then(|p| p.threads);
+    let (asked, profile_name) = match command {
+        Command::Env { machine, .. } => (machine.threads, profile::DEFAULT.to_string()),
+        Command::Reproduce(args) => {
+            let run = &args.run;
+            let side_by_side = run.machine.threads.is_none() && args.devices.is_empty();
+            match profile_threads(&run.profile) {
+                Some(fixed) if side_by_side && cores >= 2 * fixed => return cores,
+                _ => (run.machine.threads, run.profile.clone()),
+            }
+        }
+        Command::Pretrain(stage)
+        | Command::Evaluate(stage)
+        | Command::PretrainImagenet { stage, .. }
+        | Command::TrainClassifier { stage, .. }
+        | Command::Finetune { stage, .. } => (stage.machine.threads, stage.profile.clone()),
+        Command::Bench(args) => (args.threads, args.profile.clone()),
+        _ => (None, profile::DEFAULT.to_string()),
+    };
+    asked.or_else(|| profile_threads(&profile_name)).unwrap_or(cores)
 }
 
 /// libtorch allocates every activation afresh, and glibc gives large freed blocks back to the

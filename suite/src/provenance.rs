@@ -21,6 +21,9 @@ pub struct Provenance {
     #[serde(default)]
     pub kernels: dnlts::kernels::Kernels,
     pub cpu_features: Vec<String>,
+    /// OpenMP's wait policy and why (`dnlts::wait_policy`): speed only, never the numbers.
+    #[serde(default)]
+    pub wait_policy: String,
 }
 
 impl Provenance {
@@ -35,6 +38,7 @@ impl Provenance {
             fast,
             kernels: dnlts::kernels::in_force(),
             cpu_features: dnlts::device::cpu_features().iter().map(|f| f.to_string()).collect(),
+            wait_policy: dnlts::wait_policy::in_force(),
         }
     }
 }
