@@ -24,7 +24,7 @@ of --steps steps after --warmup, in ms/step and img/s as `dnlts bench` prints th
 multiply-accumulates `DNLTS models --json` reports for it, then runs `DNLTS bench --json` and
 this script --rounds times each, alternating, and prints per stage the medians and the ratio
 dnlts speed / PyTorch speed (above 1: dnlts is faster). --fold-ab times what folding the
-frozen classifier's batch norm saves (README, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
+frozen classifier's batch norm saves (docs/performance.md, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
 libtorch).
 """
 import argparse
