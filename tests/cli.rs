@@ -67,7 +67,8 @@ fn every_help_page_fits_100_columns() {
                 let arguments = help.split_once("Arguments:").map(|(_, rest)| rest);
                 let entries = arguments.and_then(|rest| rest.split("\n\n").next());
                 for entry in entries.unwrap_or_default().lines().filter(|l| l.starts_with("  <")) {
-                    let explained = entry.split_once(">  ").is_some_and(|(_, t)| !t.trim().is_empty());
+                    let explained =
+                        entry.split_once(">  ").is_some_and(|(_, t)| !t.trim().is_empty());
                     let below = help.contains(&format!("{entry}\n          "));
                     assert!(explained || below, "dnlts {}: {entry} unexplained", args.join(" "));
                 }

@@ -50,8 +50,9 @@ pub fn command() -> clap::Command {
     }
     let width = STAGE_COMMANDS.iter().map(|name| name.len()).max().unwrap_or(0);
     // Short enough for one line: a wrapped heading would read as two.
-    let mut section =
-        String::from("Stage commands (one stage each, as `reproduce` and `dnlts plan` run them):\n");
+    let mut section = String::from(
+        "Stage commands (one stage each, as `reproduce` and `dnlts plan` run them):\n",
+    );
     for (name, about) in stages {
         section += &format!("  {name:<width$}  {about}\n");
     }
@@ -76,7 +77,7 @@ fn wrap_line(line: &str, width: usize) -> String {
     let mut lines = Vec::new();
     let mut current: String = chars[..column].iter().collect();
     // A name too long to leave room beside it: its text goes below, as clap's long help does.
-    if column + 30 > width {
+    if column > indent && column + 30 > width {
         lines.push(current.trim_end().to_string());
         column = indent + 8;
         current = " ".repeat(column);
@@ -125,14 +126,20 @@ mod tests {
 
     #[test]
     fn long_lines_wrap_under_their_text_and_short_ones_stay() {
+        // "  --threads <N>  " puts the text at column 17.
         let option = format!("  --threads <N>  {}", "word ".repeat(30).trim_end());
-        let wrapped = wrap(&option, 40);
+        let wrapped = wrap(&option, 60);
         for line in wrapped.lines() {
-            assert!(line.chars().count() <= 40, "{line}");
+            assert!(line.chars().count() <= 60, "{line}");
         }
         let continuation = wrapped.lines().nth(1).unwrap();
-        assert!(continuation.starts_with(&" ".repeat(17)) && !continuation.starts_with(&" ".repeat(18)));
+        let indent = continuation.chars().take_while(|c| *c == ' ').count();
+        assert_eq!(indent, 17, "{wrapped}");
         assert_eq!(wrapped.split_whitespace().filter(|w| *w == "word").count(), 30);
+        // Too little room beside the name: the text goes below it, indented.
+        let narrow = wrap(&option, 40);
+        assert_eq!(narrow.lines().next(), Some("  --threads <N>"), "{narrow}");
+        assert!(narrow.lines().skip(1).all(|line| line.starts_with("          word")));
         assert_eq!(wrap("  --short  fits", 40), "  --short  fits");
         let prose = "a ".repeat(30);
         assert!(wrap(&prose, 20).lines().all(|line| line.len() <= 20 && !line.starts_with(' ')));

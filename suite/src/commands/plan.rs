@@ -962,7 +962,7 @@ mod tests {
         assert_eq!(options("report", &split)[1], "--gres=gpu:1");
         // On the CPU no loaders and no memory are sized, and a --time or --mem given is every
         // job's.
-        let cpu = parse(&["--time", "3:00:00"]);
+        let cpu = parse(&["--device", "cpu", "--time", "3:00:00"]);
         assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
         let given = parse(&["--device", "cuda", "--mem", "64G"]);
         assert_eq!(options("pretrain", &given)[3], "--mem=64G");
