@@ -25,7 +25,7 @@ multiply-accumulates `DNLTS models --json` reports for it, then runs `DNLTS benc
 this script --rounds times each, alternating, each in a process of its own (so that neither
 side's OpenMP threads are alive while the other is timed), and prints per stage the medians and the ratio
 dnlts speed / PyTorch speed (above 1: dnlts is faster). --fold-ab times what folding the
-frozen classifier's batch norm saves (README, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
+frozen classifier's batch norm saves (docs/performance.md, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
 libtorch).
 """
 import argparse

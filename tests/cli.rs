@@ -23,6 +23,63 @@ fn help_explains_every_subcommand() {
     }
 }
 
+/// The subcommands a help page lists: the first word of each line under a heading that names
+/// commands, up to the blank line that ends the section (`help` itself left out).
+fn listed_commands(help: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_section = false;
+    for line in help.lines() {
+        if line.trim().is_empty() {
+            in_section = false;
+        } else if !line.starts_with(' ') {
+            in_section = line.to_ascii_lowercase().contains("commands");
+        } else if in_section && line.starts_with("  ") && !line.starts_with("   ") {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if name != "help" {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// `dnlts --help` and every subcommand's help, short and long, fit 100 columns, and every
+/// positional argument is explained.
+#[test]
+fn every_help_page_fits_100_columns() {
+    let mut pages: Vec<Vec<String>> = vec![vec![]];
+    let mut checked = 0;
+    while let Some(path) = pages.pop() {
+        for flag in ["--help", "-h"] {
+            let args: Vec<&str> = path.iter().map(String::as_str).chain([flag]).collect();
+            let out = dnlts(&args, Path::new("/"));
+            let help = text(&out.stdout);
+            assert!(out.status.success(), "dnlts {}: {}", args.join(" "), text(&out.stderr));
+            for line in help.lines() {
+                let width = line.chars().count();
+                assert!(width <= 100, "dnlts {}: {width} columns:\n{line}", args.join(" "));
+            }
+            if flag == "--help" {
+                for sub in listed_commands(&help) {
+                    pages.push(path.iter().cloned().chain([sub]).collect());
+                }
+                // A positional argument's entry says what it is, below or beside its name.
+                let arguments = help.split_once("Arguments:").map(|(_, rest)| rest);
+                let entries = arguments.and_then(|rest| rest.split("\n\n").next());
+                for entry in entries.unwrap_or_default().lines().filter(|l| l.starts_with("  <")) {
+                    let explained =
+                        entry.split_once(">  ").is_some_and(|(_, t)| !t.trim().is_empty());
+                    let below = help.contains(&format!("{entry}\n          "));
+                    assert!(explained || below, "dnlts {}: {entry} unexplained", args.join(" "));
+                }
+            }
+            checked += 1;
+        }
+    }
+    // The main page, its 16 commands (5 under "Stage commands") and the 5 of data and weights.
+    assert!(checked >= 2 * 22, "only {checked} pages were found");
+}
+
 #[test]
 fn env_runs_from_any_directory_and_reports_versions() {
     let out = dnlts(&["env", "--threads", "1"], Path::new("/"));

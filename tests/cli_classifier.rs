@@ -294,3 +294,27 @@ fn exported_images_read_back_by_the_image_folder_reader_are_the_embedded_source(
     assert!(text(&again.stderr).contains("not empty"), "{}", text(&again.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The round trip exports `val` for choosing epochs (docs/own-classifier.md): it must share no
+/// image with `test`, on which Tables 1–2 are computed, or that choice would see the test set.
+#[test]
+fn the_exported_validation_split_shares_no_image_with_the_test_split() {
+    let dir = scratch("export-val");
+    let mut images = Vec::new();
+    for split in ["val", "test"] {
+        let args = ["data", "export", "--profile", "tiny", "--split", split, "--out", split];
+        let out = dnlts(&args, &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let manifest = std::fs::read_to_string(dir.join(split).join("MANIFEST.sha256")).unwrap();
+        let hashes: std::collections::BTreeSet<String> = manifest
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| line.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(hashes.len(), 64, "{split}: 64 distinct images");
+        images.push(hashes);
+    }
+    let shared = images[0].intersection(&images[1]).count();
+    assert_eq!(shared, 0, "{shared} images of the val export are also in the test export");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

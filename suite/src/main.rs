@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod fingerprint;
+mod help;
 mod output;
 mod profile;
 mod provenance;
@@ -13,8 +14,6 @@ mod stages;
 mod targets;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 use cli::{Cli, Command, DataCommand, WeightsCommand};
 use commands::reproduce::{parse_family, reproduce, run_stage};
@@ -26,7 +25,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = help::parse();
     if computes(&cli.command) {
         prepare_environment(native_kernels(&cli.command), threads_at_once(&cli.command));
     }
@@ -149,7 +148,7 @@ fn threads_at_once(command: &Command) -> usize {
 /// libtorch allocates every activation afresh, and glibc gives large freed blocks back to the
 /// kernel (it trims the heap's top and unmaps chunks it had mapped), so the next batch pays
 /// page faults to get the same memory again: a quarter of the evaluation's time on 2 cores
-/// (README, "Speed on a CPU"). Keep freed memory in the process instead: blocks up to 32 MiB
+/// (docs/performance.md, "Speed on a CPU"). Keep freed memory in the process instead: blocks up to 32 MiB
 /// (glibc's largest threshold) come from the heap, and the heap is not trimmed below 1 GiB.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

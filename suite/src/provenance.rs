@@ -26,6 +26,15 @@ pub struct Provenance {
     pub wait_policy: String,
 }
 
+/// A device as users name it (`cpu`, `cuda:0`), not as Rust's debug format writes it.
+pub fn device_name(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cpu => "cpu".into(),
+        tch::Device::Cuda(index) => format!("cuda:{index}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
 impl Provenance {
     pub fn collect(device: tch::Device, threads: usize, fast: bool) -> Self {
         Provenance {
@@ -33,7 +42,7 @@ impl Provenance {
             git_commit: env!("DNLTS_GIT_COMMIT").into(),
             tch_version: env!("DNLTS_TCH_VERSION").into(),
             libtorch_version: dnlts::LIBTORCH_VERSION.into(),
-            device: format!("{device:?}").to_lowercase(),
+            device: device_name(device),
             threads,
             fast,
             kernels: dnlts::kernels::in_force(),

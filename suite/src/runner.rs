@@ -166,7 +166,7 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
     let (compute, part) = (&request.options.compute, request.options.finetune_part);
     report += &format!(
         "\nbatch size {}, {} micro-batch(es) per step, bf16 autocast {}, channels-last {}, \
-         batch norm of frozen networks folded {}, fine-tuned part: {part:?}\n",
+         batch norm of frozen networks folded {}, fine-tuned part: {part}\n",
         request.profile.batch_size,
         compute.accumulation,
         if compute.amp { "on" } else { "off" },

@@ -99,7 +99,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let inputs = args.inputs.inputs();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
     let batch_size = args.batch_size.unwrap_or(profile.batch_size);
-    preflight(&profile, &inputs, (args.device, batch_size), &out, args.json).map(|_| ())
+    preflight(&profile, &inputs, (args.device(), batch_size), &out, args.json).map(|_| ())
 }
 
 /// Checks every input of a profile that reads ImageNet and YFCC100m, prints the checklist

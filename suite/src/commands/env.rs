@@ -83,7 +83,8 @@ fn print_text(env: &Environment) {
         );
     } else {
         println!(
-            "cuda       not available (CPU-only libtorch, or no NVIDIA GPU); see README \"GPU\""
+            "cuda       not available (CPU-only libtorch, or no NVIDIA GPU); see docs/paper-scale.md, \
+             \"GPU workstations\""
         );
     }
     println!(

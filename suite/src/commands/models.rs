@@ -134,7 +134,7 @@ pub fn list(json: bool) -> anyhow::Result<()> {
         );
     }
     println!(
-        "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see README); \
+        "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see docs/models.md); \
          scaled: the CPU profiles' variants"
     );
     println!(

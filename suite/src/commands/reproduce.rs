@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use dnlts::device::DeviceChoice;
-use dnlts::models::segnet::Part;
 
 use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
 use crate::commands::plan;
@@ -89,18 +88,13 @@ impl TrainingArgs {
             fixed_stages,
             fast,
         } = self;
-        let part = match finetune_part {
-            Part::Decoder => "decoder",
-            Part::Encoder => "encoder",
-            Part::Both => "both",
-        };
         let mut words = vec![
             "--accumulate".to_string(),
             accumulate.to_string(),
             "--prefetch".into(),
             prefetch.to_string(),
             "--finetune-part".into(),
-            part.into(),
+            finetune_part.to_string(),
         ];
         if let Some(batch_size) = batch_size {
             words.extend(["--batch-size".into(), batch_size.to_string()]);
@@ -332,12 +326,12 @@ fn cpu_slots(cores: usize, threads: Option<usize>) -> usize {
 
 fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
     println!(
-        "dnlts reproduce: profile {}, seed {}, {} thread(s), CPU kernels {}, device {:?}, output {}",
+        "dnlts reproduce: profile {}, seed {}, {} thread(s), CPU kernels {}, device {}, output {}",
         request.profile.name,
         request.master_seed,
         request.threads,
         dnlts::kernels::in_force().name(),
-        request.device,
+        crate::provenance::device_name(request.device),
         request.out_dir.display()
     );
     let summary = runner::run(&request)?;

@@ -340,9 +340,10 @@ pub fn check_pretrain_devices(chosen: &[DeviceChoice], run_device: Device) -> an
     for choice in chosen {
         anyhow::ensure!(
             matches!(choice, DeviceChoice::Cuda(_)) == run_device.is_cuda(),
-            "--pretrain-devices {}: {choice} is not of the run device's kind ({run_device:?}); \
-             split pre-training over GPUs with --device cuda:N, or over the CPU alone",
-            DeviceChoice::list(chosen)
+            "--pretrain-devices {}: {choice} is not of the run device's kind ({}); split \
+             pre-training over GPUs with --device cuda:N, or over the CPU alone",
+            DeviceChoice::list(chosen),
+            crate::provenance::device_name(run_device)
         );
     }
     Ok(())
@@ -811,9 +812,9 @@ impl Pipeline {
         anyhow::ensure!(
             first == self.device,
             "--pretrain-devices {}: its first device holds the AE's master copy and must be \
-             the run's device ({:?}); add --device {}",
+             the run's device ({}); add --device {}",
             DeviceChoice::list(chosen),
-            self.device,
+            crate::provenance::device_name(self.device),
             chosen[0]
         );
         Ok(devices.split_off(1))
