@@ -120,7 +120,8 @@ fn native_kernels(command: &Command) -> bool {
 
 /// The OpenMP threads the command runs at once on this machine, for the wait policy:
 /// `--threads`, else the profile's training threads (2 on the CPU profiles), else every core;
-/// `reproduce` on a machine with room for several stages side by side uses every core.
+/// `reproduce` runs one stage per `--devices` entry at once, and on a machine with room for
+/// several stages side by side uses every core.
 fn threads_at_once(command: &Command) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let profile_threads = |name: &str| profile::Profile::preset(name).ok().and_then(|p| p.threads);
@@ -128,11 +129,15 @@ fn threads_at_once(command: &Command) -> usize {
         Command::Env { machine, .. } => (machine.threads, profile::DEFAULT.to_string()),
         Command::Reproduce(args) => {
             let run = &args.run;
-            let side_by_side = run.machine.threads.is_none() && args.devices.is_empty();
-            match profile_threads(&run.profile) {
-                Some(fixed) if side_by_side && cores >= 2 * fixed => return cores,
-                _ => (run.machine.threads, run.profile.clone()),
-            }
+            let per_stage = run.machine.threads.or_else(|| profile_threads(&run.profile));
+            return match (per_stage, args.devices.len()) {
+                // `--devices`: one stage per device at once, each on its threads.
+                (Some(threads), devices) if devices > 0 => threads * devices,
+                // Stages side by side on every core (`reproduce`'s default on a large CPU).
+                (Some(fixed), _) if run.machine.threads.is_none() && cores >= 2 * fixed => cores,
+                (Some(threads), _) => threads,
+                (None, devices) => cores * devices.max(1),
+            };
         }
         Command::Pretrain(stage)
         | Command::Evaluate(stage)
