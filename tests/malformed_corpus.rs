@@ -207,17 +207,15 @@ fn user_model_cases(root: &Path) -> Vec<Case> {
     std::fs::create_dir_all(&dir).unwrap();
     let weight = Tensor::ones([3, 10], (Kind::Float, tch::Device::Cpu)) / 3.0;
     let logits = |x: &Tensor| x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).matmul(&weight);
-    let models: [(&str, &dyn Fn(&Tensor) -> Tensor); 3] = [
-        ("detached", &|x| logits(x).detach()),
-        ("one-hot-argmax", &|x| logits(x).argmax(1, false).one_hot(10).to_kind(Kind::Float)),
-        ("class-indices", &|x| logits(x).argmax(1, true).expand([-1, 10], false)),
-    ];
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
-    for (kind, forward) in models {
+    let mut model = |kind: &'static str, forward: &dyn Fn(&Tensor) -> Tensor| {
         let file = dir.join(format!("{kind}.pt"));
         traced(&file, forward);
         files.push((kind, file));
-    }
+    };
+    model("detached", &|x| logits(x).detach());
+    model("one-hot-argmax", &|x| logits(x).argmax(1, false).one_hot(10).to_kind(Kind::Float));
+    model("class-indices", &|x| logits(x).argmax(1, true).expand([-1, 10], false));
     // libtorch's tracer cannot save two outputs: fixtures/models/make_tuple_model.py wrote it.
     let tuple = dir.join("tuple.pt");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
@@ -255,7 +253,8 @@ fn manifest_name_cases(root: &Path) -> Vec<Case> {
     dnlts::data::manifest::write(&twice).unwrap();
     let good = std::fs::read_to_string(twice.join("MANIFEST.sha256")).unwrap();
     let wrong = format!("{}  data.bin\n", "0".repeat(64));
-    write(&twice.join("MANIFEST.sha256"), format!("{good}{wrong}").as_bytes());
+    // The wrong hash first: the last line used to win, and the folder verified.
+    write(&twice.join("MANIFEST.sha256"), format!("{wrong}{good}").as_bytes());
     let lookalike = folder("manifest-lookalike");
     dnlts::data::manifest::write(&lookalike).unwrap();
     write(&lookalike.join(".MANIFEST.sha256.old"), b"planted after the manifest");
