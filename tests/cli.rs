@@ -616,3 +616,67 @@ fn the_readme_pictures_of_the_synthetic_world_are_current() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Two runs with different seeds into one `--out` once replaced each other's stages (one
+/// failed with "pre-training record missing"): while a run holds the folder, a run of other
+/// settings is refused, naming the holder's pid and the fix; a run of the same settings shares
+/// the folder; once the holder ends, the folder is free again and no lock file is left.
+#[test]
+fn a_run_with_other_settings_is_refused_while_another_holds_the_output_folder() {
+    let dir = scratch("out-lock");
+    let base = ["reproduce", "--profile", "tiny", "--out", "r", "--threads", "1"];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(base)
+        .args(["--seed", "1", "--include", "table1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.join("r/.dnlts.lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended before it was seen");
+        assert!(started.elapsed().as_secs() < 60, "the first run never locked r/");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let published = |seed: &str| {
+        dnlts(&[&base[..], &["--seed", seed, "--include", "published"]].concat(), &dir)
+    };
+    let other = published("2");
+    let stderr = text(&other.stderr);
+    assert!(!other.status.success(), "seed 2 ran beside seed 1: {stderr}");
+    let holder = format!("dnlts process {}", first.id());
+    for expected in [holder.as_str(), "seed 1", "wait", "another --out"] {
+        assert!(stderr.contains(expected), "{expected:?} in: {stderr}");
+    }
+    let same = published("1");
+    assert!(same.status.success(), "the same settings share r/: {}", text(&same.stderr));
+    assert!(first.try_wait().unwrap().is_none(), "the first run was still running throughout");
+    assert!(first.wait().unwrap().success());
+    assert!(!lock.exists(), "the last run removed the lock file");
+    let after = published("2");
+    assert!(after.status.success(), "r/ is free again: {}", text(&after.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Tensor names are the file's own text: `weights inspect` prints them escaped, so that a
+/// newline cannot forge a line and a right-to-left override cannot reorder one.
+#[test]
+fn weights_inspect_escapes_control_and_bidi_characters_in_names() {
+    let dir = scratch("inspect-names");
+    let file = dir.join("hostile.safetensors");
+    let tensor = tch::Tensor::zeros([2], (tch::Kind::Float, tch::Device::Cpu));
+    let names = ["fc.weight\n10 tensors, 0 values, sha256 0", "\u{202e}thgiew.cf", "a\u{1b}[2Jb"];
+    let pairs: Vec<(&str, &tch::Tensor)> = names.iter().map(|n| (*n, &tensor)).collect();
+    dnlts::models::weights::write_tensors(&pairs, &file).unwrap();
+    let out = dnlts(&["weights", "inspect", file.to_str().unwrap()], &dir);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stdout.lines().count(), 4, "three tensors and the summary:\n{stdout}");
+    assert!(!stdout.contains(['\u{202e}', '\u{1b}']), "{stdout:?}");
+    for shown in [r"fc.weight\n10 tensors", r"\u{202e}thgiew.cf", r"a\u{1b}[2Jb"] {
+        assert!(stdout.contains(shown), "{shown} in:\n{stdout}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,9 @@ use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
+/// Its forward returns a tuple (fixtures/models/make_tuple_model.py).
+const TUPLE_FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tuple_output.pt");
 
 fn scratch(name: &str) -> PathBuf {
     cli_common::scratch_dir("yours", name)
@@ -202,7 +205,7 @@ fn a_bad_classifier_is_refused_before_anything_trains_with_the_file_and_the_fix(
         (format!("small={},size=16", file("sixteen.pt")), vec!["size=16", "32×32", "pass size=32"]),
         (
             format!("broken={},size=32", file("broken.pt")),
-            vec!["cannot load", "not a loadable TorchScript module", "torch.jit.script"],
+            vec!["cannot load", "not a TorchScript file or damaged: ", "torch.jit.script"],
         ),
         (format!("gone={},size=32", file("missing.pt")), vec!["does not exist"]),
         (
@@ -247,6 +250,44 @@ fn a_bad_classifier_is_refused_before_anything_trains_with_the_file_and_the_fix(
         assert!(
             !out.status.success() && text(&out.stderr).contains("cannot name a user classifier")
         );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Models that run forward but cannot stand behind an AE in training: an output without a
+/// gradient to the input (a detach, an argmax made one-hot), integer class indices, and a
+/// tuple. `models --classifier` and `reproduce` both refuse each with the reason, before
+/// anything trains and without a panic.
+#[test]
+fn a_classifier_without_a_gradient_or_with_a_tuple_output_is_refused_by_both_commands() {
+    let dir = scratch("no-gradient");
+    tch::manual_seed(3);
+    let weight = Tensor::randn([3, 10], (Kind::Float, Device::Cpu));
+    let logits = |x: &Tensor| x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).matmul(&weight);
+    traced(&dir.join("detached.pt"), 32, |x| logits(x).detach());
+    traced(&dir.join("one-hot.pt"), 32, |x| {
+        logits(x).argmax(1, false).one_hot(10).to_kind(Kind::Float)
+    });
+    traced(&dir.join("indices.pt"), 32, |x| logits(x).argmax(1, true).expand([-1, 10], false));
+    // libtorch's tracer cannot save two outputs: the fixture is written in TorchScript's format.
+    std::fs::copy(TUPLE_FIXTURE, dir.join("tuple.pt")).unwrap();
+    let cases = [
+        ("detached.pt", "carries no gradient back to the input"),
+        ("one-hot.pt", "carries no gradient back to the input"),
+        ("indices.pt", "not floating-point logits"),
+        ("tuple.pt", "returns a tuple of 2 values, not one tensor"),
+    ];
+    for (file, reason) in cases {
+        let path = dir.join(file).display().to_string();
+        let spec = format!("mine={path},size=32");
+        let checked = dnlts(&["models", "--classifier", &spec], &dir);
+        let stderr = text(&checked.stderr);
+        assert!(!checked.status.success(), "models --classifier {file} was accepted");
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(stderr.contains(&path) && stderr.contains(reason), "{file}: {stderr}");
+        let stderr = refused(&dir, &spec);
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(stderr.contains(&path) && stderr.contains(reason), "{file}: {stderr}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

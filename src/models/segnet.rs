@@ -311,9 +311,7 @@ impl AutoEncoder {
         // Checks the whole structure first, so a damaged file is described in words.
         super::weights::read_layout(vgg_file)?;
         let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(vgg_file)
-            .map_err(|error| {
-                format_error(super::classifier::first_line(&error.to_string()).into())
-            })?
+            .map_err(|error| format_error(super::classifier::first_line(&error.to_string())))?
             .into_iter()
             .collect();
         let ours = self.encoder.variables();

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod fingerprint;
 mod help;
+mod out_lock;
 mod output;
 mod profile;
 mod provenance;
@@ -186,7 +187,10 @@ fn install_stop_handler() {
         // Outside training there is no checkpoint to write: stop now. Files are written
         // atomically, so nothing half-written stays behind.
         if dnlts::train::stop::requested() || !dnlts::train::stop::loop_running() {
-            eprintln!("\nstopped");
+            match dnlts::train::stop::advice() {
+                Some(advice) => eprintln!("\nstopped; {advice}"),
+                None => eprintln!("\nstopped"),
+            }
             // _exit: no C++ static destructors while the main thread may be inside libtorch.
             unsafe { libc::_exit(130) };
         }

@@ -15,6 +15,8 @@ use crate::targets::{self, Context, Target};
 
 /// What `dnlts reproduce` was asked to do.
 pub struct RunRequest {
+    /// This run's share of the output folder's lock, held while the request lives.
+    pub _out_lock: crate::out_lock::OutLock,
     pub profile: Profile,
     pub options: RunOptions,
     /// Continue interrupted training stages from their checkpoints.
