@@ -97,7 +97,9 @@ fn env_runs_from_any_directory_and_reports_versions() {
 #[test]
 fn openmp_waits_passively_when_its_threads_do_not_fit_and_the_users_policy_wins() {
     let oversubscribed = (std::thread::available_parallelism().unwrap().get() + 1).to_string();
-    let cases: [(&[(&str, &str)], &str, &str); 3] = [
+    // (environment given, OMP_WAIT_POLICY libgomp finds, how `env` names the policy)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 3] = [
         (&[], "PASSIVE", "passive: "),
         (&[("OMP_WAIT_POLICY", "ACTIVE")], "ACTIVE", "OMP_WAIT_POLICY=ACTIVE, set by you"),
         (&[("DNLTS_WAIT_POLICY", "spin (inherited)")], "unset", "spin (inherited)"),
