@@ -76,12 +76,19 @@ bench:
 	$(WITH_TORCH) cargo bench --workspace --locked
 
 # The small profile's steps in dnlts and in PyTorch eager (torch 2.11, as our libtorch), both
-# layouts, runs alternating; prints ms/step and the ratio dnlts speed / PyTorch speed per stage.
-PYTHON ?= python3
+# layouts, runs alternating, each side in its own process; prints ms/step and the ratio dnlts
+# speed / PyTorch speed per stage.
+# PyTorch eager comes from a virtualenv of the project's own (.venv-bench, torch 2.11.0 as our
+# libtorch, from PyPI: about 3 GB with its CUDA libraries), made on first use; PYTHON=… a Python
+# that already has torch 2.11.0.
+PYTHON ?= .venv-bench/bin/python
 BENCH_PYTORCH_ARGS ?= --threads 2 --steps 3 --rounds 3
-bench-pytorch: build
+.venv-bench/bin/python:
+	python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet torch==2.11.0 numpy
+
+bench-pytorch: build $(if $(filter .venv-bench/bin/python,$(PYTHON)),.venv-bench/bin/python)
 	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS)
-	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS) --channels-last
 	$(PYTHON) scripts/bench_pytorch_small.py --compare $(DNLTS) $(BENCH_PYTORCH_ARGS) --channels-last
 
 # Re-bless every golden file after an intended change, then print what moved (review the diff!).

@@ -1,8 +1,8 @@
 //! Writes paper-smoke's generated inputs (`dnlts::smoke`, what `tests/paper_smoke.rs` runs on)
 //! with as many validation images as asked: the ImageNet-layout tree in `DIR/imagenet`, the
 //! YFCC-layout tree in `DIR/yfcc` and torchvision-named random weights of A, V, I, R in
-//! `DIR/weights` (about 0.95 GB). README ("The paper's path") uses two such trees to measure
-//! the evaluation's peak memory against the number of validation images.
+//! `DIR/weights` (about 0.95 GB). docs/paper-scale.md ("Peak memory of the evaluation") uses
+//! such trees to measure the evaluation's peak memory against the number of validation images.
 //!
 //! ```text
 //! scripts/with-libtorch.sh cargo run --release --example smoke_tree -- DIR [--val-images 4] [--no-weights]

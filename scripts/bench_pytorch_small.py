@@ -22,9 +22,10 @@ of --steps steps after --warmup, in ms/step and img/s as `dnlts bench` prints th
 
 --compare first checks that every network here has the parameters and forward
 multiply-accumulates `DNLTS models --json` reports for it, then runs `DNLTS bench --json` and
-this script --rounds times each, alternating, and prints per stage the medians and the ratio
+this script --rounds times each, alternating, each in a process of its own (so that neither
+side's OpenMP threads are alive while the other is timed), and prints per stage the medians and the ratio
 dnlts speed / PyTorch speed (above 1: dnlts is faster). --fold-ab times what folding the
-frozen classifier's batch norm saves (README, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
+frozen classifier's batch norm saves (docs/performance.md, "Speed on a CPU"). Needs torch 2.11.0 (dnlts'
 libtorch).
 """
 import argparse
@@ -552,18 +553,32 @@ def common_options(args):
     return options + (["--channels-last"] if args.channels_last else [])
 
 
+def own_process(args, *words):
+    """This script run again in a process of its own, with the options of this one: each side
+    of the comparison runs alone, never beside the other's OpenMP threads (spinning or asleep,
+    they change what the other measures)."""
+    command = [sys.executable, __file__, *words, *common_options(args),
+               "--seed", str(args.seed), "--width-divisor", str(args.width_divisor),
+               "--ae-width-divisor", str(args.ae_width_divisor), "--ae-stages",
+               str(args.ae_stages), "--image-size", str(args.image_size),
+               "--classes", str(args.classes)]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def compare(args):
     dnlts = args.compare
-    check_models(dnlts, args)
+    print(own_process(args, "--check-models", dnlts), end="")
     dnlts_runs, torch_runs = [], []
     for _ in range(args.rounds):
         run = subprocess.run([dnlts, "bench", "--profile", args.profile, "--json"]
                              + common_options(args), check=True, capture_output=True, text=True)
         dnlts_runs.append({s["stage"]: s["step_seconds"] for s in json.loads(run.stdout)["stages"]})
-        torch_runs.append({r["stage"]: r["step_seconds"] for r in bench(args)})
+        rows = json.loads(own_process(args, "--json"))
+        torch_runs.append({r["stage"]: r["step_seconds"] for r in rows})
     layout = ", channels-last" if args.channels_last else ""
     print(f"\nprofile {args.profile}, batch {args.batch_size}, {args.threads} thread(s){layout}; "
-          f"median of {args.steps} step(s) per run, median over {args.rounds} alternating run(s)")
+          f"median of {args.steps} step(s) per run, median over {args.rounds} alternating run(s), "
+          f"each side in its own process")
     print(f"{'stage':<20} {'dnlts ms':>10} {'PyTorch ms':>11} {'dnlts/PyTorch speed':>20}")
     for stage in torch_runs[0]:
         ours = statistics.median(run[stage] for run in dnlts_runs)
@@ -648,6 +663,10 @@ def main():
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--compare", metavar="DNLTS", help="the dnlts binary to compare with")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--json", action="store_true",
+                        help="print the step times as JSON (what --compare reads)")
+    parser.add_argument("--check-models", metavar="DNLTS",
+                        help="only check the networks against DNLTS models --json")
     parser.add_argument("--fold-ab", action="store_true",
                         help="time the fine-tuning step with the classifier's batch norm folded "
                              "and not, interleaved in this process")
@@ -655,6 +674,10 @@ def main():
     torch.set_num_threads(args.threads)
     if args.fold_ab:
         fold_ab(args)
+    elif args.check_models:
+        check_models(args.check_models, args)
+    elif args.json:
+        print(json.dumps(bench(args)))
     elif args.compare:
         compare(args)
     else:

@@ -102,7 +102,7 @@ if [ -n "$golden_test" ] && [ -x "$golden_test" ]; then
   step golden-evaluation-on-gpu env DNLTS_BIN="$dnlts" DNLTS_GOLDEN_DEVICE=cuda DNLTS_ROOT="$PWD" \
     "$golden_test" evaluation_layer --nocapture
 fi
-# The paper-scale step table of the README's "Scale" section (batch 32, the profile's).
+# The paper-scale step table of docs/performance.md ("How fast a stage runs") (batch 32, the profile's).
 step bench-paper-f32 "$dnlts" bench --profile paper --device cuda
 step bench-paper-bf16 "$dnlts" bench --profile paper --device cuda --amp --channels-last
 step bench-paper-bf16-fast "$dnlts" bench --profile paper --device cuda --amp --channels-last \

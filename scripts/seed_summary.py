@@ -5,7 +5,7 @@
 
 Reads each folder's table1.json, table2.json, claims.json and stage records (stages/*.json)
 and prints Table 1 and Table 2 as mean ± sd over the runs, the claims that hold in each run,
-the small profile's aims (README, "The small profile") per run, and the seconds per stage.
+the small profile's aims (docs/experiments/small-profile.md) per run, and the seconds per stage.
 Nothing is typed in: every number comes from the folders given.
 """
 

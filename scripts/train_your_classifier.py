@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Train a classifier of your own on a profile's images in PyTorch and plug it into dnlts.
 
-The round trip (README, "Your own classifier"):
+The round trip (docs/own-classifier.md):
 
     dnlts data export --profile small --split train --out data/small/train
-    dnlts data export --profile small --split test  --out data/small/val
+    dnlts data export --profile small --split val   --out data/small/val
     python3 scripts/train_your_classifier.py data/small mine.pt
     dnlts reproduce --profile small --classifier mine=mine.pt,size=32
+
+val/ is for choosing --epochs and settings: it is the validation split, which no table
+reports. Never export the test split there: Tables 1-2 are computed on it, and a classifier
+chosen on those images would be measured on what it was selected by.
 
 dnlts hands a classifier [0, 1] RGB images of the profile's size, normalised with the
 `mean=`/`std=` of its --classifier spec (ImageNet's by default), and reads one logit per
@@ -67,7 +71,9 @@ def accuracy(model: nn.Module, batches) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", help="folder with train/ and val/ from `dnlts data export`")
+    parser.add_argument(
+        "data", help="folder with train/ and val/ (the val split, not test) from `dnlts data export`"
+    )
     parser.add_argument("out", help="TorchScript file to write (e.g. mine.pt)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

@@ -10,7 +10,11 @@
 //! - `before-rename` (the file's path): an atomic write has filled and synced its temporary
 //!   file but not renamed it;
 //! - `stage-weights` (stage name): a finished stage's weights are written, its record is not;
-//! - `stage-record` (stage name): the record is written, the checkpoints are not removed yet.
+//! - `stage-record` (stage name): the record is written, the checkpoints are not removed yet;
+//! - `evaluate` (`LABEL@FIRST-IMAGE`): an evaluation batch is about to be read.
+//!
+//! With `DNLTS_FAILPOINT_SIGNAL=TERM` the point sends SIGTERM to the process instead (once)
+//! and goes on: what `kill` or a batch system's time limit does, for the stop handler.
 
 use std::sync::OnceLock;
 
@@ -28,11 +32,23 @@ fn armed() -> Option<&'static (String, String)> {
         .as_ref()
 }
 
-/// Kills the process if `point` is armed and its context contains the armed one; `context`
-/// is only computed when `point` is armed.
+/// The environment variable that makes an armed point send SIGTERM (`TERM`), not SIGKILL.
+pub const SIGNAL_VARIABLE: &str = "DNLTS_FAILPOINT_SIGNAL";
+
+/// Kills the process if `point` is armed and its context contains the armed one (or sends it
+/// SIGTERM once, see the module's documentation); `context` is only computed when `point` is
+/// armed.
 pub fn hit(point: &str, context: impl FnOnce() -> String) {
     if let Some((armed_point, armed_context)) = armed() {
         if armed_point == point && context().contains(armed_context.as_str()) {
+            if std::env::var(SIGNAL_VARIABLE).as_deref() == Ok("TERM") {
+                static SENT: std::sync::Once = std::sync::Once::new();
+                #[cfg(unix)]
+                SENT.call_once(|| unsafe {
+                    libc::raise(libc::SIGTERM);
+                });
+                return;
+            }
             kill_self();
         }
     }

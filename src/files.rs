@@ -65,6 +65,16 @@ pub fn describe_io(error: &io::Error) -> String {
                                          created; choose another path"
             .into(),
         io::ErrorKind::StorageFull => "the disk is full; free space and run again".into(),
+        io::ErrorKind::QuotaExceeded => {
+            "the disk quota is used up; free space (or get a larger quota) and run again".into()
+        }
+        io::ErrorKind::FileTooLarge => {
+            "the file is larger than this file system allows; write to another disk".into()
+        }
+        // What a writer says when the disk stops taking bytes without an error of its own.
+        io::ErrorKind::WriteZero => {
+            "the write stopped short (a full disk does this); free space and run again".into()
+        }
         io::ErrorKind::ReadOnlyFilesystem => {
             "the file system is read-only; choose a writable place".into()
         }
@@ -73,6 +83,35 @@ pub fn describe_io(error: &io::Error) -> String {
             .into(),
         _ => format!("{}; check that the path is right and accessible", without_os_code(error)),
     }
+}
+
+/// Text from inside a user's file (a tensor name), made safe to print on a terminal: control
+/// characters (a newline that would forge a line, an escape sequence) and the bidirectional
+/// controls that reorder what follows them (U+202A–U+202E, U+2066–U+2069, the marks U+200E,
+/// U+200F, U+061C) are written as Rust escapes (`\n`, `\u{202e}`); a backslash as `\\`, so
+/// that an escape is never ambiguous.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c == '\\'
+            || c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if unsafe_char(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(shown)
 }
 
 /// The operating system's message without its " (os error N)" suffix.
@@ -158,6 +197,13 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_what_could_forge_or_reorder_a_line() {
+        assert_eq!(printable("conv1.weight"), "conv1.weight");
+        assert_eq!(printable("a\nb\u{202e}c\\d\u{1b}[2J"), "a\\nb\\u{202e}c\\\\d\\u{1b}[2J");
+        assert_eq!(printable("ünïcödé"), "ünïcödé");
+    }
 
     #[test]
     fn errors_say_what_is_wrong_in_words() {

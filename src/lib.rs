@@ -20,6 +20,7 @@ pub mod report;
 pub mod seed;
 pub mod smoke;
 pub mod train;
+pub mod wait_policy;
 
 /// The libtorch version this build links against, read from libtorch's own files at build time.
 pub const LIBTORCH_VERSION: &str = env!("DNLTS_LIBTORCH_VERSION");

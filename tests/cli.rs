@@ -23,6 +23,63 @@ fn help_explains_every_subcommand() {
     }
 }
 
+/// The subcommands a help page lists: the first word of each line under a heading that names
+/// commands, up to the blank line that ends the section (`help` itself left out).
+fn listed_commands(help: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_section = false;
+    for line in help.lines() {
+        if line.trim().is_empty() {
+            in_section = false;
+        } else if !line.starts_with(' ') {
+            in_section = line.to_ascii_lowercase().contains("commands");
+        } else if in_section && line.starts_with("  ") && !line.starts_with("   ") {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if name != "help" {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// `dnlts --help` and every subcommand's help, short and long, fit 100 columns, and every
+/// positional argument is explained.
+#[test]
+fn every_help_page_fits_100_columns() {
+    let mut pages: Vec<Vec<String>> = vec![vec![]];
+    let mut checked = 0;
+    while let Some(path) = pages.pop() {
+        for flag in ["--help", "-h"] {
+            let args: Vec<&str> = path.iter().map(String::as_str).chain([flag]).collect();
+            let out = dnlts(&args, Path::new("/"));
+            let help = text(&out.stdout);
+            assert!(out.status.success(), "dnlts {}: {}", args.join(" "), text(&out.stderr));
+            for line in help.lines() {
+                let width = line.chars().count();
+                assert!(width <= 100, "dnlts {}: {width} columns:\n{line}", args.join(" "));
+            }
+            if flag == "--help" {
+                for sub in listed_commands(&help) {
+                    pages.push(path.iter().cloned().chain([sub]).collect());
+                }
+                // A positional argument's entry says what it is, below or beside its name.
+                let arguments = help.split_once("Arguments:").map(|(_, rest)| rest);
+                let entries = arguments.and_then(|rest| rest.split("\n\n").next());
+                for entry in entries.unwrap_or_default().lines().filter(|l| l.starts_with("  <")) {
+                    let explained =
+                        entry.split_once(">  ").is_some_and(|(_, t)| !t.trim().is_empty());
+                    let below = help.contains(&format!("{entry}\n          "));
+                    assert!(explained || below, "dnlts {}: {entry} unexplained", args.join(" "));
+                }
+            }
+            checked += 1;
+        }
+    }
+    // The main page, its 16 commands (5 under "Stage commands") and the 5 of data and weights.
+    assert!(checked >= 2 * 22, "only {checked} pages were found");
+}
+
 #[test]
 fn env_runs_from_any_directory_and_reports_versions() {
     let out = dnlts(&["env", "--threads", "1"], Path::new("/"));
@@ -33,21 +90,34 @@ fn env_runs_from_any_directory_and_reports_versions() {
     }
 }
 
-/// OpenMP threads wait passively unless the user chose otherwise: the process restarts itself
-/// with the policy set (libgomp reads it when it loads, before `main`).
+/// OpenMP's wait policy (`dnlts::wait_policy`): passive when the command's threads do not fit
+/// on idle cores (more threads than this machine has cores: whatever else runs), the user's
+/// policy when one is set, and an inherited decision kept. The process restarts itself with
+/// the policy set (libgomp reads it when it loads, before `main`); `env` names it.
 #[test]
-fn openmp_threads_wait_passively_unless_the_user_chose() {
-    for (given, expected) in [(None, "PASSIVE"), (Some("ACTIVE"), "ACTIVE")] {
+fn openmp_waits_passively_when_its_threads_do_not_fit_and_the_users_policy_wins() {
+    let oversubscribed = (std::thread::available_parallelism().unwrap().get() + 1).to_string();
+    // (environment given, OMP_WAIT_POLICY libgomp finds, how `env` names the policy)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 3] = [
+        (&[], "PASSIVE", "passive: "),
+        (&[("OMP_WAIT_POLICY", "ACTIVE")], "ACTIVE", "OMP_WAIT_POLICY=ACTIVE, set by you"),
+        (&[("DNLTS_WAIT_POLICY", "spin (inherited)")], "unset", "spin (inherited)"),
+    ];
+    for (given, variable, words) in cases {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
-        command.args(["env", "--json", "--threads", "1"]).env_remove("LD_LIBRARY_PATH");
-        match given {
-            Some(policy) => command.env("OMP_WAIT_POLICY", policy),
-            None => command.env_remove("OMP_WAIT_POLICY"),
-        };
+        command
+            .args(["env", "--json", "--threads", &oversubscribed])
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("OMP_WAIT_POLICY")
+            .env_remove("DNLTS_WAIT_POLICY")
+            .envs(given.iter().copied());
         let out = command.output().expect("the dnlts binary starts");
         assert!(out.status.success(), "{}", text(&out.stderr));
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(value["omp_wait_policy"], expected, "given {given:?}");
+        assert_eq!(value["omp_wait_policy"], variable, "given {given:?}: {value}");
+        let said = value["wait_policy"].as_str().unwrap_or_default();
+        assert!(said.starts_with(words), "given {given:?}: wait_policy '{said}'");
     }
 }
 
@@ -545,6 +615,70 @@ fn the_readme_pictures_of_the_synthetic_world_are_current() {
         }
         let committed = std::fs::read(docs.join(&name)).unwrap_or_default();
         assert!(committed == drawn, "docs/{name} is stale: run `make golden` and review it");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two runs with different seeds into one `--out` once replaced each other's stages (one
+/// failed with "pre-training record missing"): while a run holds the folder, a run of other
+/// settings is refused, naming the holder's pid and the fix; a run of the same settings shares
+/// the folder; once the holder ends, the folder is free again and no lock file is left.
+#[test]
+fn a_run_with_other_settings_is_refused_while_another_holds_the_output_folder() {
+    let dir = scratch("out-lock");
+    let base = ["reproduce", "--profile", "tiny", "--out", "r", "--threads", "1"];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_dnlts"))
+        .args(base)
+        .args(["--seed", "1", "--include", "table1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.join("r/.dnlts.lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended before it was seen");
+        assert!(started.elapsed().as_secs() < 60, "the first run never locked r/");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let published = |seed: &str| {
+        dnlts(&[&base[..], &["--seed", seed, "--include", "published"]].concat(), &dir)
+    };
+    let other = published("2");
+    let stderr = text(&other.stderr);
+    assert!(!other.status.success(), "seed 2 ran beside seed 1: {stderr}");
+    let holder = format!("dnlts process {}", first.id());
+    for expected in [holder.as_str(), "seed 1", "wait", "another --out"] {
+        assert!(stderr.contains(expected), "{expected:?} in: {stderr}");
+    }
+    let same = published("1");
+    assert!(same.status.success(), "the same settings share r/: {}", text(&same.stderr));
+    assert!(first.try_wait().unwrap().is_none(), "the first run was still running throughout");
+    assert!(first.wait().unwrap().success());
+    assert!(!lock.exists(), "the last run removed the lock file");
+    let after = published("2");
+    assert!(after.status.success(), "r/ is free again: {}", text(&after.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Tensor names are the file's own text: `weights inspect` prints them escaped, so that a
+/// newline cannot forge a line and a right-to-left override cannot reorder one.
+#[test]
+fn weights_inspect_escapes_control_and_bidi_characters_in_names() {
+    let dir = scratch("inspect-names");
+    let file = dir.join("hostile.safetensors");
+    let tensor = tch::Tensor::zeros([2], (tch::Kind::Float, tch::Device::Cpu));
+    let names = ["fc.weight\n10 tensors, 0 values, sha256 0", "\u{202e}thgiew.cf", "a\u{1b}[2Jb"];
+    let pairs: Vec<(&str, &tch::Tensor)> = names.iter().map(|n| (*n, &tensor)).collect();
+    dnlts::models::weights::write_tensors(&pairs, &file).unwrap();
+    let out = dnlts(&["weights", "inspect", file.to_str().unwrap()], &dir);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stdout.lines().count(), 4, "three tensors and the summary:\n{stdout}");
+    assert!(!stdout.contains(['\u{202e}', '\u{1b}']), "{stdout:?}");
+    for shown in [r"fc.weight\n10 tensors", r"\u{202e}thgiew.cf", r"a\u{1b}[2Jb"] {
+        assert!(stdout.contains(shown), "{shown} in:\n{stdout}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

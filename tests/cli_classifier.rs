@@ -12,6 +12,9 @@ use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny_scripted.pt");
+/// Its forward returns a tuple (fixtures/models/make_tuple_model.py).
+const TUPLE_FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tuple_output.pt");
 
 fn scratch(name: &str) -> PathBuf {
     cli_common::scratch_dir("yours", name)
@@ -202,7 +205,7 @@ fn a_bad_classifier_is_refused_before_anything_trains_with_the_file_and_the_fix(
         (format!("small={},size=16", file("sixteen.pt")), vec!["size=16", "32×32", "pass size=32"]),
         (
             format!("broken={},size=32", file("broken.pt")),
-            vec!["cannot load", "not a loadable TorchScript module", "torch.jit.script"],
+            vec!["cannot load", "not a TorchScript file or damaged: ", "torch.jit.script"],
         ),
         (format!("gone={},size=32", file("missing.pt")), vec!["does not exist"]),
         (
@@ -251,6 +254,44 @@ fn a_bad_classifier_is_refused_before_anything_trains_with_the_file_and_the_fix(
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Models that run forward but cannot stand behind an AE in training: an output without a
+/// gradient to the input (a detach, an argmax made one-hot), integer class indices, and a
+/// tuple. `models --classifier` and `reproduce` both refuse each with the reason, before
+/// anything trains and without a panic.
+#[test]
+fn a_classifier_without_a_gradient_or_with_a_tuple_output_is_refused_by_both_commands() {
+    let dir = scratch("no-gradient");
+    tch::manual_seed(3);
+    let weight = Tensor::randn([3, 10], (Kind::Float, Device::Cpu));
+    let logits = |x: &Tensor| x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).matmul(&weight);
+    traced(&dir.join("detached.pt"), 32, |x| logits(x).detach());
+    traced(&dir.join("one-hot.pt"), 32, |x| {
+        logits(x).argmax(1, false).one_hot(10).to_kind(Kind::Float)
+    });
+    traced(&dir.join("indices.pt"), 32, |x| logits(x).argmax(1, true).expand([-1, 10], false));
+    // libtorch's tracer cannot save two outputs: the fixture is written in TorchScript's format.
+    std::fs::copy(TUPLE_FIXTURE, dir.join("tuple.pt")).unwrap();
+    let cases = [
+        ("detached.pt", "carries no gradient back to the input"),
+        ("one-hot.pt", "carries no gradient back to the input"),
+        ("indices.pt", "not floating-point logits"),
+        ("tuple.pt", "returns a tuple of 2 values, not one tensor"),
+    ];
+    for (file, reason) in cases {
+        let path = dir.join(file).display().to_string();
+        let spec = format!("mine={path},size=32");
+        let checked = dnlts(&["models", "--classifier", &spec], &dir);
+        let stderr = text(&checked.stderr);
+        assert!(!checked.status.success(), "models --classifier {file} was accepted");
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(stderr.contains(&path) && stderr.contains(reason), "{file}: {stderr}");
+        let stderr = refused(&dir, &spec);
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(stderr.contains(&path) && stderr.contains(reason), "{file}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn exported_images_read_back_by_the_image_folder_reader_are_the_embedded_source() {
     use dnlts::data::imagenet::{self, ImageNetSplit};
@@ -292,5 +333,29 @@ fn exported_images_read_back_by_the_image_folder_reader_are_the_embedded_source(
         &dir,
     );
     assert!(text(&again.stderr).contains("not empty"), "{}", text(&again.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The round trip exports `val` for choosing epochs (docs/own-classifier.md): it must share no
+/// image with `test`, on which Tables 1–2 are computed, or that choice would see the test set.
+#[test]
+fn the_exported_validation_split_shares_no_image_with_the_test_split() {
+    let dir = scratch("export-val");
+    let mut images = Vec::new();
+    for split in ["val", "test"] {
+        let args = ["data", "export", "--profile", "tiny", "--split", split, "--out", split];
+        let out = dnlts(&args, &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let manifest = std::fs::read_to_string(dir.join(split).join("MANIFEST.sha256")).unwrap();
+        let hashes: std::collections::BTreeSet<String> = manifest
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| line.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(hashes.len(), 64, "{split}: 64 distinct images");
+        images.push(hashes);
+    }
+    let shared = images[0].intersection(&images[1]).count();
+    assert_eq!(shared, 0, "{shared} images of the val export are also in the test export");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -273,3 +273,57 @@ fn make_reproduce_paper_runs_the_doctor_first_with_the_folders() {
     assert!(!small.contains("doctor"), "other profiles run no preflight:\n{small}");
     assert!(small.contains("reproduce --profile small"), "{small}");
 }
+
+/// paper-smoke's preflight compares with its own numbers, not ILSVRC2012's or the paper's; and a
+/// tree whose training images mostly do not decode stops the run when the data is opened,
+/// before anything trains, counting each damaged file once.
+#[test]
+fn paper_smoke_states_its_own_numbers_and_a_damaged_tree_stops_before_training() {
+    let dir = scratch_dir("doctor", "smoke-damaged");
+    let imagenet = dir.join("imagenet");
+    imagenet_tree(&imagenet, true);
+    let yfcc = dir.join("yfcc");
+    yfcc_tree(&yfcc);
+    let weights = dir.join("weights");
+    std::fs::create_dir_all(&weights).unwrap();
+    for family in [Family::Alexnet, Family::Vgg16Bn, Family::InceptionV3, Family::Resnet50] {
+        // paper-smoke's torchvision networks predict its 4 classes.
+        let store = tch::nn::VarStore::new(tch::Device::Cpu);
+        let _ = family.build(&store.root(), Scale::Paper, 4);
+        let tensors: Vec<_> = store.variables().into_iter().map(|(n, t)| (n, t.size())).collect();
+        sparse_safetensors(&weights.join(format!("{}.safetensors", family.name())), &tensors);
+    }
+    let paths = [&imagenet, &yfcc, &weights].map(|path| path.to_str().unwrap().to_string());
+    let inputs = ["--imagenet", &paths[0], "--yfcc", &paths[1], "--weights", &paths[2]];
+    let smoke = ["--profile", "paper-smoke", "--device", "cpu", "--out", "out"];
+    let out = dnlts(&[&["doctor"][..], &smoke, &inputs].concat(), &dir);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    for wrong in ["ILSVRC2012 has", "the paper pre-trains", "not the paper's"] {
+        assert!(!stdout.contains(wrong), "{wrong:?} in:\n{stdout}");
+    }
+    for expected in [
+        "4 images found, profile 'paper-smoke' reads all of them",
+        "2 classes found, profile 'paper-smoke' has 4",
+        "profile 'paper-smoke' pre-trains on 8",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+
+    // 15 of the 19 training images cut in half: undecodable.
+    let class = imagenet.join("train/n01440764");
+    let good = std::fs::read(class.join("n01440764_0.JPEG")).unwrap();
+    for i in 0..15 {
+        std::fs::write(class.join(format!("cut_{i:02}.JPEG")), &good[..good.len() / 2]).unwrap();
+    }
+    let train = ["train-classifier", "--classifier", "L", "--threads", "1"];
+    let out = dnlts(&[&train[..], &smoke, &inputs].concat(), &dir);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("15 of 19 files failed to load"), "{stderr}");
+    assert!(stderr.contains(&format!("--imagenet {}", paths[0])), "{stderr}");
+    assert!(stderr.contains("cut_00.JPEG") && stderr.contains("cut_04.JPEG"), "{stderr}");
+    assert!(!stderr.contains("raise the failure budget"), "no such option: {stderr}");
+    assert!(!dir.join("out/stages").exists(), "nothing trained");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

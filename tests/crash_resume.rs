@@ -165,3 +165,42 @@ fn checkpoints_made_with_other_settings_are_not_resumed() {
     assert_eq!(stage_files(&killed), stage_files(&fresh));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// SIGTERM while the evaluation runs (no training loop, so no checkpoint to wait for) ends
+/// the process at once with 130, saying where the finished stages are and how to continue
+/// (it said only "stopped"); doing what it says finishes the run without training again.
+#[test]
+fn sigterm_during_the_evaluation_says_how_to_continue() {
+    let out = std::env::temp_dir().join(format!("dnlts-sigterm-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let args = ["reproduce", "--profile", "tiny", "--include", "table1", "--threads", "1"];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
+    command.args(args).arg("--out").arg(&out);
+    command.env(dnlts::failpoint::VARIABLE, "evaluate");
+    let stopped = command.env(dnlts::failpoint::SIGNAL_VARIABLE, "TERM").output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    let advice = format!(
+        "stopped; the stages finished so far are kept in {}: run the same command with \
+         --resume to continue",
+        out.join("stages").display()
+    );
+    assert!(stderr.contains(&advice), "{stderr}");
+    let records = || {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(out.join("stages"))
+            .unwrap()
+            .flatten()
+            .map(|entry| (entry.path(), std::fs::read(entry.path()).unwrap_or_default()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = records();
+    let mut again = Command::new(env!("CARGO_BIN_EXE_dnlts"));
+    again.args(args).args(["--resume", "--out"]).arg(&out);
+    let resumed = again.env_remove(dnlts::failpoint::VARIABLE).output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(records(), before, "every stage was cached, none trained again");
+    assert!(out.join("table1.json").is_file());
+    std::fs::remove_dir_all(&out).unwrap();
+}

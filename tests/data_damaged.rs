@@ -359,3 +359,97 @@ fn a_preview_grid_is_bounded_by_memory_and_the_source() {
     let canvas = img.as_raw().len() as u64;
     assert_eq!(preview::grid_bytes(20, 32, 32), 2 * canvas + 20 * 32 * 32 * 3);
 }
+
+/// A damaged file counts once against the failure budget however often it is read (each epoch,
+/// and as the replacement tried for its neighbours), and the budget's message names distinct
+/// files and no option that does not exist.
+#[test]
+fn the_failure_budget_counts_files_not_reads() {
+    let root = temp_dir("budget-files");
+    let good = jpeg_bytes(&textured(48, 40, 1));
+    for i in 0..19 {
+        let bytes = if i < 3 { good.clone() } else { good[..good.len() / 2].to_vec() };
+        write(&root.join(format!("train/n01440764/{i:02}.JPEG")), &bytes);
+    }
+    let set = imagenet::ImageNet::from(imagenet::open(&root, ImageNetSplit::Train, SMALL).unwrap());
+    let all: Vec<u64> = (0..19).collect();
+    for _epoch in 0..5 {
+        let _ = set.labelled(Split::Train, &all);
+    }
+    let skipped = set.skip_log().unwrap().snapshot();
+    assert_eq!(skipped.len(), 16, "each damaged file once");
+    let error = FailureBudget::default().check(19, &skipped).unwrap_err().to_string();
+    assert!(error.starts_with("16 of 19 files failed to load (84.21% > allowed 1.00%)"), "{error}");
+    let examples: std::collections::BTreeSet<&str> =
+        error.split("examples: ").nth(1).unwrap().split(", ").collect();
+    assert_eq!(examples.len(), 5, "five distinct examples: {error}");
+    assert!(!error.contains("failure budget"), "no option sets it: {error}");
+
+    // Before a run reads them: a split this small is decoded whole and held to the budget.
+    let (tried, failed) = dnlts::data::source::failures_in_sample(&set, Split::Train, 1_000);
+    assert_eq!((tried, failed.len()), (19, 16));
+    let error = FailureBudget::default().check_sample(tried, 19, &failed).unwrap_err();
+    assert!(error.to_string().starts_with("16 of 19 files failed"), "{error}");
+}
+
+/// A split of 100,000 images where a share `per_mille`/1000 of them (spread by a hash) fails.
+struct Damaged {
+    per_mille: f32,
+}
+
+impl ImageSource for Damaged {
+    fn image_size(&self) -> i64 {
+        1
+    }
+    fn classes(&self) -> i64 {
+        1
+    }
+    fn len(&self, _: Split) -> u64 {
+        100_000
+    }
+    fn load(&self, _: Split, index: u64) -> Result<dnlts::data::source::Sample, SkipReason> {
+        if dnlts::data::hash_unit(7, index) * 1000.0 < self.per_mille {
+            return Err(SkipReason::Undecodable);
+        }
+        Ok(dnlts::data::source::Sample { image: image::RgbImage::new(1, 1), label: 0 })
+    }
+}
+
+/// On a sample of a large split, only a share far above the budget stops the run before
+/// training (the exact count is checked as the files are read): 10 % does, 0.5 % and 2 % do not.
+#[test]
+fn a_sample_of_a_large_split_stops_only_far_past_the_budget() {
+    let budget = FailureBudget::default();
+    for (per_mille, stops) in [(100.0, true), (5.0, false), (20.0, false)] {
+        let source = Damaged { per_mille };
+        let (tried, failed) = dnlts::data::source::failures_in_sample(&source, Split::Train, 1_000);
+        assert_eq!(tried, 1_000);
+        let checked = budget.check_sample(tried, 100_000, &failed);
+        assert_eq!(checked.is_err(), stops, "{per_mille}‰: {} failed, {checked:?}", failed.len());
+        if let Err(error) = checked {
+            let error = error.to_string();
+            assert!(error.contains("of 1000 files sampled evenly from 100000"), "{error}");
+        }
+    }
+}
+
+/// A damaged zip shard is described in words, not in the zip library's terms ("Invalid
+/// EOCD64", "No CDFH found"), naming the shard and the fix.
+#[test]
+fn a_damaged_zip_shard_is_described_in_words() {
+    let root = temp_dir("damaged-zip-words");
+    let png = png_bytes(&textured(64, 64, 5));
+    zip_shard(&root.join("whole.zip"), &[("a.png", png.clone()), ("b.png", png)]);
+    let whole = std::fs::read(root.join("whole.zip")).unwrap();
+    let cases = [("cut.zip", whole[..whole.len() / 2].to_vec()), ("junk.zip", vec![7u8; 4096])];
+    for (name, bytes) in cases {
+        let dir = root.join(name.trim_end_matches(".zip"));
+        write(&dir.join(name), &bytes);
+        let error = yfcc::open(&dir, FailureBudget::default()).err().expect(name).to_string();
+        assert!(error.contains(&dir.join(name).display().to_string()), "{error}");
+        assert!(error.contains("not a complete zip archive") && error.contains("re-download"));
+        for raw in ["EOCD", "CDFH", "invalid Zip archive"] {
+            assert!(!error.contains(raw), "{name}: {error}");
+        }
+    }
+}

@@ -127,9 +127,16 @@ fn write_table(name: &str, rows: &[Vec<f64>]) -> PathBuf {
 #[test]
 fn analyze_refuses_impossible_thresholds_and_diagonals() {
     let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/paper/table2.json");
+    // Help is wrapped to 100 columns: read it as one line of words.
     let help = text(&dnlts(&["analyze", "--help"]).stdout);
-    assert!(help.contains("comma-separated (e.g. 0.1,0.2,0.8,0.9)"), "{help}");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("comma-separated; each a finite number above 0"), "{help}");
     assert!(help.contains("--max-concepts <N>"), "{help}");
+    // The default shown is one the option takes.
+    let shown = "[default: 0.1,0.2,0.8,0.9]";
+    assert!(help.contains(shown), "{help}");
+    let out = dnlts(&["analyze", table, "--thresholds", "0.1,0.2,0.8,0.9"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     for bad in ["0.2,0", "0.2,-0.5", "NaN", "inf", "0.2,x"] {
         let out = dnlts(&["analyze", table, &format!("--thresholds={bad}")]);
         assert!(!out.status.success(), "{bad} accepted");

@@ -22,8 +22,12 @@ const TIME_LIMIT: Duration = Duration::from_secs(60);
 const MEMORY_LIMIT_KIB: i64 = 3 * 1024 * 1024;
 /// What a message must never show a user: panics, C++ exceptions, Rust debug formatting of
 /// library errors, operating-system error numbers.
-const RAW: [&str; 9] = [
+const RAW: [&str; 13] = [
     "panicked",
+    "Internal torch error",
+    "enforce fail at",
+    "EOCD",
+    "CDFH",
     "RUST_BACKTRACE",
     "terminate called",
     "Exception raised from",
@@ -182,7 +186,96 @@ fn file_cases(root: &Path, inputs: &Inputs) -> Vec<Case> {
     }
     cases.extend(table_content_cases(&dir));
     cases.extend(folder_cases(root));
+    cases.extend(manifest_name_cases(root));
+    cases.extend(user_model_cases(root));
     cases
+}
+
+/// A TorchScript model traced from `forward` on a 2×3×32×32 batch, saved to `path`.
+fn traced(path: &Path, forward: impl Fn(&tch::Tensor) -> tch::Tensor) {
+    let example = tch::Tensor::zeros([2, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+    let mut closure = |inputs: &[tch::Tensor]| vec![forward(&inputs[0])];
+    let module = tch::CModule::create_by_tracing("Mine", "forward", &[example], &mut closure);
+    module.unwrap().save(path).unwrap();
+}
+
+/// Users' models that run forward but cannot stand behind an AE in training (issue #31): no
+/// gradient to the input, class indices, a tuple. Both commands refuse them, naming the file.
+fn user_model_cases(root: &Path) -> Vec<Case> {
+    use tch::{Kind, Tensor};
+    let dir = root.join("user-models");
+    std::fs::create_dir_all(&dir).unwrap();
+    let weight = Tensor::ones([3, 10], (Kind::Float, tch::Device::Cpu)) / 3.0;
+    let logits = |x: &Tensor| x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).matmul(&weight);
+    let mut files: Vec<(&str, PathBuf)> = Vec::new();
+    let mut model = |kind: &'static str, forward: &dyn Fn(&Tensor) -> Tensor| {
+        let file = dir.join(format!("{kind}.pt"));
+        traced(&file, forward);
+        files.push((kind, file));
+    };
+    model("detached", &|x| logits(x).detach());
+    model("one-hot-argmax", &|x| logits(x).argmax(1, false).one_hot(10).to_kind(Kind::Float));
+    model("class-indices", &|x| logits(x).argmax(1, true).expand([-1, 10], false));
+    // libtorch's tracer cannot save two outputs: fixtures/models/make_tuple_model.py wrote it.
+    let tuple = dir.join("tuple.pt");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
+    std::fs::copy(fixtures.join("tuple_output.pt"), &tuple).unwrap();
+    files.push(("tuple", tuple));
+    let mut cases = Vec::new();
+    for (kind, file) in files {
+        let spec = format!("mine={},size=32", s(&file));
+        let check = ["models", "--classifier", &spec];
+        cases.push(refused("models", format!("classifier {kind}"), &check, &s(&file)));
+        let run = ["reproduce", "--profile", "tiny", "--out", "out", "--classifier", &spec];
+        cases.push(refused("reproduce", format!("--classifier {kind}"), &run, &s(&file)));
+    }
+    cases
+}
+
+/// Folder trees whose names the manifest's text holds only with care (issue #31).
+fn manifest_name_cases(root: &Path) -> Vec<Case> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = root.join("manifest-names");
+    let folder = |name: &str| {
+        let folder = dir.join(name);
+        write(&folder.join("data.bin"), b"payload");
+        folder
+    };
+    let not_utf8 = folder("not-utf8");
+    for byte in [0xfeu8, 0xff] {
+        write(&not_utf8.join(std::ffi::OsStr::from_bytes(&[b'a', byte])), &[byte]);
+    }
+    let newline = folder("newline-name");
+    write(&newline.join("two\nlines.bin"), b"two");
+    write(&newline.join("back\\slash.bin"), b"three");
+    dnlts::data::manifest::write(&newline).unwrap();
+    let twice = folder("listed-twice");
+    dnlts::data::manifest::write(&twice).unwrap();
+    let good = std::fs::read_to_string(twice.join("MANIFEST.sha256")).unwrap();
+    let wrong = format!("{}  data.bin\n", "0".repeat(64));
+    // The wrong hash first: the last line used to win, and the folder verified.
+    write(&twice.join("MANIFEST.sha256"), format!("{wrong}{good}").as_bytes());
+    let lookalike = folder("manifest-lookalike");
+    dnlts::data::manifest::write(&lookalike).unwrap();
+    write(&lookalike.join(".MANIFEST.sha256.old"), b"planted after the manifest");
+    let (not_utf8, twice, lookalike) = (s(&not_utf8), s(&twice), s(&lookalike));
+    vec![
+        refused("data verify", "non-UTF-8 names", &["data", "verify", &not_utf8], &not_utf8),
+        refused(
+            "data verify",
+            "--write non-UTF-8 names",
+            &["data", "verify", &not_utf8, "--write"],
+            &not_utf8,
+        ),
+        refused("data verify", "a file listed twice", &["data", "verify", &twice], &twice),
+        refused("data verify", ".MANIFEST.* planted", &["data", "verify", &lookalike], &lookalike),
+        accepted(
+            "data verify",
+            "names with a newline and a backslash",
+            &["data", "verify", &s(&newline)],
+            "the writer escapes them as sha256sum does and the reader undoes it",
+        ),
+    ]
 }
 
 /// Tables that parse but cannot be analysed, in JSON and CSV.
@@ -227,6 +320,14 @@ fn table_content_cases(dir: &Path) -> Vec<Case> {
         let f = s(&file);
         cases.push(refused("analyze", format!("table {kind}"), &["analyze", &f], &f));
     }
+    let quoted = dir.join("quoted-header.csv");
+    write(&quoted, b",\"x,y\",b\n\"A_x,y\",0.5,0.4\nA_b,0.4,0.6\n");
+    cases.push(accepted(
+        "analyze",
+        "a quoted CSV name with a comma",
+        &["analyze", &s(&quoted)],
+        "a quoted cell keeps its comma (RFC 4180): the classifiers are `x,y` and `b`",
+    ));
     let unknown = dir.join("table.xlsx");
     write(&unknown, b",a\nA_a,0.5\n");
     cases.push(refused("analyze", "unknown extension", &["analyze", &s(&unknown)], &s(&unknown)));

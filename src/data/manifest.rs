@@ -1,7 +1,12 @@
 //! sha256 manifest of a dataset folder (`dnlts data verify DIR`).
 //!
 //! Format of `DIR/MANIFEST.sha256`: one line per file, `<hex sha256>  <relative/path>`, sorted by
-//! path, `/` separators (the `sha256sum` format, so `sha256sum -c` can check it too).
+//! path, `/` separators (the `sha256sum` format, so `sha256sum -c` can check it too). As
+//! `sha256sum` does, a name holding a backslash, a newline or a carriage return is written with
+//! `\\`, `\n` and `\r` on a line that starts with `\`; the reader undoes exactly that.
+//! File names must be UTF-8 (the manifest is UTF-8 text): another name is refused, naming it,
+//! rather than listed under a lossy spelling that two files could share. Every file but the
+//! manifest itself is listed, hidden ones included.
 //!
 //! FIFOs, sockets and devices in the folder are never opened (reading one can block forever):
 //! they are left out of the manifest and listed as `skipped` with their kind, so the caller can
@@ -69,8 +74,8 @@ pub fn hash_tree(dir: &Path) -> Result<HashedTree> {
     let walk = walk_files(dir)?;
     let mut tree = HashedTree::default();
     for path in walk.files {
-        let rel = relative(dir, &path);
-        if rel == MANIFEST_NAME || rel.starts_with(".MANIFEST.") {
+        let rel = relative(dir, &path)?;
+        if rel == MANIFEST_NAME {
             continue;
         }
         let mut hasher = sha2::Sha256::new();
@@ -81,14 +86,52 @@ pub fn hash_tree(dir: &Path) -> Result<HashedTree> {
     tree.skipped = walk
         .special
         .iter()
-        .map(|(path, kind)| SkippedEntry { path: relative(dir, path), kind })
-        .collect();
+        .map(|(path, kind)| Ok(SkippedEntry { path: relative(dir, path)?, kind }))
+        .collect::<Result<_>>()?;
     Ok(tree)
 }
 
-fn relative(dir: &Path, path: &Path) -> String {
+/// `path` below `dir` with `/` separators, or an error naming a part that is not UTF-8.
+fn relative(dir: &Path, path: &Path) -> Result<String> {
     let rel = path.strip_prefix(dir).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    let parts = rel.components().map(|part| part.as_os_str().to_str()).collect::<Option<Vec<_>>>();
+    parts.map(|parts| parts.join("/")).ok_or_else(|| DataError::BadFormat {
+        file: path.to_path_buf(),
+        message: format!(
+            "its name is not UTF-8: {rel:?} (\\xNN marks each byte that is not); \
+             {MANIFEST_NAME} lists names as UTF-8 text, so rename it (e.g. with `convmv` or \
+             `mv`) and run again"
+        ),
+    })
+}
+
+/// One manifest line for `path` (sha256sum's escaping; see the module's documentation).
+fn line(hash: &str, path: &str) -> String {
+    if !path.contains(['\\', '\n', '\r']) {
+        return format!("{hash}  {path}\n");
+    }
+    let escaped = path.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
+    format!("\\{hash}  {escaped}\n")
+}
+
+/// The name of an escaped line (after its leading `\`), or None for an escape sha256sum does
+/// not write.
+fn unescape(name: &str) -> Option<String> {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            '\\' => '\\',
+            'n' => '\n',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// Writes `dir/MANIFEST.sha256` atomically ([`crate::atomic::write_atomic`]) and
@@ -101,7 +144,7 @@ pub fn write(dir: &Path) -> Result<usize> {
 pub fn write_report(dir: &Path) -> Result<Written> {
     let tree = hash_tree(dir)?;
     let entries = &tree.files;
-    let text: String = entries.iter().map(|(path, hash)| format!("{hash}  {path}\n")).collect();
+    let text: String = entries.iter().map(|(path, hash)| line(hash, path)).collect();
     let target = dir.join(MANIFEST_NAME);
     crate::atomic::write_atomic(&target, text.as_bytes()).map_err(io_err(&target))?;
     Ok(Written { files: entries.len(), skipped: tree.skipped })
@@ -111,23 +154,44 @@ pub fn write_report(dir: &Path) -> Result<Written> {
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
     let path = dir.join(MANIFEST_NAME);
     let text = read_regular_text(&path)?;
-    let mut expected = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let (hash, file) = line
+    // Name → (hash, line number).
+    let mut expected: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let bad = |n: usize, what: String| DataError::BadFormat {
+        file: path.clone(),
+        message: format!("line {n} {what}"),
+    };
+    // `lines` also drops a CR before each newline (a manifest saved on Windows); a CR in a
+    // name is escaped.
+    for (n, text_line) in text.lines().enumerate().map(|(n, l)| (n + 1, l)) {
+        let (escaped, entry) = match text_line.strip_prefix('\\') {
+            Some(rest) => (true, rest),
+            None => (false, text_line),
+        };
+        let not_a_line = || {
+            bad(
+                n,
+                "is not `<sha256>  <path>`; regenerate it with `dnlts data verify --write`".into(),
+            )
+        };
+        let (hash, file) = entry
             .split_once("  ")
             .filter(|(h, f)| h.len() == 64 && !f.is_empty())
-            .ok_or_else(|| DataError::BadFormat {
-                file: path.clone(),
-                message: format!(
-                    "line {} is not `<sha256>  <path>`; regenerate it with `dnlts data verify --write`",
-                    n + 1
+            .ok_or_else(not_a_line)?;
+        let file = if escaped { unescape(file).ok_or_else(not_a_line)? } else { file.to_string() };
+        if let Some((_, first)) = expected.get(&file) {
+            return Err(bad(
+                n,
+                format!(
+                    "lists {file:?} again (first on line {first}); a file has one sha256: delete \
+                     the wrong line, or regenerate the manifest with `dnlts data verify --write`"
                 ),
-            })?;
-        expected.insert(file.to_string(), hash.to_string());
+            ));
+        }
+        expected.insert(file, (hash.to_string(), n));
     }
     let HashedTree { files: actual, skipped } = hash_tree(dir)?;
     let mut report = VerifyReport { skipped, ..VerifyReport::default() };
-    for (file, hash) in &expected {
+    for (file, (hash, _)) in &expected {
         match actual.get(file) {
             None => report.missing.push(file.clone()),
             Some(h) if h != hash => report.changed.push(file.clone()),

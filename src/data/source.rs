@@ -79,6 +79,34 @@ pub trait ImageSource: Send + Sync {
     }
 }
 
+/// Loads up to `limit` images of `split`, evenly spaced over it (every image when it has no
+/// more), in parallel: (how many were tried, the files among them that failed to load).
+/// Filter rejections (YFCC's placeholders, small files) are not failures. Nothing is recorded
+/// in the source's skip log: this is a look at the files before a run reads them.
+pub fn failures_in_sample<S: ImageSource + ?Sized>(
+    source: &S,
+    split: Split,
+    limit: u64,
+) -> (u64, Vec<super::Skipped>) {
+    let len = source.len(split);
+    let tried = len.min(limit);
+    let mut failed = (0..tried)
+        .into_par_iter()
+        .filter_map(|k| {
+            // k·len/tried: evenly spaced, every index when tried == len.
+            let index = (k as u128 * len as u128 / tried.max(1) as u128) as u64;
+            match source.load(split, index) {
+                Err(reason) if reason.is_failure() => {
+                    Some(super::Skipped { name: source.name(split, index), reason })
+                }
+                _ => None,
+            }
+        })
+        .collect::<Vec<_>>();
+    failed.sort_by(|a, b| a.name.cmp(&b.name));
+    (tried, failed)
+}
+
 /// Image `index` of `split`, or the first loadable one after it (wrapping around a labelled
 /// split; stream indices past the end are the source's to wrap, with new augmentations).
 fn load_or_next<S: ImageSource + ?Sized>(source: &S, split: Split, index: u64) -> Sample {

@@ -205,8 +205,24 @@ pub fn open(root: &Path, budget: FailureBudget) -> Result<YfccStream> {
     })
 }
 
-fn zip_error(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::Zip { path: path.to_path_buf(), message: e.to_string() }
+/// A zip library error in words: its own texts ("Invalid EOCD64", "No CDFH found") name
+/// structures of the format, which mean nothing to whoever downloaded the shard.
+fn zip_error(path: &Path, error: zip::result::ZipError) -> DataError {
+    use zip::result::ZipError;
+    let message = match &error {
+        ZipError::Io(io) => crate::files::describe_io(io),
+        ZipError::InvalidArchive(_) => "it is not a complete zip archive: its index of \
+                                         members (the central directory at the end of the \
+                                         file) is missing or damaged, as in a truncated \
+                                         download or a file that is not a zip"
+            .into(),
+        ZipError::UnsupportedArchive(detail) => format!(
+            "it uses a zip feature this reader does not support ({detail}); repack it as a \
+             plain zip (`zip -r`)"
+        ),
+        other => other.to_string(),
+    };
+    DataError::Zip { path: path.to_path_buf(), message }
 }
 
 /// Opens a shard and lists its image members in name order.

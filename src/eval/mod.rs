@@ -180,6 +180,9 @@ pub fn evaluate(
     let mut progress = plan.progress.as_ref().map(|label| Progress::new(label, images));
     for start in (0..images).step_by(batch_size as usize) {
         let indices: Vec<u64> = (start..(start + batch_size).min(images)).collect();
+        crate::failpoint::hit("evaluate", || {
+            format!("{}@{start}", plan.progress.as_deref().unwrap_or("evaluation"))
+        });
         let (clean, labels) = source.labelled(split, &indices);
         let input = add_uniform_noise(&clean, &indices, strength, seed).to_device(device);
         let input = plan.compute.prepare(&input);

@@ -125,8 +125,29 @@ impl CrossTable {
     }
 }
 
+/// The cells of a CSV line (RFC 4180's quoting): a cell in double quotes may hold commas, and
+/// `""` inside it is one quote; cells are trimmed of the spaces around them.
 fn split_csv(line: &str) -> impl Iterator<Item = String> + '_ {
-    line.split(',').map(|cell| cell.trim().trim_matches('"').to_string())
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            '"' if quoted => quoted = false,
+            '"' if cell.trim().is_empty() => {
+                cell.clear();
+                quoted = true;
+            }
+            ',' if !quoted => cells.push(std::mem::take(&mut cell)),
+            c => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells.into_iter().map(|cell| cell.trim().to_string())
 }
 
 fn parse_cell(cell: &str, origin: &Path, line: usize) -> Result<f64> {
@@ -398,6 +419,11 @@ mod tests {
         let t = CrossTable::from_csv_str(csv, Path::new("t.csv")).unwrap();
         assert_eq!(t.names(), &names(&["a", "b"])[..]);
         assert_eq!(t.accuracy(1, 0), 0.125);
+        // A quoted name keeps its comma and its doubled quotes (it was split at the comma).
+        let quoted = ",\"x,y\", \"say \"\"hi\"\"\"\n\"A_x,y\",0.5,0.25\nA_say \"hi\",0.125,1\n";
+        let t = CrossTable::from_csv_str(quoted, Path::new("t.csv")).unwrap();
+        assert_eq!(t.names(), &names(&["x,y", "say \"hi\""])[..]);
+        assert_eq!(t.accuracy(0, 1), 0.25);
         let bad = CrossTable::from_csv_str(",a,b\nA_a,0.5,x\nA_b,0.1,1\n", Path::new("t.csv"));
         assert_eq!(
             bad.unwrap_err().to_string(),

@@ -46,15 +46,16 @@ impl Classifier {
             tch::CModule::load_on_device(file, device).map_err(|error| WeightsError::Format {
                 path: file.to_path_buf(),
                 reason: format!(
-                    "not a loadable TorchScript module ({}); export it with \
-                     torch.jit.script(model).save(path) or torch.jit.trace",
+                    "not a TorchScript file or damaged: {}; export the model with \
+                     torch.jit.script(model).save(path) or torch.jit.trace, and copy the whole \
+                     file",
                     first_line(&error.to_string())
                 ),
             })?;
         module.set_eval();
         for (_, parameter) in module.named_parameters().map_err(|error| WeightsError::Format {
             path: file.to_path_buf(),
-            reason: first_line(&error.to_string()).to_string(),
+            reason: first_line(&error.to_string()),
         })? {
             // Gradients must reach the input, never the classifier's own weights.
             let _ = parameter.set_requires_grad(false);
@@ -94,27 +95,150 @@ impl Classifier {
         }
     }
 
-    /// [`Classifier::logits`] in eval mode, with a TorchScript model's own failure (an input
-    /// size its layers cannot take, a wrong output type) returned instead of a panic: what
-    /// checks a user's model before anything trains.
-    pub fn try_logits(&self, images: &Tensor) -> Result<Tensor, tch::TchError> {
-        let normalized = self.spec.normalization.apply(images);
-        match &self.network {
-            Network::Builtin { net, .. } => Ok(net.forward_t(&normalized, false)),
-            Network::Scripted(module) => module.forward_ts(&[normalized]),
+    /// Checks that the classifier can stand where training puts it: `images` (a probe batch,
+    /// N×3×H×W) go forward in eval mode and a gradient comes back to them, as fine-tuning an
+    /// AE through the frozen classifier needs. Returns the logits, or what is wrong: a forward
+    /// pass that fails, an output that is not one tensor (a tuple, a list), not floating point,
+    /// not one row per image, not finite, or not differentiable in the input (an argmax, a
+    /// `.detach()`), or a backward pass that fails. Nothing panics: the libtorch calls that a
+    /// user's model can make fail are the fallible ones.
+    pub fn probe(&self, images: &Tensor) -> Result<Tensor, ProbeError> {
+        let input = images.detach().set_requires_grad(true);
+        let normalized = self.spec.normalization.apply(&input);
+        let output = match &self.network {
+            Network::Builtin { net, .. } => net.forward_t(&normalized, false),
+            Network::Scripted(module) => {
+                match module.forward_is(&[tch::IValue::Tensor(normalized)]) {
+                    Ok(tch::IValue::Tensor(tensor)) => tensor,
+                    Ok(other) => return Err(ProbeError::NotATensor(ivalue_kind(&other))),
+                    Err(error) => return Err(ProbeError::Forward(first_line(&error.to_string()))),
+                }
+            }
+        };
+        let batch = images.size().first().copied().unwrap_or(0);
+        if !output.f_is_floating_point().unwrap_or(false) {
+            return Err(ProbeError::NotFloating(format!("{:?}", output.kind())));
+        }
+        if output.dim() != 2 || output.size()[0] != batch {
+            return Err(ProbeError::NotOneRowPerImage(output.size()));
+        }
+        let finite =
+            |t: &Tensor| t.f_isfinite().and_then(|f| f.f_all()).map(|a| a.int64_value(&[]) == 1);
+        if !finite(&output).map_err(|e| ProbeError::Forward(first_line(&e.to_string())))? {
+            return Err(ProbeError::NonFinite);
+        }
+        if !output.requires_grad() {
+            return Err(ProbeError::NoGradient);
+        }
+        let backward = output
+            .f_sum(output.kind())
+            .and_then(|total| Tensor::f_run_backward(&[total], &[&input], false, false));
+        let gradient = match backward {
+            Ok(mut gradients) if !gradients.is_empty() => gradients.swap_remove(0),
+            Ok(_) => return Err(ProbeError::NoGradient),
+            Err(error) => return Err(ProbeError::Backward(first_line(&error.to_string()))),
+        };
+        if !gradient.defined() {
+            return Err(ProbeError::NoGradient);
+        }
+        match finite(&gradient) {
+            Ok(true) => Ok(output.detach()),
+            Ok(false) => Err(ProbeError::NonFiniteGradient),
+            Err(error) => Err(ProbeError::Backward(first_line(&error.to_string()))),
         }
     }
 }
 
-/// The message of a libtorch error without the C++ backtrace or the TorchScript traceback
-/// around it: the interpreter's `RuntimeError: …` line if there is one, else the first line.
-pub fn first_line(text: &str) -> &str {
+/// What a classifier's answer to a probe batch shows to be wrong ([`Classifier::probe`]); the
+/// messages say what was found, the callers add the fix for their setting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProbeError {
+    /// The forward pass failed: libtorch's message.
+    #[error("its forward pass fails ({0})")]
+    Forward(String),
+    /// Its forward returned something else than one tensor ("a tuple of 2 values").
+    #[error(
+        "its forward returns {0}, not one tensor of logits; return only the logits \
+         (e.g. `return out[0]` in forward) and export it again"
+    )]
+    NotATensor(String),
+    /// The output's element type is not floating point (argmax gives integers).
+    #[error(
+        "its output holds {0} values, not floating-point logits (an argmax or a rounding \
+         gives class indices, not scores); return the logits before any argmax"
+    )]
+    NotFloating(String),
+    /// The output's shape is not [batch, classes].
+    #[error("its output has shape {0:?}, not [images, classes]")]
+    NotOneRowPerImage(Vec<i64>),
+    #[error("it gives NaN or Inf logits on a batch of plain images")]
+    NonFinite,
+    /// No gradient reaches the input: the AE behind it could not learn from it.
+    #[error(
+        "its output carries no gradient back to the input image (a `.detach()`, \
+         `torch.no_grad()`, an argmax or a one-hot inside forward), so an AE cannot be \
+         fine-tuned through it; export the model whose forward computes the logits \
+         differentiably"
+    )]
+    NoGradient,
+    #[error("the backward pass through it fails ({0})")]
+    Backward(String),
+    #[error("the gradient it passes back to the input is NaN or Inf")]
+    NonFiniteGradient,
+}
+
+/// A TorchScript value's kind, for messages ("a tuple of 2 values").
+fn ivalue_kind(value: &tch::IValue) -> String {
+    use tch::IValue;
+    match value {
+        IValue::Tuple(values) => format!("a tuple of {} values", values.len()),
+        IValue::TensorList(values) => format!("a list of {} tensors", values.len()),
+        IValue::GenericList(values) => format!("a list of {} values", values.len()),
+        IValue::GenericDict(entries) => format!("a dict of {} entries", entries.len()),
+        IValue::None => "None".into(),
+        IValue::Double(_) | IValue::Int(_) | IValue::Bool(_) => "a number".into(),
+        IValue::String(_) | IValue::StringList(_) => "text".into(),
+        _ => "an object".into(),
+    }
+}
+
+/// The message of a libtorch error without what only its developers can read: the C++
+/// backtrace and the TorchScript traceback around it (the interpreter's `RuntimeError: …` line
+/// is kept if there is one), the `Internal torch error:` header and the `[enforce fail at
+/// FILE:LINE]` location of a failed check. When the header stands alone on its line, the
+/// message is on the next.
+pub fn first_line(text: &str) -> String {
     let python_error = |line: &&str| {
         line.split_once("Error: ")
             .is_some_and(|(kind, _)| !kind.is_empty() && kind.chars().all(char::is_alphanumeric))
     };
-    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
-    text.lines().map(str::trim).find(python_error).or_else(|| lines.next()).unwrap_or(text)
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    if let Some(line) = lines.iter().copied().find(python_error) {
+        return line.to_string();
+    }
+    let internal =
+        |line: &str| line.starts_with("Exception raised from") || line.starts_with("frame #");
+    let message = lines
+        .iter()
+        .map(|line| strip_location(line.trim_start_matches("Internal torch error:")))
+        .take_while(|line| !internal(line))
+        .find(|line| !line.is_empty());
+    // A request to PyTorch's developers, not to the user.
+    let message =
+        message.map(|m| m.split(" (Could this error message be improved?").next().unwrap_or(m));
+    match message {
+        Some(message) => message.trim_end().to_string(),
+        None => "libtorch gave no reason".into(),
+    }
+}
+
+/// `line` without a leading `[enforce fail at FILE:LINE]` and the `. ` libtorch puts after it.
+fn strip_location(line: &str) -> &str {
+    let line = line.trim();
+    match line.strip_prefix("[enforce fail at ").and_then(|rest| rest.split_once(']')) {
+        Some((_, rest)) => rest.trim_start_matches([' ', '.']).trim(),
+        None => line,
+    }
 }
 
 /// A user's classifier as given on the command line:
@@ -254,10 +378,14 @@ mod tests {
     fn first_line_keeps_the_message_and_drops_backtraces_and_tracebacks() {
         let backtrace = "Internal torch error: failed finding central directory.\n\
                          Exception raised from valid at inline_container.cc:242\nframe #0: c10";
-        assert_eq!(
-            first_line(backtrace),
-            "Internal torch error: failed finding central directory."
-        );
+        assert_eq!(first_line(backtrace), "failed finding central directory.");
+        let enforce = "Internal torch error:\n[enforce fail at inline_container.cc:180] . file \
+                       in archive is not in a subdirectory: data.pkl\nException raised from x";
+        assert_eq!(first_line(enforce), "file in archive is not in a subdirectory: data.pkl");
+        assert_eq!(first_line("Internal torch error: \nframe #0: c10"), "libtorch gave no reason");
+        let plea = "Expected hasRecord(\"version\") to be true, but got false.  (Could this error \
+                    message be improved?  If so, please report an enhancement request to PyTorch.)";
+        assert_eq!(first_line(plea), "Expected hasRecord(\"version\") to be true, but got false.");
         let traceback = "The following operation failed in the TorchScript interpreter.\n\
                          Traceback of TorchScript (most recent call last):\n  x = torch.mm(a, b)\n\
                          RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3072 and 768x10)\n";

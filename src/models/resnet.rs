@@ -19,7 +19,7 @@ pub struct ResNetConfig {
     /// Start every block's last batch-norm scale at 0, so each residual block begins as the
     /// identity (torchvision's `zero_init_residual`, Goyal et al. 2017). On for the scaled
     /// models trained from scratch: in the `small` budget ResNet-50/8 learned faster with it in
-    /// every synthetic variant we tried (README, "Profiles"); off at paper scale, as in
+    /// every synthetic variant we tried (docs/experiments/generator.md); off at paper scale, as in
     /// torchvision.
     #[serde(default)]
     pub zero_init_residual: bool,

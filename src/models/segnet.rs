@@ -46,8 +46,7 @@ impl SegNetConfig {
 
     /// A scaled SegNet that pools down to an 8×8 bottleneck (two stages at 32×32): what `dnlts
     /// bench` runs as its reduced stand-in for the paper's. (The CPU profiles name their AE
-    /// in their profile; at 32×32 the `small` one keeps one stage, README "The small profile's
-    /// autoencoder".)
+    /// in their profile; at 32×32 the `small` one keeps one stage, docs/experiments/small-profile.md.)
     pub fn for_image_size(width_divisor: i64, image_size: i64) -> Self {
         let mut stages = 0;
         while stages < STAGE_WIDTHS.len() && image_size >> (stages + 1) >= 8 {
@@ -83,6 +82,17 @@ pub enum Part {
     Decoder,
     Encoder,
     Both,
+}
+
+impl std::fmt::Display for Part {
+    /// As `--finetune-part` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Part::Decoder => "decoder",
+            Part::Encoder => "encoder",
+            Part::Both => "both",
+        })
+    }
 }
 
 impl std::str::FromStr for Part {
@@ -301,9 +311,7 @@ impl AutoEncoder {
         // Checks the whole structure first, so a damaged file is described in words.
         super::weights::read_layout(vgg_file)?;
         let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(vgg_file)
-            .map_err(|error| {
-                format_error(super::classifier::first_line(&error.to_string()).into())
-            })?
+            .map_err(|error| format_error(super::classifier::first_line(&error.to_string())))?
             .into_iter()
             .collect();
         let ours = self.encoder.variables();

@@ -65,7 +65,9 @@ fn describe_mismatch(m: &Mismatch) -> String {
         text += &format!("\n  missing from the file: {}", m.missing.join(", "));
     }
     if !m.unexpected.is_empty() {
-        text += &format!("\n  in the file but not in the model: {}", m.unexpected.join(", "));
+        // The file's own names: escaped, so that one cannot forge or reorder lines.
+        let names: Vec<_> = m.unexpected.iter().map(|n| crate::files::printable(n)).collect();
+        text += &format!("\n  in the file but not in the model: {}", names.join(", "));
     }
     for (name, expected, found) in &m.wrong_shape {
         text += &format!("\n  {name}: the model has shape {expected:?}, the file {found:?}");
@@ -318,13 +320,26 @@ pub fn write_tensors<T: AsRef<Tensor>>(pairs: &[(&str, T)], path: &Path) -> std:
         pairs.iter().map(|(name, tensor)| (*name, tensor.as_ref().contiguous())).collect();
     crate::atomic::write_atomic_with(path, |temp| {
         Tensor::write_safetensors(&dense, temp)
-            .map_err(|error| std::io::Error::other(plain_words(&error.to_string())))
+            .map_err(|error| library_io_error(&error.to_string()))
     })
 }
 
-/// The operating system's words in a safetensors library error, which prints its I/O errors
-/// as Rust debug output (`IoError(Os { code: 28, kind: StorageFull, message: "No space left
-/// on device" })`).
+/// The I/O error inside a safetensors library error, which prints it as Rust debug output
+/// (`IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })`): the
+/// operating system's error again where the code is there, so that it is described like any
+/// other (a full disk says to free space), else the library's words.
+fn library_io_error(library_error: &str) -> std::io::Error {
+    let code = library_error
+        .split_once("code: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<i32>().ok());
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::other(plain_words(library_error)),
+    }
+}
+
+/// The library's message without its debug formatting.
 fn plain_words(library_error: &str) -> String {
     let quoted = library_error.split_once("message: \"").and_then(|(_, rest)| rest.split_once('"'));
     match quoted {
@@ -833,4 +848,20 @@ pub fn sha256_of(reader: &mut impl Read) -> std::io::Result<String> {
 
 pub(crate) fn ensure_file(path: &Path) -> Result<(), WeightsError> {
     Ok(crate::files::check_regular(path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::library_io_error;
+
+    #[test]
+    fn a_full_disk_inside_a_library_error_is_described_as_a_full_disk() {
+        let full =
+            r#"IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })"#;
+        let described = crate::files::describe_io(&library_io_error(full));
+        assert!(described.contains("free space"), "{described}");
+        assert!(!described.contains("check that the path"), "{described}");
+        let other = library_io_error(r#"InvalidHeader { message: "x" }"#).to_string();
+        assert!(other.contains("writing the tensors failed"), "{other}");
+    }
 }

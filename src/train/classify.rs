@@ -35,7 +35,7 @@ impl ClassifyConfig {
     /// The caller sets what belongs to a run: `check_images`, `seed`, `compute`.
     pub fn recipe(family: Family, epochs: u64, batch_size: u64) -> Self {
         let sgd = Self::sgd(5e-4);
-        // The measurements behind each choice: README, "Classifier recipes".
+        // The measurements behind each choice: docs/experiments/small-profile.md, "Classifier recipes".
         let (lr, rule) = match family {
             // Batch-normalised: they take the larger rate.
             Family::Vgg16Bn | Family::InceptionV3 => (0.1, sgd),

@@ -22,8 +22,8 @@ pub struct PretrainConfig {
     /// Images of the validation split used as the fixed held-out set.
     pub heldout_images: u64,
     pub lr: f64,
-    /// The paper's SGD with momentum 0.9, or Adam for the scaled AEs (README, "The small
-    /// profile's AE").
+    /// The paper's SGD with momentum 0.9, or Adam for the scaled AEs
+    /// (docs/experiments/small-profile.md).
     pub rule: Rule,
     /// Factor applied to lr after `patience` checks without improvement.
     pub decay: f64,
@@ -39,7 +39,7 @@ pub enum PretrainRecipe {
     /// The paper's: SGD with momentum 0.9 from lr 0.01.
     Paper,
     /// Adam from `lr`: the scaled AEs of the CPU profiles, whose budgets are a thousandth of
-    /// the paper's 92 M images (README, "The small profile's autoencoder").
+    /// the paper's 92 M images (docs/experiments/small-profile.md).
     Adam { lr: f64 },
 }
 

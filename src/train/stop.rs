@@ -3,6 +3,7 @@
 //! training loop there is nothing to save, so a stop there ends the process at once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static LOOPS: AtomicUsize = AtomicUsize::new(0);
@@ -40,4 +41,18 @@ pub fn requested() -> bool {
 /// Clears a request (tests, or a new run in the same process).
 pub fn reset() {
     STOP.store(false, Ordering::SeqCst);
+}
+
+/// What a stop outside a training loop says after "stopped": how to continue the run (set by
+/// the commands that write stages, which know their folder).
+static ADVICE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Sets the advice printed when a stop ends the process outside a training loop.
+pub fn set_advice(advice: String) {
+    *ADVICE.lock().unwrap_or_else(|e| e.into_inner()) = Some(advice);
+}
+
+/// The advice of [`set_advice`], if any.
+pub fn advice() -> Option<String> {
+    ADVICE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }

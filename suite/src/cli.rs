@@ -12,11 +12,12 @@ use crate::profile;
 ///
 /// dnlts fine-tunes an autoencoder through frozen classifiers (LeNet-5, AlexNet, VGG16-BN,
 /// Inception v3, ResNet-50) and measures which part of the input signal each one uses,
-/// reproducing every table and figure of Palacio et al. (CVPR 2018) as a deterministic target.
+/// reproducing each table and figure with data of Palacio et al. (CVPR 2018) as a deterministic
+/// target (Figures 1 and 8 are diagrams).
 #[derive(Parser)]
 #[command(name = "dnlts", version, propagate_version = true)]
 #[command(after_help = "Start with `dnlts list`, then `dnlts reproduce` (profile `small`, \
-    any CPU). Results go to results/<profile>/.")]
+    any CPU). Results go to results/<profile>/. Every page of help: `dnlts help COMMAND`.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -32,7 +33,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the targets (one per table or figure of the paper) and the profiles
+    /// List the targets (one per table or figure of the paper with data; Figures 1 and 8 are
+    /// diagrams) or the profiles
     List {
         /// List the profiles with their settings instead of the targets
         #[arg(long)]
@@ -40,9 +42,9 @@ pub enum Command {
     },
     /// Run targets of a profile and write their results under results/<profile>/
     Reproduce(ReproduceArgs),
-    /// Stage: pre-train the SegNet on the unlabelled stream (A_S); cached in <out>/stages/
+    /// Pre-train the SegNet on the unlabelled stream (A_S); cached in <out>/stages/
     Pretrain(StageArgs),
-    /// Stage: train a classifier from scratch on the profile's labelled data
+    /// Train a classifier from scratch on the profile's labelled data
     TrainClassifier {
         /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
         #[arg(long)]
@@ -50,8 +52,8 @@ pub enum Command {
         #[command(flatten)]
         stage: StageArgs,
     },
-    /// Stage: Figure 2's second regime, a SegNet pre-trained on ImageNet's training images for N
-    /// epochs (profiles paper and paper-smoke): what `reproduce --fig2-imagenet-epochs N` trains
+    /// Figure 2's second regime, a SegNet pre-trained on ImageNet's training images for N epochs
+    /// (profiles paper and paper-smoke): what `reproduce --fig2-imagenet-epochs N` trains
     PretrainImagenet {
         /// Epochs over ImageNet's training images (the paper: 72)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -59,7 +61,7 @@ pub enum Command {
         #[command(flatten)]
         stage: StageArgs,
     },
-    /// Stage: fine-tune a copy of A_S, decoder only, through a frozen classifier
+    /// Fine-tune a copy of A_S through a frozen classifier (the decoder, unless --finetune-part)
     Finetune {
         /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
         #[arg(long)]
@@ -67,7 +69,7 @@ pub enum Command {
         #[command(flatten)]
         stage: StageArgs,
     },
-    /// Stage: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
+    /// Evaluate: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
     Evaluate(StageArgs),
     /// List the built-in models (paper scale and scaled): parameters, input spec, GFLOPs per image
     Models {
@@ -82,6 +84,9 @@ pub enum Command {
     /// RRC (Figure 6), concept lattices and stable thresholds (Figure 7) of any cross-accuracy
     /// table: rows = AEs, columns = classifiers (JSON or CSV, see fixtures/README.md)
     Analyze {
+        /// The cross-accuracy table: JSON ({"classifiers": [...], "rows": {...}}) or CSV, e.g.
+        /// fixtures/paper/table2.json or a run's table2.json
+        #[arg(value_name = "TABLE")]
         table: PathBuf,
         #[command(flatten)]
         options: AnalyzeOptions,
@@ -94,7 +99,11 @@ pub enum Command {
     },
     /// Normalized mutual information of two equally sized 8-bit images (PNG)
     Nmi {
+        /// The first image (PNG, 8-bit RGB or grey)
+        #[arg(value_name = "A")]
         a: PathBuf,
+        /// The second image, of the same size as A
+        #[arg(value_name = "B")]
         b: PathBuf,
         /// Equal-width bins over the 256 sub-pixel values
         #[arg(long, default_value_t = 256)]
@@ -139,7 +148,8 @@ pub enum DataCommand {
         /// Master seed (the data seed derives from it, as in `reproduce`)
         #[arg(long, default_value_t = dnlts::seed::DEFAULT_MASTER_SEED)]
         seed: u64,
-        #[arg(long)]
+        /// The PNG file to write (its folder must exist)
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Write one split of a profile's images as an ImageFolder tree (DIR/<class>/<index>.png
@@ -166,6 +176,8 @@ pub enum DataCommand {
     },
     /// Check a dataset folder against its sha256 manifest (MANIFEST.sha256), or write one
     Verify {
+        /// The dataset folder; its manifest is DIR/MANIFEST.sha256
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Write (or replace) the manifest instead of checking it
         #[arg(long)]
@@ -178,6 +190,8 @@ pub enum WeightsCommand {
     /// Validate a file's whole structure, then list its tensors with shape and dtype, the value
     /// total, NaN/Inf counts and the file's sha256
     Inspect {
+        /// The safetensors file
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Print one JSON document instead of a table
         #[arg(long)]
@@ -186,6 +200,8 @@ pub enum WeightsCommand {
     /// Load a file into a paper-scale model (strictly by default, refusing NaN/Inf values) and
     /// say whether it fits and which tensors changed dtype
     Check {
+        /// The safetensors file, e.g. one scripts/export_weights.py wrote
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// segnet, lenet5, alexnet, vgg16_bn, inception_v3 or resnet50
         #[arg(long)]
@@ -208,7 +224,9 @@ pub struct MachineArgs {
     /// run (then the numbers are this kind of CPU's; kept apart in the stage cache)
     #[arg(long)]
     pub native_kernels: bool,
-    /// cpu, cuda, cuda:N or auto (the first GPU if there is one)
+    /// cpu, cuda, cuda:N or auto (the first GPU if there is one). The CPU by default, for
+    /// every profile: run the paper profile with --device cuda (`make reproduce TORCH=cuda`
+    /// adds it)
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
     /// Master seed; every target and stage derives its own seed from it
@@ -225,11 +243,14 @@ pub struct ReproduceArgs {
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Add your own classifier beside L, A, V, I, R (repeatable): a TorchScript model
-    /// NAME=FILE.pt[,size=N][,mean=R:G:B][,std=R:G:B], or weights of a built-in family at the
-    /// profile's scale NAME=FILE.safetensors,family=resnet50[,…]. It takes [0, 1] RGB images of
-    /// the profile's size (size=N must say so), normalised by mean/std (default ImageNet's),
-    /// and gives one logit per class of the profile. It gets its own fine-tuned AE and a row
-    /// and column in every table and figure; `dnlts data export` writes the data to train it on
+    /// NAME=FILE.pt[,size=N][,resize=N][,mean=R:G:B][,std=R:G:B], or weights of a built-in
+    /// family at the profile's scale NAME=FILE.safetensors,family=resnet50[,…]. It takes [0, 1]
+    /// RGB images of side size (default 224; 32 on every CPU profile, so say size=32),
+    /// normalised by mean/std (default ImageNet's), and gives one logit per class of the
+    /// profile. resize=N (default 256) is the short side ImageNet photos are scaled to before
+    /// the centre crop of size (the paper profiles only). It gets its own fine-tuned AE and a
+    /// row and column in every table and figure; `dnlts data export` writes the data to train
+    /// it on
     #[arg(long, value_name = "NAME=FILE")]
     pub classifier: Vec<dnlts::models::classifier::ScriptedSpec>,
     /// Figure 2's second regime: also pre-train a SegNet on ImageNet for N epochs (the
@@ -323,8 +344,10 @@ pub struct TrainingArgs {
 /// Options shared by `reproduce` and the stage commands.
 #[derive(Args)]
 pub struct StageArgs {
-    /// ci (≤ 3 min on 2 cores), small (default, ≤ 15 min), fashion (Fashion-MNIST), paper
-    /// (ImageNet + YFCC100m on a GPU) or tiny (seconds, for tests)
+    /// tiny (seconds, for tests), ci (a smoke run of every target, minutes), small (the default:
+    /// the CPU reproduction, about 12 min on 2 cores), fashion (Fashion-MNIST, about 45 min),
+    /// paper (ImageNet + YFCC100m on a GPU) or paper-smoke (the paper's code on a generated
+    /// tree of JPEGs); `dnlts list --profiles` lists them
     #[arg(long, default_value = profile::DEFAULT)]
     pub profile: String,
     /// Output folder (default: results/<profile>)
@@ -350,13 +373,12 @@ fn threads_parser() -> clap::builder::RangedU64ValueParser<usize> {
 /// `dnlts analyze` options: the thresholds and the bound on the lattices.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalyzeOptions {
-    /// RRC thresholds t of the lattices, comma-separated (e.g. 0.1,0.2,0.8,0.9); each a finite
-    /// number above 0
+    /// RRC thresholds t of the lattices, comma-separated; each a finite number above 0
     #[arg(
         long,
         value_delimiter = ',',
         value_name = "T,T,…",
-        default_values_t = dnlts::metrics::analysis::DEFAULT_THRESHOLDS,
+        default_value = DEFAULT_THRESHOLDS,
         value_parser = crate::commands::analyze::parse_threshold
     )]
     pub thresholds: Vec<f64>,
@@ -366,6 +388,10 @@ pub struct AnalyzeOptions {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concepts: u64,
 }
+
+/// The paper's thresholds (`dnlts::metrics::analysis::DEFAULT_THRESHOLDS`) as --thresholds
+/// takes them, so that the default shown in the help is a value the option accepts.
+pub const DEFAULT_THRESHOLDS: &str = "0.1,0.2,0.8,0.9";
 
 /// `dnlts weights check` options beyond FILE and --model.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -402,9 +428,10 @@ pub struct PlanArgs {
     /// Every stage runs this CPU's own kernels, not the pinned AVX2 ones
     #[arg(long)]
     pub native_kernels: bool,
-    /// Device of every stage: cpu, cuda, cuda:N or auto
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceChoice,
+    /// Device of every stage: cpu, cuda, cuda:N or auto (default: cuda for the paper profile,
+    /// the CPU for the others)
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
     /// Slurm: GPUs per job (--gres=gpu:N; default 1 with a CUDA --device, else none)
     #[arg(long)]
     pub gpus_per_job: Option<u32>,
@@ -436,6 +463,31 @@ pub struct PlanArgs {
     pub training: TrainingArgs,
 }
 
+impl PlanArgs {
+    /// `--device`, or the profile's ([`profile_device`]).
+    pub fn device(&self) -> DeviceChoice {
+        self.device.unwrap_or_else(|| profile_device(&self.profile))
+    }
+}
+
+impl DoctorArgs {
+    /// `--device`, or the profile's ([`profile_device`]).
+    pub fn device(&self) -> DeviceChoice {
+        self.device.unwrap_or_else(|| profile_device(&self.profile))
+    }
+}
+
+/// The device `plan` and `doctor` assume when --device is not given: a GPU for the paper
+/// profile, which is meant for one (a plan's GPU jobs must not run `--device cpu`), the CPU
+/// for every other profile (paper-smoke included: it runs in `make test`).
+pub fn profile_device(profile: &str) -> DeviceChoice {
+    if profile == "paper" {
+        DeviceChoice::Cuda(0)
+    } else {
+        DeviceChoice::Cpu
+    }
+}
+
 /// What `dnlts plan` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Emit {
@@ -443,7 +495,6 @@ pub enum Emit {
     Slurm,
 }
 
-/// `dnlts doctor` options.
 /// The inputs of the profiles that read ImageNet and YFCC100m (paper, paper-smoke).
 #[derive(Args)]
 pub struct PaperArgs {
@@ -464,6 +515,7 @@ pub struct PaperArgs {
     pub segnet: Option<PathBuf>,
 }
 
+/// `dnlts doctor` options.
 #[derive(Args)]
 pub struct DoctorArgs {
     /// The profile to check (paper: the one that needs ImageNet, YFCC100m and weights)
@@ -471,9 +523,10 @@ pub struct DoctorArgs {
     pub profile: String,
     #[command(flatten)]
     pub inputs: PaperArgs,
-    /// The device training would use: cpu, cuda, cuda:N or auto
-    #[arg(long, default_value = "cuda")]
-    pub device: DeviceChoice,
+    /// The device training would use: cpu, cuda, cuda:N or auto (default: cuda for the paper
+    /// profile, the CPU for the others)
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
     /// Images per step (default: the profile's)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,
@@ -556,5 +609,19 @@ fn positive(text: &str, what: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
         _ => Err(format!("'{text}' is not {what} as a number above 0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The default shown in `analyze --help` is the paper's thresholds in a form the option
+    /// accepts.
+    #[test]
+    fn the_default_thresholds_shown_are_the_papers_and_parse() {
+        let parsed: Vec<f64> = super::DEFAULT_THRESHOLDS
+            .split(',')
+            .map(|text| crate::commands::analyze::parse_threshold(text).unwrap())
+            .collect();
+        assert_eq!(parsed, dnlts::metrics::analysis::DEFAULT_THRESHOLDS);
     }
 }

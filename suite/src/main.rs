@@ -5,6 +5,8 @@
 mod cli;
 mod commands;
 mod fingerprint;
+mod help;
+mod out_lock;
 mod output;
 mod profile;
 mod provenance;
@@ -13,8 +15,6 @@ mod stages;
 mod targets;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 use cli::{Cli, Command, DataCommand, WeightsCommand};
 use commands::reproduce::{parse_family, reproduce, run_stage};
@@ -26,9 +26,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = help::parse();
     if computes(&cli.command) {
-        prepare_environment(native_kernels(&cli.command));
+        prepare_environment(native_kernels(&cli.command), threads_at_once(&cli.command));
     }
     keep_freed_memory();
     install_stop_handler();
@@ -60,21 +60,25 @@ fn computes(command: &Command) -> bool {
 
 /// The environment libtorch must find when it loads, which happens before `main`: the CPU
 /// kernels pinned to AVX2 (`dnlts::kernels`: the same numbers on every x86-64 machine, unless
-/// `--native-kernels`) and OpenMP's wait policy. When anything must change, the process sets
-/// it and runs itself again (loading libtorch twice: a command took 0.44 s instead of 0.24 s
-/// to start, so only the commands that compute restart).
-///
-/// The wait policy: libtorch's OpenMP threads spin at every barrier by default, which is fast
-/// on idle cores and a disaster on shared ones (with one other busy process on a 2-core
-/// machine, the evaluation ran 7× slower on 2 threads than on 1; docs/performance.md), so
-/// dnlts waits passively unless the user set a policy.
-fn prepare_environment(native_kernels: bool) {
+/// `--native-kernels`) and OpenMP's wait policy (`dnlts::wait_policy`: spin when the
+/// `threads` this command runs at once have idle cores, else wait passively). When anything
+/// must change, the process sets it and runs itself again (loading libtorch twice: a command
+/// took 0.44 s instead of 0.24 s to start, so only the commands that compute restart).
+fn prepare_environment(native_kernels: bool, threads: usize) {
     let current = |variable: &str| std::env::var(variable).ok();
     let kernels = dnlts::kernels::setup(native_kernels, dnlts::kernels::cpu_can_pin(), current);
-    let mut set = kernels.set;
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        set.push(("OMP_WAIT_POLICY", "PASSIVE"));
-    }
+    let mut set: Vec<(&str, String)> =
+        kernels.set.iter().map(|(name, value)| (*name, value.to_string())).collect();
+    let mark = current(dnlts::wait_policy::MARK);
+    let user = current(dnlts::wait_policy::VARIABLE);
+    // Read the load only when deciding: a restarted process (or a child of `reproduce`)
+    // inherits the decision.
+    let others =
+        if mark.is_none() && user.is_none() { dnlts::wait_policy::others_runnable() } else { None };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let policy =
+        dnlts::wait_policy::decide(user.as_deref(), mark.as_deref(), others, cores, threads);
+    set.extend(policy.set);
     if set.is_empty() {
         // Said once, by the process that computes (a restarted one has nothing left to set).
         for note in &kernels.notes {
@@ -115,10 +119,42 @@ fn native_kernels(command: &Command) -> bool {
     }
 }
 
+/// The OpenMP threads the command runs at once on this machine, for the wait policy:
+/// `--threads`, else the profile's training threads (2 on the CPU profiles), else every core;
+/// `reproduce` runs one stage per `--devices` entry at once, and on a machine with room for
+/// several stages side by side uses every core.
+fn threads_at_once(command: &Command) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile_threads = |name: &str| profile::Profile::preset(name).ok().and_then(|p| p.threads);
+    let (asked, profile_name) = match command {
+        Command::Env { machine, .. } => (machine.threads, profile::DEFAULT.to_string()),
+        Command::Reproduce(args) => {
+            let run = &args.run;
+            let per_stage = run.machine.threads.or_else(|| profile_threads(&run.profile));
+            return match (per_stage, args.devices.len()) {
+                // `--devices`: one stage per device at once, each on its threads.
+                (Some(threads), devices) if devices > 0 => threads * devices,
+                // Stages side by side on every core (`reproduce`'s default on a large CPU).
+                (Some(fixed), _) if run.machine.threads.is_none() && cores >= 2 * fixed => cores,
+                (Some(threads), _) => threads,
+                (None, devices) => cores * devices.max(1),
+            };
+        }
+        Command::Pretrain(stage)
+        | Command::Evaluate(stage)
+        | Command::PretrainImagenet { stage, .. }
+        | Command::TrainClassifier { stage, .. }
+        | Command::Finetune { stage, .. } => (stage.machine.threads, stage.profile.clone()),
+        Command::Bench(args) => (args.threads, args.profile.clone()),
+        _ => (None, profile::DEFAULT.to_string()),
+    };
+    asked.or_else(|| profile_threads(&profile_name)).unwrap_or(cores)
+}
+
 /// libtorch allocates every activation afresh, and glibc gives large freed blocks back to the
 /// kernel (it trims the heap's top and unmaps chunks it had mapped), so the next batch pays
 /// page faults to get the same memory again: a quarter of the evaluation's time on 2 cores
-/// (README, "Speed on a CPU"). Keep freed memory in the process instead: blocks up to 32 MiB
+/// (docs/performance.md, "Speed on a CPU"). Keep freed memory in the process instead: blocks up to 32 MiB
 /// (glibc's largest threshold) come from the heap, and the heap is not trimmed below 1 GiB.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -151,7 +187,10 @@ fn install_stop_handler() {
         // Outside training there is no checkpoint to write: stop now. Files are written
         // atomically, so nothing half-written stays behind.
         if dnlts::train::stop::requested() || !dnlts::train::stop::loop_running() {
-            eprintln!("\nstopped");
+            match dnlts::train::stop::advice() {
+                Some(advice) => eprintln!("\nstopped; {advice}"),
+                None => eprintln!("\nstopped"),
+            }
             // _exit: no C++ static destructors while the main thread may be inside libtorch.
             unsafe { libc::_exit(130) };
         }

@@ -89,12 +89,12 @@ pub struct Profile {
     pub noise_images: u64,
     pub batch_size: u32,
     /// Images per evaluation batch (Tables 1–2, Figures 4 and 9). Nothing trains there, so a
-    /// batch only costs memory, and on a CPU larger ones keep both cores busy (README, "Where
-    /// the time goes").
+    /// batch only costs memory, and on a CPU larger ones keep both cores busy
+    /// (docs/performance.md, "Fewer evaluation passes").
     pub eval_batch_size: u32,
     /// Run the networks on channels-last tensors even without `--channels-last`: on 2 CPU
     /// cores oneDNN runs the scaled ResNet-50 and the evaluation about 1.5× faster that way
-    /// (README, "Where the time goes").
+    /// (docs/performance.md).
     pub channels_last: bool,
     /// libtorch's intra-op threads for training: the order of every sum depends on it, so the
     /// profile fixes it (the CPU profiles: 2) and the same seed gives the same numbers on any
@@ -109,7 +109,7 @@ pub struct Profile {
 /// The names of the presets, in the order `--help` shows them.
 pub const PRESETS: [&str; 6] = ["tiny", "ci", "small", "fashion", "paper", "paper-smoke"];
 
-/// The CPU profiles' AE (README, "The small profile's autoencoder"): a quarter of SegNet's
+/// The CPU profiles' AE (docs/experiments/small-profile.md): a quarter of SegNet's
 /// widths and one pooling stage, pre-trained with Adam.
 const SMALL_AUTOENCODER: AutoencoderSpec =
     AutoencoderSpec { width_divisor: 4, stages: 1, pretrain: PretrainRecipe::Adam { lr: 0.01 } };
@@ -260,7 +260,7 @@ impl Profile {
             "paper" => Profile {
                 name: "paper".into(),
                 train_images: 1_281_167,
-                // Only LeNet-5 trains (A, V, I, R are torchvision's): the recipe in README.md.
+                // Only LeNet-5 trains (A, V, I, R are torchvision's): the recipe in docs/paper-scale.md.
                 classifier_epochs: 10,
                 summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
                 data: DataSource::ImagenetYfcc,

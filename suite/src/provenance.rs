@@ -21,6 +21,18 @@ pub struct Provenance {
     #[serde(default)]
     pub kernels: dnlts::kernels::Kernels,
     pub cpu_features: Vec<String>,
+    /// OpenMP's wait policy and why (`dnlts::wait_policy`): speed only, never the numbers.
+    #[serde(default)]
+    pub wait_policy: String,
+}
+
+/// A device as users name it (`cpu`, `cuda:0`), not as Rust's debug format writes it.
+pub fn device_name(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cpu => "cpu".into(),
+        tch::Device::Cuda(index) => format!("cuda:{index}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
 }
 
 impl Provenance {
@@ -30,11 +42,12 @@ impl Provenance {
             git_commit: env!("DNLTS_GIT_COMMIT").into(),
             tch_version: env!("DNLTS_TCH_VERSION").into(),
             libtorch_version: dnlts::LIBTORCH_VERSION.into(),
-            device: format!("{device:?}").to_lowercase(),
+            device: device_name(device),
             threads,
             fast,
             kernels: dnlts::kernels::in_force(),
             cpu_features: dnlts::device::cpu_features().iter().map(|f| f.to_string()).collect(),
+            wait_policy: dnlts::wait_policy::in_force(),
         }
     }
 }

@@ -15,6 +15,8 @@ use crate::targets::{self, Context, Target};
 
 /// What `dnlts reproduce` was asked to do.
 pub struct RunRequest {
+    /// This run's share of the output folder's lock, held while the request lives.
+    pub _out_lock: crate::out_lock::OutLock,
     pub profile: Profile,
     pub options: RunOptions,
     /// Continue interrupted training stages from their checkpoints.
@@ -166,7 +168,7 @@ fn write_report(request: &RunRequest, summary: &RunSummary) -> anyhow::Result<()
     let (compute, part) = (&request.options.compute, request.options.finetune_part);
     report += &format!(
         "\nbatch size {}, {} micro-batch(es) per step, bf16 autocast {}, channels-last {}, \
-         batch norm of frozen networks folded {}, fine-tuned part: {part:?}\n",
+         batch norm of frozen networks folded {}, fine-tuned part: {part}\n",
         request.profile.batch_size,
         compute.accumulation,
         if compute.amp { "on" } else { "off" },

@@ -99,7 +99,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let inputs = args.inputs.inputs();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&profile.name));
     let batch_size = args.batch_size.unwrap_or(profile.batch_size);
-    preflight(&profile, &inputs, (args.device, batch_size), &out, args.json).map(|_| ())
+    preflight(&profile, &inputs, (args.device(), batch_size), &out, args.json).map(|_| ())
 }
 
 /// Checks every input of a profile that reads ImageNet and YFCC100m, prints the checklist
@@ -242,12 +242,24 @@ fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) 
                     ImageNetSplit::Val => found_images.val_images = Some(found),
                 }
                 classes.get_or_insert((folder.classes.len() as u64, path.clone()));
-                let detail = format!(
-                    "{} images found, ILSVRC2012 has {}",
-                    thousands(found),
-                    thousands(expected)
-                );
-                if found < expected {
+                let detail = match reference(profile) {
+                    None => format!(
+                        "{} images found, ILSVRC2012 has {}",
+                        thousands(found),
+                        thousands(expected)
+                    ),
+                    Some(this) if expected >= found => {
+                        format!("{} images found, {this} reads all of them", thousands(found))
+                    }
+                    Some(this) => format!(
+                        "{} images found, {this} reads {} of them",
+                        thousands(found),
+                        thousands(expected)
+                    ),
+                };
+                if reference(profile).is_some() {
+                    list.add("ImageNet", name, Status::Ok, Some(&path), detail, None);
+                } else if found < expected {
                     list.add(
                         "ImageNet",
                         name,
@@ -264,9 +276,21 @@ fn check_imagenet(list: &mut Checklist, root: Option<&Path>, profile: &Profile) 
     }
     if let Some((found, path)) = classes {
         let expected = u64::from(profile.classes);
-        let detail = format!("{found} classes found, ILSVRC2012 has {expected}");
+        let detail = match reference(profile) {
+            None => format!("{found} classes found, ILSVRC2012 has {expected}"),
+            Some(this) => format!("{found} classes found, {this} has {expected}"),
+        };
         if found == expected {
             list.add("ImageNet", "classes", Status::Ok, Some(&path), detail, None);
+        } else if let Some(this) = reference(profile) {
+            list.add(
+                "ImageNet",
+                "classes",
+                Status::Warning,
+                Some(&path),
+                format!("{detail}: its classifiers predict {expected} classes"),
+                Some(format!("give the tree {expected} class folders, as {this} expects")),
+            );
         } else {
             list.add(
                 "ImageNet",
@@ -318,28 +342,50 @@ fn check_yfcc(list: &mut Checklist, root: Option<&Path>, profile: &Profile) {
         Ok(stream) => {
             let found = stream.len() as u64;
             let expected = profile.pretrain_images;
-            let detail = format!(
-                "{} images found (loose files and zip members, before the authors' filter), \
-                 the paper pre-trains on {:.1} M",
-                thousands(found),
-                expected as f64 / 1e6
+            let found_text = format!(
+                "{} images found (loose files and zip members, before the authors' filter)",
+                thousands(found)
             );
-            if found < expected {
-                list.add(
-                    "YFCC100m",
-                    "images",
-                    Status::Warning,
-                    Some(root),
-                    format!(
-                        "{detail}: a smaller set is a warning, not an error; pre-training then \
-                         sees fewer distinct images than the paper's"
-                    ),
-                    Some("add YFCC100m images or shards to match the paper's scale".into()),
-                );
+            let Some(this) = reference(profile) else {
+                let detail =
+                    format!("{found_text}, the paper pre-trains on {:.1} M", expected as f64 / 1e6);
+                return paper_yfcc_count(list, root, found, expected, detail);
+            };
+            let detail = format!("{found_text}, {this} pre-trains on {}", thousands(expected));
+            let status = if found < expected { Status::Warning } else { Status::Ok };
+            let detail = if found < expected {
+                format!("{detail}: pre-training reads them again to make up the count")
             } else {
-                list.add("YFCC100m", "images", Status::Ok, Some(root), detail, None);
-            }
+                detail
+            };
+            list.add("YFCC100m", "images", status, Some(root), detail, None);
         }
+    }
+}
+
+/// How `doctor` names the numbers it compares with: None for the paper's profile, whose
+/// numbers are ILSVRC2012's and the paper's; "profile 'NAME'" for a profile of other sizes
+/// (paper-smoke reads the paper's path on a few images), whose numbers are its own.
+fn reference(profile: &Profile) -> Option<String> {
+    (profile.models != ModelScale::Paper).then(|| format!("profile '{}'", profile.name))
+}
+
+/// The paper profile's YFCC100m count: fewer images than the paper's is a warning.
+fn paper_yfcc_count(list: &mut Checklist, root: &Path, found: u64, expected: u64, detail: String) {
+    if found < expected {
+        list.add(
+            "YFCC100m",
+            "images",
+            Status::Warning,
+            Some(root),
+            format!(
+                "{detail}: a smaller set is a warning, not an error; pre-training then sees \
+                 fewer distinct images than the paper's"
+            ),
+            Some("add YFCC100m images or shards to match the paper's scale".into()),
+        );
+    } else {
+        list.add("YFCC100m", "images", Status::Ok, Some(root), detail, None);
     }
 }
 

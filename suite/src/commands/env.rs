@@ -14,8 +14,10 @@ struct Environment {
     cudnn_available: bool,
     libtorch_has_mkl: bool,
     libtorch_has_openmp: bool,
-    /// OpenMP's wait policy (dnlts runs itself with PASSIVE unless the user set one).
+    /// `OMP_WAIT_POLICY` as libgomp found it ("unset": libgomp's default, spinning).
     omp_wait_policy: String,
+    /// The wait policy in words: who chose it and why (`dnlts::wait_policy`).
+    wait_policy: String,
     master_seed: u64,
     cudnn_benchmark: bool,
 }
@@ -39,7 +41,9 @@ pub fn run(threads: Option<usize>, json: bool) -> anyhow::Result<()> {
         cudnn_available: tch::Cuda::cudnn_is_available(),
         libtorch_has_mkl: tch::utils::has_mkl(),
         libtorch_has_openmp: tch::utils::has_openmp(),
-        omp_wait_policy: std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "unset".into()),
+        omp_wait_policy: std::env::var(dnlts::wait_policy::VARIABLE)
+            .unwrap_or_else(|_| "unset".into()),
+        wait_policy: dnlts::wait_policy::in_force(),
         master_seed: determinism.seed,
         cudnn_benchmark: determinism.cudnn_benchmark,
     };
@@ -79,13 +83,14 @@ fn print_text(env: &Environment) {
         );
     } else {
         println!(
-            "cuda       not available (CPU-only libtorch, or no NVIDIA GPU); see README \"GPU\""
+            "cuda       not available (CPU-only libtorch, or no NVIDIA GPU); see docs/paper-scale.md, \
+             \"GPU workstations\""
         );
     }
     println!(
         "threads    {} (libtorch intra-op; each profile fixes its own, --threads overrides); \
          OpenMP wait policy {}",
-        b.threads, env.omp_wait_policy
+        b.threads, env.wait_policy
     );
     println!(
         "kernels    {}{}",

@@ -134,7 +134,7 @@ pub fn list(json: bool) -> anyhow::Result<()> {
         );
     }
     println!(
-        "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see README); \
+        "paper scale: torchvision's names and counts (LeNet-5 and the authors' SegNet: see docs/models.md); \
          scaled: the CPU profiles' variants"
     );
     println!(
@@ -159,8 +159,10 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
+    // Names come from the file: escaped, so that one cannot forge or reorder lines.
+    let printable = dnlts::files::printable;
     for tensor in &summary.tensors {
-        println!("{:<50} {:<5} {:?}", tensor.name, tensor.dtype, tensor.shape);
+        println!("{:<50} {:<5} {:?}", printable(&tensor.name), tensor.dtype, tensor.shape);
     }
     println!(
         "{} tensors, {} values, sha256 {}",
@@ -172,7 +174,7 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
         .tensors
         .iter()
         .filter(|t| t.non_finite > 0)
-        .map(|t| format!("{} ({})", t.name, t.non_finite))
+        .map(|t| format!("{} ({})", printable(&t.name), t.non_finite))
         .collect();
     if !non_finite.is_empty() {
         println!(
@@ -185,21 +187,24 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads each user classifier, runs one image of its input size and reports its output width.
+/// Loads each user classifier, runs a probe batch of two images of its input size forward and
+/// back as `reproduce` does ([`dnlts::models::classifier::Classifier::probe`]), and reports
+/// its output width. The class count is not checked here: it is the profile's.
 pub fn check_scripted(specs: &[dnlts::models::classifier::ScriptedSpec]) -> anyhow::Result<()> {
     for spec in specs {
         let classifier = spec.load(Device::Cpu)?;
         let size = classifier.spec.size;
-        let image = tch::Tensor::full([1, 3, size, size], 0.5, (tch::Kind::Float, Device::Cpu));
-        let logits = tch::no_grad(|| classifier.logits(&image, false));
-        anyhow::ensure!(
-            logits.dim() == 2 && logits.size()[0] == 1,
-            "{}: expected logits of shape [1, classes] for a [1, 3, {size}, {size}] input, got {:?}",
-            spec.file.display(),
-            logits.size()
-        );
+        let images = crate::stages::users::probe_images(size, Device::Cpu);
+        let logits = classifier.probe(&images).map_err(|error| {
+            anyhow::anyhow!(
+                "--classifier {}: {} cannot be used: on a batch of two 3×{size}×{size} images \
+                 (size={size}), {error}",
+                spec.name,
+                spec.file.display()
+            )
+        })?;
         println!(
-            "{}: {} loads, takes 3×{size}×{size}, gives {} classes",
+            "{}: {} loads, takes 3×{size}×{size}, gives {} classes, passes gradients to its input",
             spec.name,
             spec.file.display(),
             logits.size()[1]
@@ -238,6 +243,7 @@ pub fn check_file(
     let m = &report.mismatch;
     for (label, names) in [("missing", &m.missing), ("unexpected", &m.unexpected)] {
         if !names.is_empty() {
+            let names: Vec<_> = names.iter().map(|n| dnlts::files::printable(n)).collect();
             println!("{label}: {}", names.join(", "));
         }
     }

@@ -148,7 +148,7 @@ fn shared_args(args: &PlanArgs, out: &Path) -> anyhow::Result<Vec<String>> {
     let training = &args.training;
     let kernels = KernelWords { threads: args.threads, native: args.native_kernels };
     let mut shared = run_words(&args.profile, out, args.seed, kernels, &training.inputs)?;
-    shared.extend(["--device".into(), args.device.to_string()]);
+    shared.extend(["--device".into(), args.device().to_string()]);
     shared.extend(training.words()?);
     shared.extend(pretrain_devices(args)?);
     Ok(shared)
@@ -161,6 +161,15 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     args.training.apply(&mut profile)?;
     let reads_imagenet = profile.data == DataSource::ImagenetYfcc;
     super::reproduce::check_fig2_epochs(args.fig2_imagenet_epochs, &profile)?;
+    // A job given a GPU whose stage runs on the CPU would hold the GPU for nothing.
+    let on_cpu = !matches!(args.device(), dnlts::device::DeviceChoice::Cuda(_));
+    anyhow::ensure!(
+        !(on_cpu && args.gpus_per_job.is_some_and(|gpus| gpus > 0)),
+        "--gpus-per-job {}: every stage of this plan runs on {}, so its GPUs would sit idle; \
+         add --device cuda, or leave --gpus-per-job out",
+        args.gpus_per_job.unwrap_or(0),
+        args.device()
+    );
     let inputs = &args.training.inputs;
     if reads_imagenet
         && (inputs.imagenet.is_none() || inputs.yfcc.is_none() || inputs.weights.is_none())
@@ -351,11 +360,11 @@ fn pretrain_devices(args: &PlanArgs) -> anyhow::Result<Vec<String>> {
     if gpus < 2 {
         return Ok(Vec::new());
     }
-    let dnlts::device::DeviceChoice::Cuda(first) = args.device else {
+    let dnlts::device::DeviceChoice::Cuda(first) = args.device() else {
         anyhow::bail!(
             "--pretrain-gpus {gpus}: pre-training splits over GPUs, and --device is {}; add \
              --device cuda",
-            args.device
+            args.device()
         );
     };
     let devices: Vec<String> = (first..first + gpus).map(|index| format!("cuda:{index}")).collect();
@@ -368,7 +377,7 @@ fn job_gpus(node: &Node, args: &PlanArgs) -> u32 {
     if is_pretraining(node) && args.pretrain_gpus > 1 {
         return args.pretrain_gpus;
     }
-    let cuda = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    let cuda = matches!(args.device(), dnlts::device::DeviceChoice::Cuda(_));
     args.gpus_per_job.unwrap_or(u32::from(cuda))
 }
 
@@ -408,7 +417,7 @@ impl Sizing {
         let epochs = args.fig2_imagenet_epochs;
         let rows = estimate(profile, Default::default(), segnet, epochs, Default::default());
         // Not resolved: the plan is made on a login node, which may have no GPU.
-        let device = match args.device {
+        let device = match args.device() {
             dnlts::device::DeviceChoice::Cuda(index) => tch::Device::Cuda(index),
             _ => tch::Device::Cpu,
         };
@@ -428,8 +437,8 @@ impl Sizing {
                  `dnlts bench`'s data-loading rows; at most {MAX_LOADER_CORES}) plus one; \
                  --mem on a GPU is twice what a process holds in host memory (the largest \
                  peak measured of a process holding paper-size networks, {MEASURED_PROCESS_GIB:.2} \
-                 GiB, README \"Peak memory of the evaluation\"; three batches of images; a \
-                 decoded 12-megapixel photo per core) plus {CUDA_HOST_GIB} GiB for libtorch's \
+                 GiB, docs/paper-scale.md \"Peak memory of the evaluation\"; three batches \
+                 of images; a decoded 12-megapixel photo per core) plus {CUDA_HOST_GIB} GiB for libtorch's \
                  CUDA runtime (an allowance, not measured); on the CPU the activations are in \
                  host memory too and no --mem is sized: give --mem"
             ),
@@ -470,7 +479,7 @@ fn job_options(
     sizing: Option<&Sizing>,
     threads: usize,
 ) -> Vec<String> {
-    let gpu = matches!(args.device, dnlts::device::DeviceChoice::Cuda(_));
+    let gpu = matches!(args.device(), dnlts::device::DeviceChoice::Cuda(_));
     // A stage split over N GPUs steps N times as fast, at best: its loaders must keep up.
     let gpus = job_gpus(node, args);
     let sized = sizing.and_then(|sizing| Some((sizing, sizing.row(node)?)));
@@ -503,9 +512,9 @@ fn job_options(
 
 /// The largest peak resident memory measured of a process holding paper-size networks:
 /// 2,575,200 KiB, Table 2's evaluation pass with all five classifiers and six AEs loaded, flat
-/// in the number of images streamed (README, "Peak memory of the evaluation"). Every stage
-/// holds a subset of those networks, so it bounds each of them; on a GPU their activations
-/// live in device memory, not here.
+/// in the number of images streamed (docs/paper-scale.md, "Peak memory of the evaluation").
+/// Every stage holds a subset of those networks, so it bounds each of them; on a GPU their
+/// activations live in device memory, not here.
 const MEASURED_PROCESS_GIB: f64 = 2_575_200.0 / (1 << 20) as f64;
 
 /// What one JPEG-decoding core may hold at once: a decoded 12-megapixel photo in 8-bit RGB.
@@ -953,7 +962,7 @@ mod tests {
         assert_eq!(options("report", &split)[1], "--gres=gpu:1");
         // On the CPU no loaders and no memory are sized, and a --time or --mem given is every
         // job's.
-        let cpu = parse(&["--time", "3:00:00"]);
+        let cpu = parse(&["--device", "cpu", "--time", "3:00:00"]);
         assert_eq!(options("pretrain", &cpu), ["--cpus-per-task=4", "--time=3:00:00"]);
         let given = parse(&["--device", "cuda", "--mem", "64G"]);
         assert_eq!(options("pretrain", &given)[3], "--mem=64G");
@@ -967,10 +976,25 @@ mod tests {
         let shared = shared_args(&parse(&["--device", "cuda:1"]), Path::new("/o")).unwrap();
         let at = shared.iter().position(|word| word == "--pretrain-devices").unwrap();
         assert_eq!(shared[at + 1], "cuda:1,cuda:2,cuda:3");
-        let error = shared_args(&parse(&[]), Path::new("/o")).unwrap_err().to_string();
+        let cpu = parse(&["--device", "cpu"]);
+        let error = shared_args(&cpu, Path::new("/o")).unwrap_err().to_string();
         assert!(error.contains("--pretrain-gpus 3") && error.contains("--device cuda"), "{error}");
         let one = shared_args(&plan_args(&["--device", "cuda"]), Path::new("/o")).unwrap();
         assert!(!one.contains(&"--pretrain-devices".to_string()));
+    }
+
+    /// The paper profile is meant for a GPU: its plan's jobs run on one unless --device says
+    /// otherwise, and no job is given GPUs its stage does not run on.
+    #[test]
+    fn a_paper_plan_runs_its_jobs_on_the_gpu_unless_told_otherwise() {
+        let shared = shared_args(&plan_args(&[]), Path::new("/o")).unwrap().join(" ");
+        assert!(shared.contains("--device cuda:0"), "{shared}");
+        let cpu = shared_args(&plan_args(&["--device", "cpu"]), Path::new("/o")).unwrap();
+        assert!(cpu.join(" ").contains("--device cpu"));
+        let mut idle = plan_args(&["--device", "cpu", "--gpus-per-job", "1"]);
+        idle.out = Some(std::env::temp_dir().join("dnlts-plan-idle-gpus"));
+        let error = run(&idle).unwrap_err().to_string();
+        assert!(error.contains("--gpus-per-job 1") && error.contains("--device cuda"), "{error}");
     }
 
     #[test]
@@ -996,8 +1020,8 @@ mod tests {
         }
     }
 
-    /// The paper profile's plan as README ("The paper's path", step 5) shows it: counting the
-    /// paper-size networks takes a while on a CPU, so it runs only when asked
+    /// The paper profile's plan as docs/paper-scale.md ("The paper's path", step 5) shows it:
+    /// counting the paper-size networks takes a while on a CPU, so it runs only when asked
     /// (`cargo test -p dnlts-suite --bin dnlts -- --ignored paper_plan --nocapture`).
     #[test]
     #[ignore]

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use dnlts::device::DeviceChoice;
-use dnlts::models::segnet::Part;
 
 use crate::cli::{PaperArgs, ReproduceArgs, StageArgs, TrainingArgs};
 use crate::commands::plan;
@@ -89,18 +88,13 @@ impl TrainingArgs {
             fixed_stages,
             fast,
         } = self;
-        let part = match finetune_part {
-            Part::Decoder => "decoder",
-            Part::Encoder => "encoder",
-            Part::Both => "both",
-        };
         let mut words = vec![
             "--accumulate".to_string(),
             accumulate.to_string(),
             "--prefetch".into(),
             prefetch.to_string(),
             "--finetune-part".into(),
-            part.into(),
+            finetune_part.to_string(),
         ];
         if let Some(batch_size) = batch_size {
             words.extend(["--batch-size".into(), batch_size.to_string()]);
@@ -251,7 +245,25 @@ impl StageArgs {
         }
         prepare_output(&out_dir)?;
         let threads = profile.training_threads(self.machine.threads);
+        let settings = lock_settings(&profile, &options, self.machine.seed, threads, device)?;
+        let who = format!("profile {}, seed {}", profile.name, self.machine.seed);
+        let out_lock = crate::out_lock::OutLock::acquire(&out_dir, &settings, &who)?;
+        // What a stop outside training (during the evaluation, say) tells the user; training
+        // says the same with its checkpoint.
+        dnlts::train::stop::set_advice(match &options.fixed_stages {
+            Some(fixed) => format!(
+                "nothing was training (the stages are the fixed ones in {}): run the same \
+                 command again",
+                fixed.display()
+            ),
+            None => format!(
+                "the stages finished so far are kept in {}: run the same command with --resume \
+                 to continue",
+                out_dir.join("stages").display()
+            ),
+        });
         Ok(runner::RunRequest {
+            _out_lock: out_lock,
             targets,
             profile,
             options,
@@ -332,12 +344,12 @@ fn cpu_slots(cores: usize, threads: Option<usize>) -> usize {
 
 fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
     println!(
-        "dnlts reproduce: profile {}, seed {}, {} thread(s), CPU kernels {}, device {:?}, output {}",
+        "dnlts reproduce: profile {}, seed {}, {} thread(s), CPU kernels {}, device {}, output {}",
         request.profile.name,
         request.master_seed,
         request.threads,
         dnlts::kernels::in_force().name(),
-        request.device,
+        crate::provenance::device_name(request.device),
         request.out_dir.display()
     );
     let summary = runner::run(&request)?;
@@ -363,6 +375,36 @@ fn run_targets(request: runner::RunRequest) -> anyhow::Result<()> {
 /// `dnlts evaluate`: the targets the evaluation pass feeds.
 pub fn evaluate(stage: StageArgs) -> anyhow::Result<()> {
     run_targets(stage.request(targets::evaluation(), 0)?)
+}
+
+/// The digest of the settings a run's stages depend on ([`crate::out_lock`]): runs with the
+/// same one share an output folder. Figure 2's ImageNet epochs are left out (a child stage
+/// command of `--devices` gets them only where it makes that stage), paths are made
+/// canonical (children get absolute ones), and the device counts by its kind, as in stage
+/// keys.
+fn lock_settings(
+    profile: &profile::Profile,
+    options: &stages::RunOptions,
+    seed: u64,
+    threads: usize,
+    device: tch::Device,
+) -> anyhow::Result<String> {
+    use crate::out_lock::canonical;
+    let mut options = options.clone();
+    options.fig2_imagenet_epochs = 0;
+    let inputs = &mut options.inputs;
+    let paths = [
+        &mut options.data_dir,
+        &mut options.fixed_stages,
+        &mut inputs.imagenet,
+        &mut inputs.yfcc,
+        &mut inputs.weights,
+        &mut inputs.segnet,
+    ];
+    for path in paths.into_iter().flatten() {
+        *path = canonical(path);
+    }
+    crate::out_lock::settings_digest(&(profile, &options, seed, threads, device.is_cuda()))
 }
 
 /// Makes sure results can be written to `out` before any work starts, and removes the
@@ -439,5 +481,37 @@ mod tests {
         };
         assert_eq!(computes_with(&child), computes_with(&parent.run));
         assert_eq!(child.out, Some(plan::absolute("o".into()).unwrap()), "the same folder");
+        assert_eq!(lock_settings_of(&child), lock_settings_of(&parent.run));
+    }
+
+    fn lock_settings_of(stage: &StageArgs) -> String {
+        let mut profile = profile::Profile::preset(&stage.profile).unwrap();
+        let options = stage.training.apply(&mut profile).unwrap();
+        let threads = profile.training_threads(stage.machine.threads);
+        lock_settings(&profile, &options, stage.machine.seed, threads, tch::Device::Cpu).unwrap()
+    }
+
+    /// The children of `--devices` share their parent's lock of the output folder (they would
+    /// wait on it forever, or be refused): the same settings digest, though they get absolute
+    /// paths and Figure 2's epochs only in the stage that uses them; another seed differs.
+    #[test]
+    fn a_child_stage_command_has_its_parents_lock_settings() {
+        let given = "reproduce --profile tiny --fixed-stages relative/stages --seed 3 --out o \
+                     --fig2-imagenet-epochs 0 --devices cpu,cpu";
+        let Command::Reproduce(parent) = parse(given.split_whitespace().map(String::from)) else {
+            panic!("not a reproduce command")
+        };
+        let words = parent.run.child_words().unwrap();
+        let stage = ["pretrain"].map(String::from);
+        let Command::Pretrain(child) = parse(stage.into_iter().chain(words)) else {
+            panic!("not a pretrain command")
+        };
+        assert_ne!(child.training.fixed_stages, parent.run.training.fixed_stages, "absolute");
+        assert_eq!(lock_settings_of(&child), lock_settings_of(&parent.run));
+        let other = given.replace("--seed 3", "--seed 4");
+        let Command::Reproduce(other) = parse(other.split_whitespace().map(String::from)) else {
+            panic!("not a reproduce command")
+        };
+        assert_ne!(lock_settings_of(&other.run), lock_settings_of(&parent.run));
     }
 }

@@ -26,8 +26,8 @@ use dnlts::data::fashion;
 use dnlts::data::imagenet::ImageNet;
 use dnlts::data::resize::EvalTransform;
 use dnlts::data::source::{
-    DecodedSplit, EpochStream, FashionImages, ImageSource, Split, StreamHeldOut, SyntheticImages,
-    WithStream,
+    failures_in_sample, DecodedSplit, EpochStream, FashionImages, ImageSource, Split,
+    StreamHeldOut, SyntheticImages, WithStream,
 };
 use dnlts::data::synthetic::SyntheticConfig;
 use dnlts::data::yfcc::Yfcc;
@@ -204,6 +204,11 @@ fn open_data(profile: &Profile, options: &RunOptions, master_seed: u64) -> Resul
     Ok(Data { main, imagenet: None, yfcc: None })
 }
 
+/// Files of each split decoded when ImageNet and YFCC100m are opened, before anything trains
+/// (all of a smaller split): a dataset far past the failure budget stops the run there,
+/// instead of training on the images that replace the damaged ones.
+const SAMPLE_BEFORE_TRAINING: u64 = 1_000;
+
 /// ImageNet's labelled splits beside YFCC100m's stream, both at the AE's size (short side
 /// resized to it, centre crop): the pre-training source. Classifiers read ImageNet at their
 /// own crop ([`Pipeline::source_for`]).
@@ -229,6 +234,18 @@ fn open_imagenet_yfcc(
     let augment_seed = dnlts::seed::derive(master_seed, "data", "yfcc-augment");
     let yfcc = Yfcc::open(yfcc_dir, size, augment_seed)
         .map_err(|error| format!("--yfcc {}: {error}", yfcc_dir.display()))?;
+    let budget = dnlts::data::FailureBudget::default();
+    let splits = [
+        (&imagenet as &dyn ImageSource, Split::Train, "--imagenet", imagenet_dir),
+        (&imagenet, Split::Validation, "--imagenet", imagenet_dir),
+        (&yfcc, Split::Stream, "--yfcc", yfcc_dir),
+    ];
+    for (source, split, option, dir) in splits {
+        let (tried, failed) = failures_in_sample(source, split, SAMPLE_BEFORE_TRAINING);
+        budget
+            .check_sample(tried, source.len(split), &failed)
+            .map_err(|error| format!("{option} {}: {error}", dir.display()))?;
+    }
     let yfcc = Arc::new(yfcc);
     let main = Rc::new(WithStream { labelled: imagenet.clone(), stream: yfcc.clone() });
     Ok(Data { main, imagenet: Some(imagenet), yfcc: Some(yfcc) })
@@ -340,9 +357,10 @@ pub fn check_pretrain_devices(chosen: &[DeviceChoice], run_device: Device) -> an
     for choice in chosen {
         anyhow::ensure!(
             matches!(choice, DeviceChoice::Cuda(_)) == run_device.is_cuda(),
-            "--pretrain-devices {}: {choice} is not of the run device's kind ({run_device:?}); \
-             split pre-training over GPUs with --device cuda:N, or over the CPU alone",
-            DeviceChoice::list(chosen)
+            "--pretrain-devices {}: {choice} is not of the run device's kind ({}); split \
+             pre-training over GPUs with --device cuda:N, or over the CPU alone",
+            DeviceChoice::list(chosen),
+            crate::provenance::device_name(run_device)
         );
     }
     Ok(())
@@ -811,9 +829,9 @@ impl Pipeline {
         anyhow::ensure!(
             first == self.device,
             "--pretrain-devices {}: its first device holds the AE's master copy and must be \
-             the run's device ({:?}); add --device {}",
+             the run's device ({}); add --device {}",
             DeviceChoice::list(chosen),
-            self.device,
+            crate::provenance::device_name(self.device),
             chosen[0]
         );
         Ok(devices.split_off(1))
@@ -1134,11 +1152,12 @@ impl Pipeline {
     }
 
     /// Files the readers could not use so far: a warning with examples, and an error past the
-    /// failure budget (1 % of the images of the dataset).
+    /// failure budget (1 % of the files of ImageNet and YFCC100m; each file counts once).
     pub fn check_skipped(&self) -> anyhow::Result<()> {
         let data = self.data()?;
         let Some(imagenet) = &data.imagenet else { return Ok(()) };
-        let images = imagenet.len(Split::Train) + imagenet.len(Split::Validation);
+        let yfcc = data.yfcc.as_ref().map_or(0, |y| y.len(Split::Stream));
+        let images = imagenet.len(Split::Train) + imagenet.len(Split::Validation) + yfcc;
         let logs = [imagenet.skip_log(), data.yfcc.as_ref().and_then(|y| y.skip_log())];
         let skipped: Vec<dnlts::data::Skipped> =
             logs.into_iter().flatten().flat_map(|log| log.snapshot()).collect();

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use dnlts::models::classifier::{first_line, Classifier, ScriptedSpec};
+use dnlts::models::classifier::{Classifier, ProbeError, ScriptedSpec};
 use dnlts::models::{Family, InputSpec, Scale};
 
 use crate::profile::Profile;
@@ -102,13 +102,14 @@ fn load_one(
 
 /// A fixed [0, 1] pattern of two images (no random numbers are drawn, so the run's seeded
 /// streams are untouched).
-fn probe_images(size: i64, device: Device) -> Tensor {
+pub fn probe_images(size: i64, device: Device) -> Tensor {
     let values = 2 * 3 * size * size;
     (Tensor::arange(values, (Kind::Float, device)).remainder(251.0) / 250.0)
         .view([2, 3, size, size])
 }
 
-/// Runs the probe batch and checks the logits: shape [2, classes], every value finite.
+/// Runs the probe batch forward and back ([`Classifier::probe`]) and checks the shape of
+/// the logits against the profile: [2, classes].
 fn check_outputs(
     spec: &ScriptedSpec,
     classifier: &Classifier,
@@ -117,26 +118,33 @@ fn check_outputs(
 ) -> anyhow::Result<()> {
     let (name, file) = (&spec.name, spec.file.display());
     let (size, classes) = (classifier.spec.size, profile.classes as i64);
-    let logits =
-        tch::no_grad(|| classifier.try_logits(&probe_images(size, device))).map_err(|error| {
-            anyhow::anyhow!(
-                "--classifier {name}: {file} fails on a batch of two 3×{size}×{size} images of \
-                 profile '{}' ({}); the model must take [N, 3, {size}, {size}] inputs: train it \
-                 on `dnlts data export --profile {}` images and export it again",
-                profile.name,
-                first_line(&error.to_string()),
-                profile.name
-            )
-        })?;
-    anyhow::ensure!(
-        logits.dim() == 2 && logits.size()[0] == 2,
-        "--classifier {name}: {file} gives outputs of shape {:?} for a batch of 2 images of \
-         3×{size}×{size}, not one row per image: it reshapes for another input size; the model \
-         must take [N, 3, {size}, {size}] inputs: train it on `dnlts data export --profile {}` \
-         images and export it again",
-        logits.size(),
+    let train_on = format!(
+        "the model must take [N, 3, {size}, {size}] inputs: train it on `dnlts data export \
+         --profile {}` images and export it again",
         profile.name
     );
+    let logits = classifier.probe(&probe_images(size, device)).map_err(|error| match error {
+        ProbeError::Forward(reason) => anyhow::anyhow!(
+            "--classifier {name}: {file} fails on a batch of two 3×{size}×{size} images of \
+             profile '{}' ({reason}); {train_on}",
+            profile.name
+        ),
+        ProbeError::NotOneRowPerImage(shape) => anyhow::anyhow!(
+            "--classifier {name}: {file} gives outputs of shape {shape:?} for a batch of 2 \
+             images of 3×{size}×{size}, not one row per image: it reshapes for another input \
+             size; {train_on}"
+        ),
+        ProbeError::NonFinite => anyhow::anyhow!(
+            "--classifier {name}: {file} gives NaN or Inf logits on a batch of plain images; \
+             its weights or its export are broken (a diverged training, a division by zero): \
+             retrain it or export it again, and check that `model(torch.rand(2, 3, {size}, \
+             {size}))` is finite in PyTorch"
+        ),
+        other => anyhow::anyhow!(
+            "--classifier {name}: {file} cannot be used: on a batch of two 3×{size}×{size} \
+             images, {other}"
+        ),
+    })?;
     anyhow::ensure!(
         logits.size() == [2, classes],
         "--classifier {name}: {file} gives outputs of shape {:?} for a batch of 2 images; \
@@ -145,14 +153,6 @@ fn check_outputs(
          class folders of `dnlts data export`) and train it again",
         logits.size(),
         profile.name
-    );
-    let finite = logits.isfinite().all().int64_value(&[]) == 1;
-    anyhow::ensure!(
-        finite,
-        "--classifier {name}: {file} gives NaN or Inf logits on a batch of plain images; its \
-         weights or its export are broken (a diverged training, a division by zero): retrain \
-         it or export it again, and check that `model(torch.rand(2, 3, {size}, {size}))` is \
-         finite in PyTorch"
     );
     Ok(())
 }
