@@ -1339,6 +1339,6 @@ mod tests {
         let claims = check(&paper_like());
         let markdown = to_markdown(&claims);
         assert_eq!(markdown.lines().count(), claims.len() + 2);
-        assert!(markdown.contains("| nmi-intra-order | §3.5, Figure 9 |"));
+        assert!(markdown.contains("| nmi-intra-order | §3.5, Figure 9 |"), "{markdown}");
     }
 }
