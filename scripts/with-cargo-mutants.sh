@@ -20,7 +20,7 @@ bin="$prefix/bin/cargo-mutants"
 # test binaries, not all of them.
 tests=(--lib --test metrics_props --test analysis_golden)
 
-if [ "$("$bin" --version 2>/dev/null || true)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
+if [ "$("$bin" mutants --version 2>/dev/null || true)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
   echo "with-cargo-mutants: installing cargo-mutants $CARGO_MUTANTS_VERSION into $prefix" >&2
   cargo install --locked --quiet --version "$CARGO_MUTANTS_VERSION" cargo-mutants --root "$prefix"
 fi
