@@ -111,7 +111,7 @@ mutants:
 mutants-diff:
 	mkdir -p $(TARGET_DIR)
 	git diff $(BASE)... > $(TARGET_DIR)/mutants.diff
-	scripts/with-cargo-mutants.sh --in-diff $(TARGET_DIR)/mutants.diff $(MUTANTS_ARGS)
+	scripts/with-cargo-mutants.sh --in-diff $(CURDIR)/$(TARGET_DIR)/mutants.diff $(MUTANTS_ARGS)
 
 clean:
 	cargo clean

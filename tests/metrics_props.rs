@@ -120,13 +120,13 @@ mod reference {
 }
 
 /// Failing cases are saved under `proptest-regressions/` at the crate root (commit them).
-/// Shrinking gets up to 10,000 steps or 20 s: proptest's default, 4 × cases, stops long before
+/// Shrinking gets up to 10,000 steps or 10 s: proptest's default, 4 × cases, stops long before
 /// a failing table or buffer is small.
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
         max_shrink_iters: 10_000,
-        max_shrink_time: 20_000,
+        max_shrink_time: 10_000,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/metrics_props.txt",
         ))),
