@@ -344,10 +344,13 @@ proptest! {
     fn lab_histograms_floor_and_clamp(rgb in rgb_pixels(48), bins in prop_oneof![2usize..=64, 65usize..=4096, Just(4096usize)]) {
         let histograms = lab::lab_histograms(&rgb, bins).unwrap();
         let pixels: Vec<lab::Lab> = rgb.chunks_exact(3).map(|p| lab::srgb8_to_lab([p[0], p[1], p[2]])).collect();
-        let channels: [(&ChannelHistogram, fn(&lab::Lab) -> f64); 3] =
-            [(&histograms.l, |c| c.l), (&histograms.a, |c| c.a), (&histograms.b, |c| c.b)];
-        for (histogram, value) in channels {
-            let values: Vec<f64> = pixels.iter().map(value).collect();
+        let channel = |value: fn(&lab::Lab) -> f64| pixels.iter().map(value).collect::<Vec<f64>>();
+        let channels = [
+            (&histograms.l, channel(|c| c.l)),
+            (&histograms.a, channel(|c| c.a)),
+            (&histograms.b, channel(|c| c.b)),
+        ];
+        for (histogram, values) in channels {
             let mismatch = histogram_mismatch(histogram, &values);
             prop_assert!(mismatch.is_none(), "{}", mismatch.unwrap_or_default());
         }
