@@ -10,6 +10,8 @@
 #   make golden    re-bless the golden files after an intended change; prints what moved
 #   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
 #   make gpu-check checks the CUDA path on an NVIDIA GPU (builds with TORCH=cuda; results/gpu-check)
+#   make mutants   mutation testing of src/metrics/ against the fast metric tests (hours; docs/mutants.md)
+#   make mutants-diff  the same, only for the lines changed since BASE (default main)
 
 PROFILE ?= small
 TORCH ?= cpu
@@ -31,12 +33,13 @@ DNLTS := $(TARGET_DIR)/release/dnlts
 # tests that train small networks run at full speed.
 CARGO_FLAGS := --release --workspace --locked
 
-.PHONY: all build reproduce test bench bench-pytorch golden libtorch fashion-mnist gpu-check clean help
+.PHONY: all build reproduce test bench bench-pytorch golden libtorch fashion-mnist gpu-check \
+	mutants mutants-diff clean help
 
 all: build
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,16p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -101,6 +104,21 @@ golden:
 	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS) -- --skip $(GOLDEN_LAYERS)
 	$(BLESS) -- --nocapture training_layer_matches_golden
 	$(BLESS) -- --nocapture evaluation_layer_matches_golden
+
+# Mutation testing (cargo-mutants, pinned, installed on first use; settings in
+# .cargo/mutants.toml). Not part of `make test`: each mutant is a release build of the library
+# and three test binaries. Results in mutants.out/ (caught.txt, missed.txt, …).
+# MUTANTS_ARGS="--file src/metrics/rrc.rs" narrows a run.
+MUTANTS_ARGS ?=
+BASE ?= main
+mutants:
+	scripts/with-cargo-mutants.sh $(MUTANTS_ARGS)
+
+# Only the mutants on lines this branch changed since it left BASE (`git diff BASE...`).
+mutants-diff:
+	mkdir -p $(TARGET_DIR)
+	git diff $(BASE)... > $(TARGET_DIR)/mutants.diff
+	scripts/with-cargo-mutants.sh --in-diff $(CURDIR)/$(TARGET_DIR)/mutants.diff $(MUTANTS_ARGS)
 
 clean:
 	cargo clean

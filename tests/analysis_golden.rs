@@ -76,24 +76,29 @@ fn golden_text() {
 }
 
 fn lattice_at(a: &Analysis, t: f64) -> &dnlts::metrics::analysis::Lattice {
-    a.lattices.iter().find(|l| l.threshold == t).unwrap()
+    a.lattices.iter().find(|l| l.threshold == t).unwrap_or_else(|| panic!("no lattice at t = {t}"))
 }
 
 #[test]
 fn t_0_1_a_r_does_not_lift_v_or_l() {
     let a = paper_analysis();
     let relation = &lattice_at(&a, 0.1).relation;
-    assert!(!relation.contains(&"V∘A_R".to_string()));
-    assert!(!relation.contains(&"L∘A_R".to_string()));
-    assert!(relation.contains(&"A∘A_R".to_string()));
+    for (pair, related) in [("V∘A_R", false), ("L∘A_R", false), ("A∘A_R", true)] {
+        assert_eq!(
+            relation.contains(&pair.to_string()),
+            related,
+            "{pair} at t = 0.1: {relation:?}"
+        );
+    }
 }
 
 #[test]
 fn lattices_between_the_largest_gaps_are_chains_and_t_0_9_is_not() {
     let a = paper_analysis();
-    assert!(lattice_at(&a, 0.2).is_chain);
-    assert!(lattice_at(&a, 0.8).is_chain);
-    assert!(!lattice_at(&a, 0.9).is_chain);
+    for (t, chain) in [(0.2, true), (0.8, true), (0.9, false)] {
+        let lattice = lattice_at(&a, t);
+        assert_eq!(lattice.is_chain, chain, "lattice at t = {t}: {:?}", lattice.concepts);
+    }
     let between: Vec<_> = a
         .stable_intervals
         .iter()
@@ -103,20 +108,29 @@ fn lattices_between_the_largest_gaps_are_chains_and_t_0_9_is_not() {
         .collect();
     // The paper says every lattice for 0.2 ≤ t ≤ 0.8 is a chain; three in between are not.
     let chains: Vec<bool> = between.iter().map(|s| s.is_chain).collect();
-    assert_eq!(chains, vec![true, false, false, false, true]);
+    assert_eq!(chains, vec![true, false, false, false, true], "{between:?}");
 }
 
 #[test]
 fn stable_intervals_around_0_2_and_0_8_are_the_exact_gaps() {
     let a = paper_analysis();
-    let around =
-        |t: f64| a.stable_intervals.iter().find(|s| s.interval.contains(t)).unwrap().interval;
+    let around = |t: f64| {
+        a.stable_intervals
+            .iter()
+            .find(|s| s.interval.contains(t))
+            .expect("the sweep covers the line")
+            .interval
+    };
+    let close = |end: Option<f64>, expected: f64, what: &str| {
+        let end = end.unwrap_or_else(|| panic!("{what}: unbounded, expected {expected}"));
+        assert!((end - expected).abs() < 1e-12, "{what}: {end}, expected {expected}");
+    };
     let i02 = around(0.2);
-    assert!((i02.above.unwrap() - 0.0925 / 0.5613).abs() < 1e-12); // R∘A_A
-    assert!((i02.up_to.unwrap() - 0.1829 / 0.3484).abs() < 1e-12); // L∘A_I
+    close(i02.above, 0.0925 / 0.5613, "lower end around 0.2, RRC(R∘A_A)");
+    close(i02.up_to, 0.1829 / 0.3484, "upper end around 0.2, RRC(L∘A_I)");
     let i08 = around(0.8);
-    assert!((i08.above.unwrap() - 0.4555 / 0.7163).abs() < 1e-12); // V∘A_I
-    assert!((i08.up_to.unwrap() - 0.2929 / 0.3484).abs() < 1e-12); // L∘A_V
+    close(i08.above, 0.4555 / 0.7163, "lower end around 0.8, RRC(V∘A_I)");
+    close(i08.up_to, 0.2929 / 0.3484, "upper end around 0.8, RRC(L∘A_V)");
 }
 
 #[test]
@@ -170,17 +184,22 @@ fn figures_are_deterministic_and_name_every_file() {
     let names: Vec<String> =
         first.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names[0], "fig6_rrc.svg");
-    assert_eq!(names.len(), 1 + 2 * DEFAULT_THRESHOLDS.len());
-    assert!(names.contains(&"fig7_lattice_t0.90.dot".to_string()));
+    assert_eq!(names.len(), 1 + 2 * DEFAULT_THRESHOLDS.len(), "{names:?}");
+    assert!(names.contains(&"fig7_lattice_t0.90.dot".to_string()), "{names:?}");
     for (p, q) in first.iter().zip(&second) {
         assert_eq!(std::fs::read(p).unwrap(), std::fs::read(q).unwrap(), "{}", p.display());
     }
     let fig6 = std::fs::read_to_string(&first[0]).unwrap();
-    assert!(fig6.starts_with("<svg"));
-    assert!(fig6.contains("V∘A_A"));
-    assert!(fig6.contains("fill=\"#9467BD\"")); // L purple
-    assert!(fig6.contains("fill=\"#2CA02C\"")); // R green
+    let head: String = fig6.chars().take(200).collect();
+    assert!(fig6.starts_with("<svg"), "fig6_rrc.svg starts {head:?}");
+    for (text, what) in [
+        ("V∘A_A", "a bar label"),
+        ("fill=\"#9467BD\"", "L purple"),
+        ("fill=\"#2CA02C\"", "R green"),
+    ] {
+        assert!(fig6.contains(text), "fig6_rrc.svg has no {text} ({what}); it starts {head:?}");
+    }
     let dot = std::fs::read_to_string(base.join("one/fig7_lattice_t0.90.dot")).unwrap();
-    assert_eq!(dot.matches(" -> ").count(), lattice_at(&a, 0.9).edges.len());
+    assert_eq!(dot.matches(" -> ").count(), lattice_at(&a, 0.9).edges.len(), "{dot}");
     std::fs::remove_dir_all(&base).unwrap();
 }

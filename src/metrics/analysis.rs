@@ -649,7 +649,8 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(analyze(&small_table(), &[1e-9, 5.0]).is_ok(), "tiny and large t are fine");
+        let fine = analyze(&small_table(), &[1e-9, 5.0]);
+        assert!(fine.is_ok(), "tiny and large t are fine, got {:?}", fine.err());
     }
 
     /// An n × n table whose RRC context at t = 0.5 is "everything but the diagonal"-like: many
@@ -686,7 +687,9 @@ mod tests {
         assert!(text.contains("has more than 50 concepts, the limit of --max-concepts"), "{text}");
         assert!(text.contains("raise the limit with --max-concepts N"), "{text}");
         // Progress was heard for every context finished before the one that stopped it.
-        assert!(heard.iter().all(|p| p.largest <= 50 && p.contexts == 1 + 24 * 24 + 1));
+        for p in &heard {
+            assert!(p.largest <= 50 && p.contexts == 1 + 24 * 24 + 1, "{p:?}");
+        }
         // Under a large enough limit the same table is analysed, with progress after each context.
         let mut count = 0;
         let analysis = analyze_with(&wide_table(6), &[0.5], 10_000, &mut |_| count += 1).unwrap();
@@ -703,19 +706,35 @@ mod tests {
     #[test]
     fn other_tables_get_no_paper_notes_but_full_sweeps() {
         let analysis = analyze(&small_table(), &[0.5]).unwrap();
-        assert!(analysis.notes.is_empty());
+        assert!(analysis.notes.is_empty(), "no paper classifiers, yet notes {:?}", analysis.notes);
         // RRC values 0.4, 0.8 (y∘A_x = 0.4/0.5), 1, 1 → 4 intervals incl. (1, +inf).
         let ends: Vec<(Option<f64>, Option<f64>)> = analysis
             .stable_intervals
             .iter()
             .map(|s| (s.interval.above, s.interval.up_to))
             .collect();
-        assert_eq!(ends.len(), 4);
-        assert_eq!(ends[3], (Some(1.0), None));
+        assert_eq!(ends.len(), 4, "{ends:?}");
+        assert_eq!(ends[3], (Some(1.0), None), "{ends:?}");
         let lattice = &analysis.lattices[0];
         assert_eq!(lattice.relation, vec!["x∘A_x", "y∘A_x", "y∘A_y"]);
-        assert!(lattice.is_chain);
-        assert!(lattice.interval.contains(0.5));
+        assert!(lattice.is_chain, "{lattice:?}");
+        assert!(lattice.interval.contains(0.5), "{:?}", lattice.interval);
+    }
+
+    #[test]
+    fn intervals_are_open_below_and_closed_above() {
+        let interval = Interval { above: Some(0.2), up_to: Some(0.5) };
+        for (t, inside) in
+            [(0.2, false), (0.2000001, true), (0.35, true), (0.5, true), (0.5000001, false)]
+        {
+            assert_eq!(interval.contains(t), inside, "{t} in {}", interval.to_text());
+        }
+        let unbounded_below = Interval { above: None, up_to: Some(0.5) };
+        assert!(unbounded_below.contains(-1e300), "{}", unbounded_below.to_text());
+        assert!(!unbounded_below.contains(0.6), "{}", unbounded_below.to_text());
+        let unbounded_above = Interval { above: Some(0.5), up_to: None };
+        assert!(unbounded_above.contains(1e300), "{}", unbounded_above.to_text());
+        assert!(!unbounded_above.contains(0.5), "{}", unbounded_above.to_text());
     }
 
     #[test]

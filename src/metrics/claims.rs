@@ -1119,9 +1119,11 @@ mod tests {
         check(measured).into_iter().map(|c| (c.id, c.verdict)).collect()
     }
 
-    fn verdict(measured: &Measured, id: &str) -> Verdict {
+    #[track_caller]
+    fn assert_verdict(measured: &Measured, id: &str, expected: Verdict) {
         let claims = check(measured);
-        claims.iter().find(|c| c.id == id).map(|c| c.verdict).expect("known claim id")
+        let claim = claims.iter().find(|c| c.id == id).expect("known claim id");
+        assert_eq!(claim.verdict, expected, "{id}: {}", claim.ours);
     }
 
     fn summary(mean: f64) -> NmiSummary {
@@ -1360,25 +1362,25 @@ mod tests {
     #[test]
     fn the_claims_failing_on_the_paper_can_hold() {
         let chains = chain_table();
-        assert_eq!(verdict(&chains, "fca-chains-from-0.2-to-0.8"), Verdict::Holds);
-        assert_eq!(verdict(&chains, "fca-chains-between-widest-gaps"), Verdict::Holds);
+        assert_verdict(&chains, "fca-chains-from-0.2-to-0.8", Verdict::Holds);
+        assert_verdict(&chains, "fca-chains-between-widest-gaps", Verdict::Holds);
         // RRC values 0.1, 0.5, 1: widest gaps (0.5, 1] ∋ 0.8 and (0.1, 0.5] ∋ 0.2.
         let cross = table(&["L", "A"], vec![vec![0.5, 0.25], vec![0.05, 0.9]]);
         let gaps = Measured { cross: Some(cross), ..Default::default() };
-        assert_eq!(verdict(&gaps, "fca-0.2-0.8-in-widest-gaps"), Verdict::Holds);
+        assert_verdict(&gaps, "fca-0.2-0.8-in-widest-gaps", Verdict::Holds);
     }
 
     #[test]
     fn ties_are_not_wins() {
         let mut m = paper_like();
         set_acc(&mut m, "A", "V", 0.5613); // acc(A∘A_V) == acc(A∘A_A)
-        assert_eq!(verdict(&m, "table2-own-ae-best"), Verdict::Fails);
+        assert_verdict(&m, "table2-own-ae-best", Verdict::Fails);
         let mut m = paper_like();
         nmi_row(&mut m, "A_L").intra = summary(0.35); // A_L == A_R
-        assert_eq!(verdict(&m, "nmi-intra-order"), Verdict::Fails);
+        assert_verdict(&m, "nmi-intra-order", Verdict::Fails);
         let mut m = paper_like();
         nmi_row(&mut m, "A_V").inter = summary(0.25); // ties A_R for second place
-        assert_eq!(verdict(&m, "nmi-a-a-and-a-r-highest-inter"), Verdict::Fails);
+        assert_verdict(&m, "nmi-a-a-and-a-r-highest-inter", Verdict::Fails);
     }
 
     #[test]
@@ -1422,35 +1424,35 @@ mod tests {
         // C names V but Table 1 has no row for it: "every classifier" cannot be checked.
         let mut m = paper_like();
         m.table1.retain(|r| r.classifier != "V");
-        assert_eq!(verdict(&m, "table1-as-below-c"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "table1-own-above-c-majority"), Verdict::NotApplicable);
+        assert_verdict(&m, "table1-as-below-c", Verdict::NotApplicable);
+        assert_verdict(&m, "table1-own-above-c-majority", Verdict::NotApplicable);
     }
 
     #[test]
     fn a_missing_strength_is_not_applicable_not_a_pass() {
         let mut m = paper_like();
         m.noise.retain(|p| p.strength != 0.3);
-        assert_eq!(verdict(&m, "noise-own-above-c-s0.3"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "noise-alexnet-s0.3"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "noise-own-above-c"), Verdict::Holds);
+        assert_verdict(&m, "noise-own-above-c-s0.3", Verdict::NotApplicable);
+        assert_verdict(&m, "noise-alexnet-s0.3", Verdict::NotApplicable);
+        assert_verdict(&m, "noise-own-above-c", Verdict::Holds);
         m.noise.retain(|p| p.strength == 0.0);
-        assert_eq!(verdict(&m, "noise-own-above-c"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "noise-as-below-c"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "noise-x-decays"), Verdict::NotApplicable);
+        assert_verdict(&m, "noise-own-above-c", Verdict::NotApplicable);
+        assert_verdict(&m, "noise-as-below-c", Verdict::NotApplicable);
+        assert_verdict(&m, "noise-x-decays", Verdict::NotApplicable);
     }
 
     #[test]
     fn unmeasured_or_percent_values_are_not_applicable() {
         let mut m = paper_like();
         table1_row(&mut m, "L").a_s.top1 = f64::NAN;
-        assert_eq!(verdict(&m, "table1-as-below-c"), Verdict::NotApplicable);
-        assert_eq!(verdict(&m, "table1-as-below-c-top5"), Verdict::Holds);
+        assert_verdict(&m, "table1-as-below-c", Verdict::NotApplicable);
+        assert_verdict(&m, "table1-as-below-c-top5", Verdict::Holds);
         let mut m = paper_like();
         noise_row(&mut m, 0.3, "L").own = 22.0; // percent, not a fraction
-        assert_eq!(verdict(&m, "noise-alexnet-s0.3"), Verdict::NotApplicable);
+        assert_verdict(&m, "noise-alexnet-s0.3", Verdict::NotApplicable);
         let mut m = paper_like();
         nmi_row(&mut m, "A_I").intra = summary(f64::NAN);
-        assert_eq!(verdict(&m, "nmi-as-highest-intra"), Verdict::NotApplicable);
+        assert_verdict(&m, "nmi-as-highest-intra", Verdict::NotApplicable);
     }
 
     #[test]
@@ -1463,6 +1465,6 @@ mod tests {
         let claims = check(&paper_like());
         let markdown = to_markdown(&claims);
         assert_eq!(markdown.lines().count(), claims.len() + 2);
-        assert!(markdown.contains("| nmi-intra-order | §3.5, Figure 9 |"));
+        assert!(markdown.contains("| nmi-intra-order | §3.5, Figure 9 |"), "{markdown}");
     }
 }

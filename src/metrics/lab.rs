@@ -186,13 +186,20 @@ pub fn lab_histograms(rgb: &[u8], bins: usize) -> Result<LabHistograms> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::assert_close;
 
     #[test]
     fn white_and_black_are_exact() {
         let white = srgb8_to_lab([255, 255, 255]);
-        assert!((white.l - 100.0).abs() < 1e-9 && white.a.abs() < 1e-9 && white.b.abs() < 1e-9);
+        for (got, expected, what) in
+            [(white.l, 100.0, "L*"), (white.a, 0.0, "a*"), (white.b, 0.0, "b*")]
+        {
+            assert_close(got, expected, 1e-9, &format!("{what} of white"));
+        }
         let black = srgb8_to_lab([0, 0, 0]);
-        assert!(black.l.abs() < 1e-12 && black.a.abs() < 1e-12 && black.b.abs() < 1e-12);
+        for (got, what) in [(black.l, "L*"), (black.a, "a*"), (black.b, "b*")] {
+            assert_close(got, 0.0, 1e-12, &format!("{what} of black"));
+        }
     }
 
     #[test]
@@ -203,6 +210,29 @@ mod tests {
         assert_eq!(h.l.counts[0], 1); // black
         assert_eq!(h.l.counts[9], 1); // white, L* = 100 at the top end
         assert_eq!(h.a.counts[5], 2); // a* = 0 for black and white
+    }
+
+    #[test]
+    fn bins_are_floored_and_the_ends_clamped() {
+        // 10 bins of width 10 over [0, 100]: [0, 10), [10, 20), …, [90, 100].
+        let cases = [
+            (0.0, 0),
+            (9.99, 0),
+            (10.0, 1),
+            (19.9, 1), // rounding would give 2
+            (55.0, 5),
+            (99.99, 9),
+            (100.0, 9), // the upper end belongs to the last bin
+            (-3.0, 0),
+            (250.0, 9),
+        ];
+        for (value, bin) in cases {
+            let mut histogram = ChannelHistogram::new("L*", L_RANGE, 10);
+            histogram.add(value);
+            let mut expected = vec![0; 10];
+            expected[bin] = 1;
+            assert_eq!(histogram.counts, expected, "L* = {value} belongs to bin {bin}");
+        }
     }
 
     #[test]

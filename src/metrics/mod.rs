@@ -92,3 +92,14 @@ pub enum MetricsError {
 }
 
 pub type Result<T> = std::result::Result<T, MetricsError>;
+
+/// Test helper: fails naming what was compared, both values and their difference.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_close(actual: f64, expected: f64, tolerance: f64, what: &str) {
+    let difference = (actual - expected).abs();
+    assert!(
+        difference <= tolerance,
+        "{what}: got {actual}, expected {expected} (off by {difference:e}, tolerance {tolerance:e})"
+    );
+}

@@ -330,6 +330,7 @@ pub fn nmi_of_png_files(a: &Path, b: &Path, bins: usize) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::assert_close;
 
     #[test]
     fn both_constant_is_one_and_one_constant_is_zero() {
@@ -343,7 +344,7 @@ mod tests {
         // X and Y independent and uniform on {0, 255}: I = 0.
         let a = [0, 0, 255, 255];
         let b = [0, 255, 0, 255];
-        assert!(nmi(&a, &b, 256).unwrap().abs() < 1e-12);
+        assert_close(nmi(&a, &b, 256).unwrap(), 0.0, 1e-12, "nMI of independent halves");
     }
 
     #[test]
@@ -351,10 +352,23 @@ mod tests {
         // With 2 bins, 0..=127 and 128..=255 are one label each.
         let a = [0, 10, 200, 250];
         let b = [5, 5, 130, 255];
-        assert!((nmi(&a, &b, 2).unwrap() - 1.0).abs() < 1e-12);
+        assert_close(nmi(&a, &b, 2).unwrap(), 1.0, 1e-12, "nMI of {a:?} and {b:?} with 2 bins");
         // 256 bins: Y is a function of X, so nMI = sqrt(H(Y) / H(X)).
         let (h_x, h_y) = (4f64.ln(), -(0.5f64.ln() * 0.5 + 2.0 * 0.25 * 0.25f64.ln()));
-        assert!((nmi(&a, &b, 256).unwrap() - (h_y / h_x).sqrt()).abs() < 1e-12);
+        let expected = (h_y / h_x).sqrt();
+        assert_close(nmi(&a, &b, 256).unwrap(), expected, 1e-12, "nMI with 256 bins, sqrt(Hy/Hx)");
+    }
+
+    #[test]
+    fn c_ln_c_is_the_formula_on_both_sides_of_the_lookup_table() {
+        let last_looked_up = C_LN_C_TABLE_LEN as u64 - 1;
+        for count in [1, 2, 3, last_looked_up, last_looked_up + 1, 20_000, 1 << 40] {
+            let c = count as f64;
+            let expected = c * c.ln();
+            let what = format!("c·ln c for c = {count}");
+            assert_close(c_ln_c(count), expected, 1e-12 * expected, &what);
+        }
+        assert_eq!(c_ln_c(0), 0.0, "0·ln 0 is 0 by continuity");
     }
 
     #[test]
@@ -406,8 +420,8 @@ mod tests {
         // Pairs (x, x) → 1 and (x, constant) → 0; the fifth sample is ignored.
         let summary = inter_nmi(&[x, x, x, constant, x], shape, 256).unwrap();
         assert_eq!(summary.count, 2);
-        assert!((summary.mean - 0.5).abs() < 1e-12);
-        assert!((summary.std - 0.5).abs() < 1e-12);
+        assert_close(summary.mean, 0.5, 1e-12, "mean of nMI 1 and 0");
+        assert_close(summary.std, 0.5, 1e-12, "std of nMI 1 and 0");
     }
 
     fn write_png(path: &Path, width: u32, height: u32) {
@@ -431,7 +445,12 @@ mod tests {
                 b.display()
             )
         );
-        assert!((nmi_of_png_files(&a, &a, 256).unwrap() - 1.0).abs() < 1e-12);
+        assert_close(
+            nmi_of_png_files(&a, &a, 256).unwrap(),
+            1.0,
+            1e-12,
+            "nMI of a PNG with itself",
+        );
         let not_png = dir.join("text.png");
         std::fs::write(&not_png, "not an image").unwrap();
         let err = nmi_of_png_files(&a, &not_png, 256).unwrap_err().to_string();
