@@ -131,14 +131,14 @@ fn threads_at_once(command: &Command) -> usize {
         Command::Reproduce(args) => {
             let run = &args.run;
             let per_stage = run.machine.threads.or_else(|| profile_threads(&run.profile));
-            return match (per_stage, args.devices.len()) {
-                // `--devices`: one stage per device at once, each on its threads.
-                (Some(threads), devices) if devices > 0 => threads * devices,
-                // Stages side by side on every core (`reproduce`'s default on a large CPU).
-                (Some(fixed), _) if run.machine.threads.is_none() && cores >= 2 * fixed => cores,
-                (Some(threads), _) => threads,
-                (None, devices) => cores * devices.max(1),
+            // One stage per `--devices` entry at once, or as many side by side as `reproduce`
+            // chooses on a large CPU, each on its threads.
+            let at_once = if args.devices.is_empty() {
+                commands::reproduce::side_by_side_slots(args).unwrap_or(1)
+            } else {
+                args.devices.len()
             };
+            return per_stage.unwrap_or(cores) * at_once.max(1);
         }
         Command::Pretrain(stage)
         | Command::Evaluate(stage)

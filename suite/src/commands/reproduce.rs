@@ -317,23 +317,30 @@ pub fn reproduce(mut args: ReproduceArgs) -> anyhow::Result<()> {
 /// numbers stay the reference's), instead of one stage on more threads (which would change
 /// them). A run on fixed stages trains nothing.
 fn default_cpu_devices(args: &ReproduceArgs) -> anyhow::Result<Vec<DeviceChoice>> {
-    let run = &args.run;
-    if run.machine.threads.is_some()
-        || run.machine.device != DeviceChoice::Cpu
-        || run.training.fixed_stages.is_some()
-    {
-        return Ok(Vec::new());
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let slots = cpu_slots(cores, profile::Profile::preset(&run.profile)?.threads);
+    let slots = side_by_side_slots(args)?;
     if slots < 2 {
         return Ok(Vec::new());
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
         "note: {cores} cores: training up to {slots} stages at once on the profile's threads \
          each (--devices cpu runs one at a time)"
     );
     Ok(vec![DeviceChoice::Cpu; slots])
+}
+
+/// How many stages [`default_cpu_devices`] runs at once on this machine (below 2: none side
+/// by side); also what the OpenMP wait policy counts threads by (`main.rs`).
+pub fn side_by_side_slots(args: &ReproduceArgs) -> anyhow::Result<usize> {
+    let run = &args.run;
+    if run.machine.threads.is_some()
+        || run.machine.device != DeviceChoice::Cpu
+        || run.training.fixed_stages.is_some()
+    {
+        return Ok(1);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(cpu_slots(cores, profile::Profile::preset(&run.profile)?.threads))
 }
 
 /// Stages that fit at once on `cores` at the profile's `threads` each (None: one stage takes
