@@ -7,7 +7,7 @@
 mod cli_common;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cli_common::{dnlts, scratch_dir, text};
 use dnlts::models::{Family, Scale};
@@ -34,6 +34,16 @@ fn imagenet_tree(root: &Path, with_val: bool) {
             }
         }
     }
+}
+
+/// ImageNet (with val) and YFCC100m trees and an empty weights folder under `dir`, as the paper
+/// profile's doctor expects them.
+fn paper_folders(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (imagenet, yfcc, weights) = (dir.join("imagenet"), dir.join("yfcc"), dir.join("weights"));
+    imagenet_tree(&imagenet, true);
+    yfcc_tree(&yfcc);
+    std::fs::create_dir_all(&weights).unwrap();
+    (imagenet, yfcc, weights)
 }
 
 fn yfcc_tree(root: &Path) {
@@ -193,12 +203,7 @@ fn nothing_given_lists_every_input_and_how_to_get_it() {
 #[test]
 fn a_complete_looking_setup_only_warns_about_counts() {
     let dir = scratch_dir("doctor", "complete");
-    let imagenet = dir.join("imagenet");
-    imagenet_tree(&imagenet, true);
-    let yfcc = dir.join("yfcc");
-    yfcc_tree(&yfcc);
-    let weights = dir.join("weights");
-    std::fs::create_dir_all(&weights).unwrap();
+    let (imagenet, yfcc, weights) = paper_folders(&dir);
     for family in [Family::Alexnet, Family::Vgg16Bn, Family::InceptionV3, Family::Resnet50] {
         let mut tensors = model_tensors(family);
         // What torchvision's export carries beyond our model, which the loader ignores.
@@ -280,12 +285,7 @@ fn make_reproduce_paper_runs_the_doctor_first_with_the_folders() {
 #[test]
 fn paper_smoke_states_its_own_numbers_and_a_damaged_tree_stops_before_training() {
     let dir = scratch_dir("doctor", "smoke-damaged");
-    let imagenet = dir.join("imagenet");
-    imagenet_tree(&imagenet, true);
-    let yfcc = dir.join("yfcc");
-    yfcc_tree(&yfcc);
-    let weights = dir.join("weights");
-    std::fs::create_dir_all(&weights).unwrap();
+    let (imagenet, yfcc, weights) = paper_folders(&dir);
     for family in [Family::Alexnet, Family::Vgg16Bn, Family::InceptionV3, Family::Resnet50] {
         // paper-smoke's torchvision networks predict its 4 classes.
         let store = tch::nn::VarStore::new(tch::Device::Cpu);
