@@ -553,6 +553,12 @@ def common_options(args):
     return options + (["--channels-last"] if args.channels_last else [])
 
 
+def dnlts_layout(args):
+    """dnlts' bench runs the profile's layout unless told: `small` is channels-last, so the
+    NCHW comparison must ask for NCHW."""
+    return ["--channels-last"] if args.channels_last else ["--nchw"]
+
+
 def own_process(args, *words):
     """This script run again in a process of its own, with the options of this one: each side
     of the comparison runs alone, never beside the other's OpenMP threads (spinning or asleep,
@@ -570,8 +576,12 @@ def compare(args):
     print(own_process(args, "--check-models", dnlts), end="")
     dnlts_runs, torch_runs = [], []
     for _ in range(args.rounds):
+        options = [o for o in common_options(args) if o != "--channels-last"]
         run = subprocess.run([dnlts, "bench", "--profile", args.profile, "--json"]
-                             + common_options(args), check=True, capture_output=True, text=True)
+                             + options + dnlts_layout(args),
+                             check=True, capture_output=True, text=True)
+        if json.loads(run.stdout)["channels_last"] != args.channels_last:
+            sys.exit("dnlts bench ran another layout than the one asked for")
         dnlts_runs.append({s["stage"]: s["step_seconds"] for s in json.loads(run.stdout)["stages"]})
         rows = json.loads(own_process(args, "--json"))
         torch_runs.append({r["stage"]: r["step_seconds"] for r in rows})

@@ -43,6 +43,22 @@ fn listed_commands(help: &str) -> Vec<String> {
     names
 }
 
+/// `dnlts list` and `dnlts list --profiles` fit 100 columns too (the fashion profile's line
+/// once ran to 116).
+#[test]
+fn the_lists_fit_100_columns() {
+    for args in [&["list"][..], &["list", "--profiles"][..]] {
+        let out = dnlts(args, Path::new("/"));
+        assert!(out.status.success(), "dnlts {}: {}", args.join(" "), text(&out.stderr));
+        let listed = text(&out.stdout);
+        assert!(listed.lines().count() >= 6, "dnlts {}:\n{listed}", args.join(" "));
+        for line in listed.lines() {
+            let width = line.chars().count();
+            assert!(width <= 100, "dnlts {}: {width} columns:\n{line}", args.join(" "));
+        }
+    }
+}
+
 /// `dnlts --help` and every subcommand's help, short and long, fit 100 columns, and every
 /// positional argument is explained.
 #[test]

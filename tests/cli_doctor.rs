@@ -316,7 +316,7 @@ fn paper_smoke_states_its_own_numbers_and_a_damaged_tree_stops_before_training()
     for i in 0..15 {
         std::fs::write(class.join(format!("cut_{i:02}.JPEG")), &good[..good.len() / 2]).unwrap();
     }
-    let train = ["train-classifier", "--classifier", "L", "--threads", "1"];
+    let train = ["train-classifier", "--family", "L", "--threads", "1"];
     let out = dnlts(&[&train[..], &smoke, &inputs].concat(), &dir);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{stderr}");

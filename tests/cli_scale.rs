@@ -102,8 +102,8 @@ fn the_make_plan_runs_stages_in_order_and_reproduces_dnlts_reproduce() {
     let pretrain = position(&lines, " pretrain ");
     let report = position(&lines, " reproduce ");
     for family in ["lenet5", "alexnet", "vgg16_bn", "inception_v3", "resnet50"] {
-        let classifier = position(&lines, &format!("train-classifier --classifier {family} "));
-        let finetune = position(&lines, &format!("finetune --classifier {family} "));
+        let classifier = position(&lines, &format!("train-classifier --family {family} "));
+        let finetune = position(&lines, &format!("finetune --family {family} "));
         assert!(pretrain < finetune && classifier < finetune && finetune < report, "{family}");
     }
     assert_eq!(lines.len(), 12, "one command per stage:\n{}", lines.join("\n"));
@@ -223,8 +223,8 @@ fn the_slurm_plan_chains_each_job_after_the_jobs_it_needs() {
     let pretrain = job_of(" pretrain --profile tiny");
     assert!(dependencies(&jobs[pretrain - 1]).is_empty());
     for family in ["lenet5", "alexnet", "vgg16_bn", "inception_v3", "resnet50"] {
-        let classifier = job_of(&format!("train-classifier --classifier {family} "));
-        let finetune = job_of(&format!("finetune --classifier {family} "));
+        let classifier = job_of(&format!("train-classifier --family {family} "));
+        let finetune = job_of(&format!("finetune --family {family} "));
         assert_eq!(dependencies(&jobs[finetune - 1]), vec![pretrain, classifier], "{family}");
     }
     let report = job_of(" reproduce --profile tiny");
@@ -415,4 +415,22 @@ fn the_plan_carries_figure_2s_imagenet_regime_and_sizes_each_jobs_memory() {
     let bad = dnlts(&["plan", "--emit", "slurm", "--mem", "64GB"], &dir);
     assert!(!bad.status.success() && text(&bad.stderr).contains("'64GB'"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `bench` times the layout asked for: `small` runs channels-last, `--nchw` overrides that, so
+/// `make bench-pytorch`'s NCHW half compares like with like.
+#[test]
+fn bench_runs_the_layout_asked_for() {
+    let small = ["bench", "--profile", "small", "--steps", "1", "--threads", "1", "--json"];
+    let quick = ["--batch-size", "2"];
+    for (layout, channels_last) in [(None, true), (Some("--nchw"), false)] {
+        let args: Vec<&str> = [&small[..], &quick[..], layout.as_slice()].concat();
+        let out = dnlts(&args, Path::new("/"));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["channels_last"], channels_last, "{args:?}");
+    }
+    let both = [&small[..], &["--nchw", "--channels-last"][..]].concat();
+    let refused = dnlts(&both, Path::new("/"));
+    assert!(!refused.status.success(), "--nchw with --channels-last must be refused");
 }

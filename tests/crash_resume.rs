@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `finetune --classifier L` on the tiny profile runs all three stage kinds: pre-training
+/// `finetune --family L` on the tiny profile runs all three stage kinds: pre-training
 /// (16 steps, checkpoints at 8 and 16), the LeNet-5 classifier (8 steps, one checkpoint) and
 /// its fine-tuning (8 steps, a checkpoint every 2).
 const STAGES: [(&str, &str); 3] =
@@ -20,7 +20,7 @@ fn run(out: &Path, failpoint: Option<&str>) -> Output {
 
 fn run_with(out: &Path, failpoint: Option<&str>, options: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dnlts"));
-    command.args(["finetune", "--classifier", "L", "--profile", "tiny", "--threads", "1"]);
+    command.args(["finetune", "--family", "L", "--profile", "tiny", "--threads", "1"]);
     command.args(options);
     command.args(["--resume", "--out"]).arg(out).env_remove(dnlts::failpoint::VARIABLE);
     if let Some(point) = failpoint {

@@ -473,13 +473,13 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
     }
     for stage in ["train-classifier", "finetune"] {
         for value in ["X", "", "lenet6", "L,A"] {
-            let args = with_option(&[stage], &tiny, "--classifier", value);
-            let label = format!("{stage} --classifier {value:?}");
+            let args = with_option(&[stage], &tiny, "--family", value);
+            let label = format!("{stage} --family {value:?}");
             cases.push(refused(
                 "stage commands",
                 label,
                 &args,
-                value_or_option("--classifier", value),
+                value_or_option("--family", value),
             ));
         }
     }

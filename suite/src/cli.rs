@@ -46,9 +46,10 @@ pub enum Command {
     Pretrain(StageArgs),
     /// Train a classifier from scratch on the profile's labelled data
     TrainClassifier {
-        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
-        #[arg(long)]
-        classifier: String,
+        /// Which built-in classifier: L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3,
+        /// resnet50 (a classifier of yours is given to `reproduce --classifier NAME=FILE`)
+        #[arg(long, value_name = "FAMILY")]
+        family: String,
         #[command(flatten)]
         stage: StageArgs,
     },
@@ -63,13 +64,16 @@ pub enum Command {
     },
     /// Fine-tune a copy of A_S through a frozen classifier (the decoder, unless --finetune-part)
     Finetune {
-        /// L, A, V, I, R or lenet5, alexnet, vgg16_bn, inception_v3, resnet50
-        #[arg(long)]
-        classifier: String,
+        /// Through which built-in classifier: L, A, V, I, R or lenet5, alexnet, vgg16_bn,
+        /// inception_v3, resnet50
+        #[arg(long, value_name = "FAMILY")]
+        family: String,
         #[command(flatten)]
         stage: StageArgs,
     },
-    /// Evaluate: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9)
+    /// Evaluate: Table 1, Table 2, the noise sweep and nMI (targets table1, table2, fig4, fig9).
+    /// A stage it reads that is not yet in <out>/stages is trained first, which is why the
+    /// training options are accepted: they name the stages to read, or make them
     Evaluate(StageArgs),
     /// List the built-in models (paper scale and scaled): parameters, input spec, GFLOPs per image
     Models {
@@ -550,9 +554,14 @@ pub struct BenchArgs {
     /// bf16 autocast (MFU then against the bf16 peak)
     #[arg(long)]
     pub amp: bool,
-    /// Run the networks on channels-last (NHWC) tensors
+    /// Run the networks on channels-last (NHWC) tensors (the small and fashion profiles
+    /// always do)
     #[arg(long)]
     pub channels_last: bool,
+    /// Run the networks on NCHW tensors even where the profile runs channels-last: to time
+    /// what the layout is worth
+    #[arg(long, conflicts_with = "channels_last")]
+    pub nchw: bool,
     /// cuDNN autotuning and non-deterministic kernels, as `reproduce --fast` (GPU; on the CPU
     /// it changes nothing)
     #[arg(long)]

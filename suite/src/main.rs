@@ -216,12 +216,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PretrainImagenet { epochs, stage } => {
             commands::reproduce::pretrain_imagenet(stage, epochs)
         }
-        Command::TrainClassifier { classifier, stage } => {
-            let family = parse_family(&classifier)?;
+        Command::TrainClassifier { family, stage } => {
+            let family = parse_family(&family)?;
             run_stage(stage, |p| p.classifier(family).map(|_| ()))
         }
-        Command::Finetune { classifier, stage } => {
-            let family = parse_family(&classifier)?;
+        Command::Finetune { family, stage } => {
+            let family = parse_family(&family)?;
             run_stage(stage, |p| p.finetuned(family).map(|_| ()))
         }
         Command::Evaluate(stage) => commands::reproduce::evaluate(stage),

@@ -275,9 +275,9 @@ impl Bench<'_> {
         }
     }
 
-    /// As the profile runs: `--channels-last`, or the profile's own layout.
+    /// `--channels-last` or `--nchw` where given, else the profile's own layout.
     fn channels_last(&self) -> bool {
-        self.args.channels_last || self.profile.channels_last
+        !self.args.nchw && (self.args.channels_last || self.profile.channels_last)
     }
 
     fn batch(&self) -> u64 {

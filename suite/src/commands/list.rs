@@ -10,7 +10,9 @@ pub fn run(profiles: bool) {
             .collect();
         let width = column_width(presets.iter().map(|preset| preset.name.as_str()));
         for preset in &presets {
-            println!("{:<width$}  {} [target: {}]", preset.name, preset.summary, preset.budget);
+            // Indented, so the wrapper continues a long line under the summary, not the name.
+            let line = format!("  {:<width$}  {} [target: {}]", preset.name, preset.summary, preset.budget);
+            println!("{}", crate::help::wrap(&line, crate::help::WIDTH));
         }
         return;
     }

@@ -74,7 +74,7 @@ pub fn stages(profile: &Profile, fig2_epochs: u64) -> Vec<Node> {
         Family::ALL.into_iter().filter(|&f| profile.trains_classifier(f)).collect();
     for family in &trained {
         let stage = format!("classifier-{}", family.name());
-        nodes.push(node(stage, &["train-classifier", "--classifier", family.name()], vec![]));
+        nodes.push(node(stage, &["train-classifier", "--family", family.name()], vec![]));
     }
     for family in Family::ALL {
         let stage = format!("finetune-{}", family.name());
@@ -82,7 +82,7 @@ pub fn stages(profile: &Profile, fig2_epochs: u64) -> Vec<Node> {
         if trained.contains(&family) {
             needs.push(format!("classifier-{}", family.name()));
         }
-        nodes.push(node(stage, &["finetune", "--classifier", family.name()], needs));
+        nodes.push(node(stage, &["finetune", "--family", family.name()], needs));
     }
     if fig2_epochs > 0 {
         let epochs = fig2_epochs.to_string();

@@ -127,8 +127,8 @@ impl TrainingArgs {
 pub fn parse_family(name: &str) -> anyhow::Result<dnlts::models::Family> {
     dnlts::models::Family::parse(name).ok_or_else(|| {
         anyhow::anyhow!(
-            "--classifier '{name}' names no classifier: use L, A, V, I, R or lenet5, alexnet, \
-             vgg16_bn, inception_v3, resnet50"
+            "--family '{name}' names no built-in classifier: use L, A, V, I, R or lenet5, \
+             alexnet, vgg16_bn, inception_v3, resnet50"
         )
     })
 }
@@ -479,7 +479,7 @@ mod tests {
             panic!("not a reproduce command")
         };
         let words = parent.run.child_words().unwrap();
-        let stage = ["finetune", "--classifier", "L"].map(String::from);
+        let stage = ["finetune", "--family", "L"].map(String::from);
         let device = ["--device", "cpu"].map(String::from);
         let Command::Finetune { stage: child, .. } =
             parse(stage.into_iter().chain(words).chain(device))

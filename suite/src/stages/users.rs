@@ -81,7 +81,7 @@ fn load_one(
         }
         (Some(family), Scale::Scaled { width_divisor, image_size }) => format!(
             " as a {} of profile '{}' (widths / {width_divisor}, {image_size}×{image_size} \
-             input, {} classes; `dnlts train-classifier --profile {} --classifier {}` writes \
+             input, {} classes; `dnlts train-classifier --profile {} --family {}` writes \
              one)",
             family.name(),
             profile.name,
