@@ -272,7 +272,7 @@ fn bad_input_gets_an_error_that_names_it() {
             &["reproduce", "--profile", "tiny", "--accumulate", "33"],
             "--accumulate 33 splits a batch of 32",
         ),
-        (&["finetune", "--classifier", "L", "--finetune-part", "wheels"], "unknown part 'wheels'"),
+        (&["finetune", "--family", "L", "--finetune-part", "wheels"], "unknown part 'wheels'"),
         (&fashion, "/no/train-images-idx3-ubyte: missing"),
         (
             &["reproduce", "--profile", "tiny", "--batch-size", "100000", "--include", "table1"],
@@ -293,7 +293,7 @@ fn an_output_path_that_is_a_file_stops_before_any_training() {
     std::fs::write(dir.join("taken"), b"not a folder").unwrap();
     let started = std::time::Instant::now();
     let out =
-        dnlts(&["finetune", "--classifier", "L", "--profile", "tiny", "--out", "taken"], &dir);
+        dnlts(&["finetune", "--family", "L", "--profile", "tiny", "--out", "taken"], &dir);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("--out: taken exists and is not a folder"),

@@ -498,8 +498,8 @@ fn training_layer_matches_golden() {
 fn the_exact_training_layer_catches_small_changes() {
     let cases: [(&str, &[&str]); 3] = [
         ("one-step-fewer:pretrain", &["pretrain"]),
-        ("lr-times-1.01:train-L", &["train-classifier", "--classifier", "L"]),
-        ("other-seed:train-A", &["train-classifier", "--classifier", "A"]),
+        ("lr-times-1.01:train-L", &["train-classifier", "--family", "L"]),
+        ("other-seed:train-A", &["train-classifier", "--family", "A"]),
     ];
     let pinned = dnlts_pins_kernels_here();
     for (perturbation, command) in cases {

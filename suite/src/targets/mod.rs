@@ -132,7 +132,7 @@ pub fn all() -> &'static [Target] {
         Target {
             name: "fig4",
             artefact: "Figure 4",
-            summary: "top-1 under additive uniform noise U(-s, s), with and without AEs",
+            summary: "top-1 under uniform noise U(-s, s), with and without AEs",
             report_position: 4,
             evaluation: true,
             reads_data: true,
@@ -177,7 +177,7 @@ pub fn all() -> &'static [Target] {
         Target {
             name: "published",
             artefact: "Figures 6–7 (paper's data)",
-            summary: "RRC, lattices and stable thresholds recomputed from the paper's Table 2",
+            summary: "RRC, lattices and stable thresholds of the paper's Table 2",
             report_position: 9,
             evaluation: false,
             reads_data: false,
@@ -195,7 +195,7 @@ pub fn all() -> &'static [Target] {
         Target {
             name: "table2",
             artefact: "Table 2",
-            summary: "cross accuracy j∘A_i of every classifier on every fine-tuned AE",
+            summary: "cross accuracy j∘A_i of each classifier on each fine-tuned AE",
             report_position: 1,
             evaluation: true,
             reads_data: true,
