@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use dnlts::metrics::analysis::{analyze_with, check_threshold, Progress};
-use dnlts::metrics::rrc::CrossTable;
 
 use crate::cli::AnalyzeOptions;
 
