@@ -12,7 +12,7 @@ pub mod eval;
 pub mod failpoint;
 pub mod files;
 pub mod kernels;
-/// The measurements live in their own crate (`metrics/`, sources in `src/metrics/`) so a change
+/// The measurements live in their own crate (`src/metrics/Cargo.toml`) so a change
 /// to one rebuilds only them; the files they read are read here (`metric_files`).
 pub use dnlts_metrics as metrics;
 pub mod metric_files;

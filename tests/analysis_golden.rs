@@ -1,7 +1,7 @@
 //! Golden snapshots of the analysis of the paper's Table 2 and checks of Section 3.4's
 //! statements against it. Snapshots hold values rounded to 4 decimals so they are stable
 //! across platforms; accept changes only after reading the diff. A test of the metrics crate
-//! (`metrics/Cargo.toml`): it uses nothing of `dnlts`, so a changed metric rebuilds only that
+//! (`src/metrics/Cargo.toml`): it uses nothing of `dnlts`, so a changed metric rebuilds only that
 //! crate before these run (the figures drawn from this analysis are tested in `src/report/`).
 
 use dnlts_metrics::analysis::{analyze, Analysis, DEFAULT_THRESHOLDS};
@@ -9,9 +9,9 @@ use dnlts_metrics::rrc::CrossTable;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The dnlts tree, one folder above this crate's manifest.
+/// The dnlts tree, two folders above this crate's manifest (src/metrics/Cargo.toml).
 fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -129,7 +129,7 @@ fn config(cases: u32) -> ProptestConfig {
         max_shrink_time: 10_000,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../proptest-regressions/metrics_props.txt"
+            "/../../proptest-regressions/metrics_props.txt"
         )))),
         ..ProptestConfig::default()
     }
