@@ -106,8 +106,8 @@ golden:
 	$(BLESS) -- --nocapture evaluation_layer_matches_golden
 
 # Mutation testing (cargo-mutants, pinned, installed on first use; settings in
-# .cargo/mutants.toml). Not part of `make test`: each mutant is a release build of the library
-# and three test binaries. Results in mutants.out/ (caught.txt, missed.txt, …).
+# .cargo/mutants.toml). Not part of `make test`: each mutant rebuilds the metrics crate
+# (`dnlts-metrics`) and its tests. Results in mutants.out/ (caught.txt, missed.txt, …).
 # MUTANTS_ARGS="--file src/metrics/rrc.rs" narrows a run.
 MUTANTS_ARGS ?=
 BASE ?= main

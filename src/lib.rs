@@ -12,7 +12,10 @@ pub mod eval;
 pub mod failpoint;
 pub mod files;
 pub mod kernels;
-pub mod metrics;
+/// The measurements live in their own crate (`src/metrics/Cargo.toml`) so a change
+/// to one rebuilds only them; the files they read are read here (`metric_files`).
+pub use dnlts_metrics as metrics;
+pub mod metric_files;
 pub mod models;
 pub mod perturb;
 pub mod progress;

@@ -1,5 +1,6 @@
 //! Augmentation: identity at zero strength, range/shape, determinism, reference checks.
 
+#[path = "strategies/data.rs"]
 mod strategies;
 
 use dnlts::data::augment::{augment, AugmentConfig};

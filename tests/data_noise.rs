@@ -1,5 +1,6 @@
 //! Figure 4 evaluation noise.
 
+#[path = "strategies/data.rs"]
 mod strategies;
 
 use dnlts::data::noise::{figure4_strengths, uniform_noise, uniform_noise_f32};

@@ -75,6 +75,7 @@ fn hand_derivable_cases() {
     assert!(err.to_string().contains("tiny.png"), "{err}");
 }
 
+#[path = "strategies/data.rs"]
 mod strategies;
 
 use proptest::prelude::*;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dnlts::metric_files::load_cross_table;
 use dnlts::metrics::analysis::{analyze, analyze_with, DEFAULT_THRESHOLDS};
 use dnlts::metrics::rrc::CrossTable;
 use dnlts::models::weights::{self, LoadOptions, LoadPolicy, WeightsError};
@@ -190,7 +191,7 @@ fn table(json: &str) -> Result<CrossTable, String> {
 #[test]
 fn impossible_thresholds_and_tables_are_refused() {
     let paper =
-        CrossTable::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/paper/table2.json"))
+        load_cross_table(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/paper/table2.json"))
             .unwrap();
     for bad in [0.0, -0.2, f64::NAN, f64::INFINITY] {
         let error = analyze(&paper, &[0.2, bad]).unwrap_err().to_string();
@@ -242,7 +243,7 @@ fn exponential_lattices_stop_at_the_limit_with_a_clear_message() {
     assert!(started.elapsed() < Duration::from_secs(60), "bounded: {:?}", started.elapsed());
     // The paper's table is far below the default limit and gives progress for every lattice.
     let paper =
-        CrossTable::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/paper/table2.json"))
+        load_cross_table(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/paper/table2.json"))
             .unwrap();
     let mut contexts = Vec::new();
     let analysis =

@@ -4,11 +4,11 @@
 
 mod strategies;
 
-use dnlts::metrics::analysis::{analyze, Analysis};
-use dnlts::metrics::fca::{self, Context};
-use dnlts::metrics::lab::{self, ChannelHistogram};
-use dnlts::metrics::nmi;
-use dnlts::metrics::rrc::{sorted_rrc, CrossTable};
+use dnlts_metrics::analysis::{analyze, Analysis};
+use dnlts_metrics::fca::{self, Context};
+use dnlts_metrics::lab::{self, ChannelHistogram};
+use dnlts_metrics::nmi;
+use dnlts_metrics::rrc::{sorted_rrc, CrossTable};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
@@ -119,7 +119,7 @@ mod reference {
     }
 }
 
-/// Failing cases are saved under `proptest-regressions/` at the crate root (commit them).
+/// Failing cases are saved under `proptest-regressions/` at the dnlts root (commit them).
 /// Shrinking gets up to 10,000 steps or 10 s: proptest's default, 4 × cases, stops long before
 /// a failing table or buffer is small.
 fn config(cases: u32) -> ProptestConfig {
@@ -127,9 +127,10 @@ fn config(cases: u32) -> ProptestConfig {
         cases,
         max_shrink_iters: 10_000,
         max_shrink_time: 10_000,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/metrics_props.txt",
-        ))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../proptest-regressions/metrics_props.txt"
+        )))),
         ..ProptestConfig::default()
     }
 }
@@ -358,7 +359,7 @@ proptest! {
 }
 
 /// The stable intervals of `analysis` that hold `t`.
-fn holding(analysis: &Analysis, t: f64) -> Vec<&dnlts::metrics::analysis::StableInterval> {
+fn holding(analysis: &Analysis, t: f64) -> Vec<&dnlts_metrics::analysis::StableInterval> {
     analysis.stable_intervals.iter().filter(|s| s.interval.contains(t)).collect()
 }
 

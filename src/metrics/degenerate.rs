@@ -359,8 +359,8 @@ mod tests {
 
     mod claims_on_degenerate_inputs {
         use super::*;
-        use crate::metrics::claims::{check, paper_measured, Measured, Verdict};
-        use crate::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
+        use crate::claims::{check, paper_measured, Measured, Verdict};
+        use crate::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
 
         const SHAPE: ImageShape = ImageShape { height: 4, width: 4, channels: 3 };
 
@@ -476,7 +476,7 @@ mod tests {
         fn an_order_of_equal_user_counts_is_not_applicable() {
             // Every RRC is 1: every AE is used by all three classifiers at t = 0.2.
             let names = ["L", "A", "V"].map(String::from).to_vec();
-            let cross = crate::metrics::rrc::CrossTable::new(
+            let cross = crate::rrc::CrossTable::new(
                 names.clone(),
                 vec![vec![0.5; 3]; 3],
                 std::path::Path::new("equal.json"),

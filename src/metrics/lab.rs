@@ -186,7 +186,7 @@ pub fn lab_histograms(rgb: &[u8], bins: usize) -> Result<LabHistograms> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::assert_close;
+    use crate::assert_close;
 
     #[test]
     fn white_and_black_are_exact() {

@@ -2,7 +2,8 @@
 //! between images, the relative rate of change (RRC) of a cross-accuracy table, formal concept
 //! analysis of the thresholded RRC context, and CIE L*a*b* colour histograms.
 //!
-//! Everything here works on plain slices and serde types so it never needs tch.
+//! Everything here works on plain slices and serde types so it never needs tch, and reads no
+//! files: `dnlts::metric_files` reads them and passes their bytes in.
 
 pub mod analysis;
 pub mod claims;
@@ -18,9 +19,11 @@ use std::path::PathBuf;
 /// and says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error("cannot read or write `{path}`: {}", crate::files::describe_io(source))]
+    /// `reason` is `source` in words (`dnlts::files::describe_io`, which this crate cannot see).
+    #[error("cannot read or write `{path}`: {reason}")]
     Io {
         path: PathBuf,
+        reason: String,
         #[source]
         source: std::io::Error,
     },
@@ -85,8 +88,9 @@ pub enum MetricsError {
         attributes: usize,
         relation_size: usize,
     },
+    /// A file that could not be read (a `dnlts::files::FileError`: this crate reads no files).
     #[error(transparent)]
-    File(#[from] crate::files::FileError),
+    File(Box<dyn std::error::Error + Send + Sync>),
     #[error("could not draw `{path}`: {message}")]
     Plot { path: PathBuf, message: String },
 }

@@ -10,7 +10,6 @@
 use super::{MetricsError, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// Figure 9 for one AE, named `A_S`, `A_L`, `A_A`, …: intra nMI (original vs reconstruction)
@@ -283,54 +282,10 @@ fn pair_values(pairs: &[(&[u8], &[u8])], shape: ImageShape, bins: usize) -> Resu
     Ok(values)
 }
 
-/// Decodes a PNG to interleaved 8-bit RGB (grey and alpha images are converted; 16-bit ones
-/// are reduced to 8 bits). Returns the pixels with width and height. Anything but a whole PNG
-/// (another format, a file cut short) is refused: the decoder would accept a PNG missing its
-/// last chunk, and other formats are lossy or ambiguous about their pixels.
-pub fn read_png_rgb8(path: &Path) -> Result<(Vec<u8>, u32, u32)> {
-    let refuse = |message: &str| MetricsError::ImageDecode {
-        path: path.to_path_buf(),
-        message: message.to_string(),
-    };
-    let bytes = crate::files::read_regular(path)?;
-    if !bytes.starts_with(&crate::data::PNG_SIGNATURE) {
-        return Err(refuse("it is not a PNG file (no PNG signature)"));
-    }
-    if !crate::data::png_is_complete(&bytes) {
-        return Err(refuse("the file is truncated (it ends before its closing IEND chunk)"));
-    }
-    let mut reader = image::ImageReader::with_format(
-        std::io::Cursor::new(bytes.as_slice()),
-        image::ImageFormat::Png,
-    );
-    reader.limits(crate::data::decode_limits());
-    let decoded = reader.decode().map_err(|e| refuse(&e.to_string()))?;
-    let rgb = decoded.into_rgb8();
-    let (width, height) = rgb.dimensions();
-    Ok((rgb.into_raw(), width, height))
-}
-
-/// nMI between two PNG files of the same size (pixels as 8-bit RGB, channels pooled).
-pub fn nmi_of_png_files(a: &Path, b: &Path, bins: usize) -> Result<f64> {
-    let (pixels_a, a_width, a_height) = read_png_rgb8(a)?;
-    let (pixels_b, b_width, b_height) = read_png_rgb8(b)?;
-    if (a_width, a_height) != (b_width, b_height) {
-        return Err(MetricsError::ImageSizeMismatch {
-            a: a.to_path_buf(),
-            b: b.to_path_buf(),
-            a_width,
-            a_height,
-            b_width,
-            b_height,
-        });
-    }
-    nmi(&pixels_a, &pixels_b, bins)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::assert_close;
+    use crate::assert_close;
 
     #[test]
     fn both_constant_is_one_and_one_constant_is_zero() {
@@ -422,48 +377,5 @@ mod tests {
         assert_eq!(summary.count, 2);
         assert_close(summary.mean, 0.5, 1e-12, "mean of nMI 1 and 0");
         assert_close(summary.std, 0.5, 1e-12, "std of nMI 1 and 0");
-    }
-
-    fn write_png(path: &Path, width: u32, height: u32) {
-        let pixels: Vec<u8> = (0..width * height * 3).map(|v| (v * 7 % 256) as u8).collect();
-        image::save_buffer(path, &pixels, width, height, image::ColorType::Rgb8).unwrap();
-    }
-
-    #[test]
-    fn png_files_of_different_sizes_are_refused_naming_both() {
-        let dir = std::env::temp_dir().join(format!("dnlts-nmi-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (a, b) = (dir.join("a.png"), dir.join("b.png"));
-        write_png(&a, 4, 3);
-        write_png(&b, 3, 4);
-        let err = nmi_of_png_files(&a, &b, 256).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "`{}` is 4x3 but `{}` is 3x4; nMI compares images of the same size, resize one of them first",
-                a.display(),
-                b.display()
-            )
-        );
-        assert_close(
-            nmi_of_png_files(&a, &a, 256).unwrap(),
-            1.0,
-            1e-12,
-            "nMI of a PNG with itself",
-        );
-        let not_png = dir.join("text.png");
-        std::fs::write(&not_png, "not an image").unwrap();
-        let err = nmi_of_png_files(&a, &not_png, 256).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("cannot decode image `{}`", not_png.display())), "{err}");
-        assert!(err.ends_with("; give an 8-bit PNG"), "{err}");
-        let missing = dir.join("missing.png");
-        let err = nmi_of_png_files(&missing, &a, 256).unwrap_err().to_string();
-        assert!(err.contains("it does not exist; check the path"), "{err}");
-        let bytes = std::fs::read(&a).unwrap();
-        let cut = dir.join("cut.png");
-        std::fs::write(&cut, &bytes[..bytes.len() - 6]).unwrap();
-        let err = nmi_of_png_files(&cut, &a, 256).unwrap_err().to_string();
-        assert!(err.contains("cut.png`: the file is truncated"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -75,9 +75,9 @@ impl CrossTable {
         Self::new(names, accuracy, origin)
     }
 
-    /// Loads `*.json` or `*.csv`.
-    pub fn load(path: &Path) -> Result<Self> {
-        let bytes = crate::files::read_regular(path)?;
+    /// Parses the bytes of `path`, a `*.json` or `*.csv` table (`dnlts::metric_files` reads
+    /// the file).
+    pub fn from_file_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self> {
         let text = String::from_utf8(bytes).map_err(|_| MetricsError::Csv {
             path: path.to_path_buf(),
             line: 1,
@@ -322,7 +322,7 @@ pub fn grouped_by_classifier(table: &CrossTable) -> Vec<ClassifierGroup> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::assert_close;
+    use crate::assert_close;
 
     fn origin() -> &'static Path {
         Path::new("t.json")
@@ -466,20 +466,26 @@ mod tests {
     }
 
     #[test]
-    fn load_refuses_unknown_extensions_and_missing_files() {
-        let e = CrossTable::load(Path::new("table.xlsx")).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read table.xlsx: it does not exist"), "{e}");
-        let dir = std::env::temp_dir().join(format!("dnlts-rrc-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("table.txt");
-        std::fs::write(&file, "x").unwrap();
+    fn file_bytes_are_read_by_extension_and_must_be_utf8() {
+        let file = Path::new("dir/table.txt");
         assert_eq!(
-            CrossTable::load(&file).unwrap_err().to_string(),
-            format!(
-                "`{}` has an unknown extension; name cross tables `*.json` or `*.csv`",
-                file.display()
-            )
+            CrossTable::from_file_bytes(b"x".to_vec(), file).unwrap_err().to_string(),
+            "`dir/table.txt` has an unknown extension; name cross tables `*.json` or `*.csv`"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        let csv = b",a\nA_a,0.5\n".to_vec();
+        for name in ["t.csv", "t.CSV"] {
+            let table = CrossTable::from_file_bytes(csv.clone(), Path::new(name));
+            assert_eq!(table.map(|t| t.accuracy(0, 0)).ok(), Some(0.5), "{name} as CSV");
+        }
+        let json = br#"{"classifiers": ["a"], "autoencoders": ["A_a"], "accuracy": [[0.5]]}"#;
+        for name in ["t.json", "t.Json"] {
+            let table = CrossTable::from_file_bytes(json.to_vec(), Path::new(name));
+            assert_eq!(table.map(|t| t.accuracy(0, 0)).ok(), Some(0.5), "{name} as JSON");
+        }
+        let latin1 = CrossTable::from_file_bytes(b",caf\xe9\n".to_vec(), Path::new("t.csv"));
+        assert_eq!(
+            latin1.unwrap_err().to_string(),
+            "`t.csv` line 1: is not UTF-8 text; save the table as UTF-8 JSON or CSV"
+        );
     }
 }

@@ -12,7 +12,7 @@ pub mod nmi_chart;
 pub mod plot;
 
 use crate::metrics::analysis::Analysis;
-use crate::metrics::{MetricsError, Result};
+use crate::metrics::Result;
 use std::path::{Path, PathBuf};
 
 /// File stem of the lattice at threshold `t`, e.g. `fig7_lattice_t0.10`.
@@ -38,8 +38,7 @@ pub fn write_fig6(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<P
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|source| MetricsError::Io { path: dir.to_path_buf(), source })
+    std::fs::create_dir_all(dir).map_err(|source| crate::metric_files::io_error(dir, source))
 }
 
 /// Writes each lattice as `fig7_lattice_t<t>.svg` and `.dot` into `out_dir`; `source` as in
@@ -56,4 +55,50 @@ pub fn write_fig7(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<V
         written.push(plot::write_atomically(&dot_path, &lattice::lattice_dot(lattice, &stem))?);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::analysis::{analyze, DEFAULT_THRESHOLDS};
+
+    /// The analysis of the paper's Table 2 (its goldens are in tests/analysis_golden.rs).
+    fn paper_analysis() -> Analysis {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/paper/table2.json");
+        let table = crate::metric_files::load_cross_table(&path).unwrap();
+        analyze(&table, &DEFAULT_THRESHOLDS).unwrap()
+    }
+
+    #[test]
+    fn figures_are_deterministic_and_name_every_file() {
+        let a = paper_analysis();
+        let base = std::env::temp_dir().join(format!("dnlts-figures-{}", std::process::id()));
+        let first = write_figures(&a, &base.join("one"), "test").unwrap();
+        let second = write_figures(&a, &base.join("two"), "test").unwrap();
+        let names: Vec<String> =
+            first.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names[0], "fig6_rrc.svg");
+        assert_eq!(names.len(), 1 + 2 * DEFAULT_THRESHOLDS.len(), "{names:?}");
+        assert!(names.contains(&"fig7_lattice_t0.90.dot".to_string()), "{names:?}");
+        for (p, q) in first.iter().zip(&second) {
+            assert_eq!(std::fs::read(p).unwrap(), std::fs::read(q).unwrap(), "{}", p.display());
+        }
+        let fig6 = std::fs::read_to_string(&first[0]).unwrap();
+        let head: String = fig6.chars().take(200).collect();
+        assert!(fig6.starts_with("<svg"), "fig6_rrc.svg starts {head:?}");
+        for (text, what) in [
+            ("V∘A_A", "a bar label"),
+            ("fill=\"#9467BD\"", "L purple"),
+            ("fill=\"#2CA02C\"", "R green"),
+        ] {
+            assert!(fig6.contains(text), "fig6_rrc.svg has no {text} ({what}); it starts {head:?}");
+        }
+        let dot = std::fs::read_to_string(base.join("one/fig7_lattice_t0.90.dot")).unwrap();
+        assert_eq!(
+            dot.matches(" -> ").count(),
+            a.lattices.iter().find(|l| l.threshold == 0.9).unwrap().edges.len(),
+            "{dot}"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

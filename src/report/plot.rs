@@ -120,7 +120,7 @@ pub fn plot_err<E: std::fmt::Display>(e: E) -> String {
 /// reader never sees half a figure.
 pub fn write_atomically(path: &Path, contents: &str) -> Result<PathBuf> {
     crate::atomic::write_atomic(path, contents.as_bytes())
-        .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?;
+        .map_err(|source| crate::metric_files::io_error(path, source))?;
     Ok(path.to_path_buf())
 }
 

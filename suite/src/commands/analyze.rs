@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use dnlts::metrics::analysis::{analyze_with, check_threshold, Progress};
-use dnlts::metrics::rrc::CrossTable;
 
 use crate::cli::AnalyzeOptions;
 
@@ -28,7 +27,7 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     let path = table;
-    let table = CrossTable::load(table)?;
+    let table = dnlts::metric_files::load_cross_table(table)?;
     if let Some(dir) = out {
         dnlts::files::check_output(dir, dnlts::files::Output::Folder).context("--out")?;
     }
@@ -83,7 +82,7 @@ pub fn run(
 }
 
 pub fn nmi(a: &Path, b: &Path, bins: usize) -> anyhow::Result<()> {
-    let value = dnlts::metrics::nmi::nmi_of_png_files(a, b, bins)?;
+    let value = dnlts::metric_files::nmi_of_png_files(a, b, bins)?;
     println!("{value:.6}");
     Ok(())
 }
