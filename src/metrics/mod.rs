@@ -5,6 +5,7 @@
 //! Everything here works on plain slices and serde types so it never needs tch.
 
 pub mod analysis;
+pub mod bootstrap;
 pub mod claims;
 pub mod degenerate;
 pub mod fca;
