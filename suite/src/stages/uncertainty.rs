@@ -81,6 +81,7 @@ impl Pipeline {
     pub fn resamples(&self) -> anyhow::Result<Rc<Resamples>> {
         super::measures::once(&self.measures.resamples, || {
             let (clean, noise) = (self.evaluation()?, self.noise_sweep()?);
+            let started = std::time::Instant::now();
             let count = self.resample_count();
             let names = self.classifier_names();
             let images = |t: &AccuracyTable| t.images as usize;
@@ -106,6 +107,13 @@ impl Pipeline {
             let all = (cleans.into_iter().zip(noises))
                 .map(|((clean, cross, analysis), noise)| Resample { clean, noise, cross, analysis })
                 .collect();
+            // Its cost, said once per run (docs/uncertainty.md has measured ones).
+            eprintln!(
+                "bootstrap: {count} resamples of {} and {noise_images} test images (Table 2 \
+                 and its analysis on each) in {:.2} s",
+                clean.images,
+                started.elapsed().as_secs_f64()
+            );
             Ok(Resamples { all })
         })
     }

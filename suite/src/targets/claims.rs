@@ -61,6 +61,7 @@ fn measured_of(clean: &AccuracyTable, noise: &[AccuracyTable], classifiers: &[St
 /// resample, nMI and the degenerate inputs as measured (they are not resampled).
 fn judged(context: &Context, measured: &Measured) -> anyhow::Result<(Vec<claims::Claim>, usize)> {
     let resamples = context.pipeline.resamples()?;
+    let started = std::time::Instant::now();
     let classifiers = &measured.classifiers;
     let each: Vec<Vec<Option<bool>>> = (resamples.all.iter())
         .map(|r| {
@@ -71,6 +72,11 @@ fn judged(context: &Context, measured: &Measured) -> anyhow::Result<(Vec<claims:
             claims::holds_each(&m)
         })
         .collect();
+    eprintln!(
+        "bootstrap: the claims on {} resamples in {:.2} s",
+        resamples.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok((claims::check_resampled(measured, &each), resamples.len()))
 }
 
