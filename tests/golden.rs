@@ -163,6 +163,14 @@ fn number_tolerance(target: &str, metric: &str, value: &Value) -> Tolerance {
         ("table1", "diff1" | "diff5") => {
             Tolerance::absolute(200.0 / CI_IMAGES, "2 images of 400: both terms may flip at a tie")
         }
+        ("table1", "low" | "high") if metric.contains("/diff") => Tolerance::absolute(
+            200.0 / CI_IMAGES,
+            "a bootstrap quantile of differences: 2 images of 400 as the difference itself",
+        ),
+        ("table1", "low" | "high") => Tolerance::absolute(
+            100.0 / CI_IMAGES,
+            "a bootstrap quantile of accuracies: 1 image of 400 as the accuracy itself",
+        ),
         ("table2" | "fig4", _) if !metric.ends_with("/s") => {
             Tolerance::absolute(1.0 / CI_IMAGES, one_image)
         }

@@ -7,15 +7,33 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::data::source::{ImageSource, Split};
+use crate::metrics::bootstrap::Hits;
 use crate::models::classifier::Classifier;
 use crate::models::segnet::{AeMode, AutoEncoder};
 use crate::progress::Progress;
 
 /// How many rows of `logits` have their label among the top `k` scores.
 pub fn top_k_correct(logits: &Tensor, labels: &Tensor, k: i64) -> i64 {
+    top_k_hit_mask(logits, labels, k).sum(Kind::Int64).int64_value(&[])
+}
+
+/// Per row of `logits`: is its label among the top `k` scores (a bool tensor).
+fn top_k_hit_mask(logits: &Tensor, labels: &Tensor, k: i64) -> Tensor {
     let k = k.min(logits.size()[1]);
     let (_, top) = logits.topk(k, 1, true, true);
-    top.eq_tensor(&labels.unsqueeze(1)).any_dim(1, false).sum(Kind::Int64).int64_value(&[])
+    top.eq_tensor(&labels.unsqueeze(1)).any_dim(1, false)
+}
+
+/// Marks in `hits` the images `first..` (one per row of `logits`) whose label is among the
+/// top `k` scores.
+fn record_hits(hits: &mut Hits, first: u64, logits: &Tensor, labels: &Tensor, k: i64) {
+    let mask = top_k_hit_mask(logits, labels, k).to_kind(Kind::Uint8).to_device(tch::Device::Cpu);
+    let mask = Vec::<u8>::try_from(&mask).expect("a CPU u8 tensor converts to a Vec");
+    for (row, &hit) in mask.iter().enumerate() {
+        if hit != 0 {
+            hits.set(first as usize + row);
+        }
+    }
 }
 
 /// Top-1 over the first `images` validation images of `logits_of(images)`, in batches, with
@@ -69,6 +87,13 @@ impl Seen<'_> {
     }
 }
 
+/// Which images one classifier got right on one view, at top-1 and at top-5.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewHits {
+    pub top1: Hits,
+    pub top5: Hits,
+}
+
 /// Accuracies of every classifier on every view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyTable {
@@ -80,6 +105,10 @@ pub struct AccuracyTable {
     pub images: u64,
     /// Strength s of the additive noise U(-s, s) applied before everything else.
     pub noise: f64,
+    /// hits[view][classifier]: the images behind each accuracy (None where the pair was not
+    /// asked for); empty in a resampled table (`AccuracyTable::resampled`).
+    #[serde(skip)]
+    pub hits: Vec<Vec<Option<ViewHits>>>,
 }
 
 impl AccuracyTable {
@@ -102,6 +131,41 @@ impl AccuracyTable {
         self.cell(&self.top5, seen, classifier)
     }
 
+    /// The hits of `classifier` on `seen`, if that pair was evaluated.
+    pub fn hits_on(&self, seen: Seen, classifier: &str) -> Option<&ViewHits> {
+        let view = self.views.iter().position(|v| *v == seen.view_name())?;
+        let column = self.classifiers.iter().position(|c| c == classifier)?;
+        self.hits.get(view)?.get(column)?.as_ref()
+    }
+
+    /// The table as measured on a resample of its images that drew image i `weights[i]`
+    /// times (`crate::metrics::bootstrap`): every accuracy from the same draw, so differences
+    /// and ratios of them are paired. Its `hits` are empty.
+    pub fn resampled(&self, weights: &[u32]) -> AccuracyTable {
+        let total = weights.iter().map(|&w| u64::from(w)).sum::<u64>().max(1) as f64;
+        let matrix = |top: fn(&ViewHits) -> &Hits| -> Vec<Vec<f64>> {
+            (self.hits.iter())
+                .map(|row| {
+                    (row.iter())
+                        .map(|h| {
+                            h.as_ref()
+                                .map_or(f64::NAN, |h| top(h).weighted_count(weights) as f64 / total)
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        AccuracyTable {
+            views: self.views.clone(),
+            classifiers: self.classifiers.clone(),
+            top1: matrix(|h| &h.top1),
+            top5: matrix(|h| &h.top5),
+            images: self.images,
+            noise: self.noise,
+            hits: Vec::new(),
+        }
+    }
+
     /// One table of the columns `names` taken from `parts` (evaluations of the same views and
     /// images, each for some of the classifiers); a name no part has gets NaN.
     pub fn columns_of(parts: &[AccuracyTable], names: &[String]) -> AccuracyTable {
@@ -117,6 +181,15 @@ impl AccuracyTable {
                 .map(|v| names.iter().map(|name| column(which, v, name)).collect())
                 .collect()
         };
+        let hits_of = |v: usize, name: &String| {
+            parts.iter().find_map(|p| {
+                let c = p.classifiers.iter().position(|c| c == name)?;
+                p.hits.get(v)?.get(c).cloned()
+            })
+        };
+        let hits = (0..first.views.len())
+            .map(|v| names.iter().map(|name| hits_of(v, name).flatten()).collect())
+            .collect();
         AccuracyTable {
             views: first.views.clone(),
             classifiers: names.to_vec(),
@@ -124,6 +197,7 @@ impl AccuracyTable {
             top5: matrix(|t| &t.top5),
             images: first.images,
             noise: first.noise,
+            hits,
         }
     }
 }
@@ -174,7 +248,11 @@ pub fn evaluate(
     let (split, batch_size, strength, seed) =
         (plan.split, plan.batch_size, plan.noise, plan.noise_seed);
     let images = plan.images.min(source.len(split));
-    let mut correct = vec![vec![[0i64; 2]; classifiers.len()]; views.len()];
+    let mut hits =
+        vec![
+            vec![[Hits::new(images as usize), Hits::new(images as usize)]; classifiers.len()];
+            views.len()
+        ];
     let device =
         classifiers.first().and_then(|c| c.store()).map_or(tch::Device::Cpu, |s| s.device());
     let mut progress = plan.progress.as_ref().map(|label| Progress::new(label, images));
@@ -199,8 +277,9 @@ pub fn evaluate(
             };
             for (c, classifier) in classifiers.iter().enumerate().filter(|(c, _)| wanted(v, *c)) {
                 let logits = run(&|| classifier.logits(&seen, false));
-                correct[v][c][0] += top_k_correct(&logits, &labels, 1);
-                correct[v][c][1] += top_k_correct(&logits, &labels, 5);
+                let [top1, top5] = &mut hits[v][c];
+                record_hits(top1, start, &logits, &labels, 1);
+                record_hits(top5, start, &logits, &labels, 5);
             }
         }
         if let Some(progress) = progress.as_mut() {
@@ -212,7 +291,7 @@ pub fn evaluate(
     }
     let rate = |v: usize, c: usize, k: usize| {
         if wanted(v, c) {
-            correct[v][c][k] as f64 / images.max(1) as f64
+            hits[v][c][k].count() as f64 / images.max(1) as f64
         } else {
             f64::NAN
         }
@@ -227,5 +306,12 @@ pub fn evaluate(
         top5: matrix(1),
         images,
         noise: strength,
+        hits: (hits.into_iter().enumerate())
+            .map(|(v, row)| {
+                (row.into_iter().enumerate())
+                    .map(|(c, [top1, top5])| wanted(v, c).then_some(ViewHits { top1, top5 }))
+                    .collect()
+            })
+            .collect(),
     }
 }

@@ -92,15 +92,22 @@ pub enum Verdict {
     Holds,
     #[serde(rename = "fails")]
     Fails,
+    /// Neither holds nor fails in at least [`SETTLED_SHARE`] of the bootstrap resamples.
+    #[serde(rename = "unsettled")]
+    Unsettled,
     #[serde(rename = "not applicable")]
     NotApplicable,
 }
+
+/// The share of bootstrap resamples a claim must hold in to HOLD (and fail in to FAIL).
+pub const SETTLED_SHARE: f64 = 0.95;
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Verdict::Holds => "HOLDS",
             Verdict::Fails => "FAILS",
+            Verdict::Unsettled => "UNSETTLED",
             Verdict::NotApplicable => "NOT APPLICABLE",
         })
     }
@@ -120,6 +127,9 @@ pub struct Claim {
     /// Our numbers behind the verdict, or what was missing.
     pub ours: String,
     pub verdict: Verdict,
+    /// The share of bootstrap resamples of our test images in which the check holds (among
+    /// those where it applies); None where the claim was not resampled or never applies.
+    pub share_holding: Option<f64>,
 }
 
 /// Evaluates every claim on `measured`, with the paper's column beside it.
@@ -127,6 +137,42 @@ pub fn check(measured: &Measured) -> Vec<Claim> {
     let paper_measured = paper_measured();
     let (ours, paper) = (Inputs::new(measured), Inputs::new(&paper_measured));
     CLAIMS.iter().map(|def| def.judge(&ours, &paper)).collect()
+}
+
+/// Per claim, in [`check`]'s order, whether it holds on `measured` (None: not applicable);
+/// without the paper's column, for the bootstrap's resamples.
+pub fn holds_each(measured: &Measured) -> Vec<Option<bool>> {
+    let ours = Inputs::new(measured);
+    CLAIMS.iter().map(|def| ours.evaluate(def.eval).ok().map(|(holds, _)| holds)).collect()
+}
+
+/// [`check`] with three-way verdicts from `resampled` (one [`holds_each`] per bootstrap
+/// resample): HOLDS where the check holds in at least [`SETTLED_SHARE`] of the resamples in
+/// which it applies, FAILS where it fails in that many, UNSETTLED otherwise, the share beside
+/// it. A claim NOT APPLICABLE on the point estimates stays so; one that applies there but in
+/// no resample keeps its point verdict, without a share.
+pub fn check_resampled(measured: &Measured, resampled: &[Vec<Option<bool>>]) -> Vec<Claim> {
+    let mut claims = check(measured);
+    for (k, claim) in claims.iter_mut().enumerate() {
+        let outcomes: Vec<Option<bool>> = resampled.iter().map(|r| r[k]).collect();
+        claim.share_holding = super::bootstrap::share_true(&outcomes);
+        if let (Some(share), false) = (claim.share_holding, claim.verdict == Verdict::NotApplicable)
+        {
+            claim.verdict = settled(share);
+        }
+    }
+    claims
+}
+
+/// The verdict of a claim that holds in `share` of the resamples.
+pub fn settled(share: f64) -> Verdict {
+    if share >= SETTLED_SHARE {
+        Verdict::Holds
+    } else if 1.0 - share >= SETTLED_SHARE {
+        Verdict::Fails
+    } else {
+        Verdict::Unsettled
+    }
 }
 
 /// A markdown table of claims, one row each.
@@ -143,10 +189,20 @@ pub fn to_markdown(claims: &[Claim]) -> String {
             cell(c.statement),
             cell(&c.paper),
             cell(&c.ours),
-            c.verdict
+            verdict_text(c)
         );
     }
     out
+}
+
+/// The verdict with the share of resamples holding, e.g. `UNSETTLED (holds in 41.3 %)`.
+pub fn verdict_text(claim: &Claim) -> String {
+    match claim.share_holding {
+        Some(share) if claim.verdict != Verdict::NotApplicable => {
+            format!("{} (holds in {:.1} %)", claim.verdict, 100.0 * share)
+        }
+        _ => claim.verdict.to_string(),
+    }
 }
 
 const PAPER_TABLE1: &str = include_str!("../../fixtures/paper/table1.json");
@@ -220,6 +276,7 @@ impl Def {
             paper_verdict,
             ours,
             verdict,
+            share_holding: None,
         }
     }
 }
@@ -1466,5 +1523,62 @@ mod tests {
         let markdown = to_markdown(&claims);
         assert_eq!(markdown.lines().count(), claims.len() + 2);
         assert!(markdown.contains("| nmi-intra-order | §3.5, Figure 9 |"), "{markdown}");
+    }
+
+    #[test]
+    fn resampled_verdicts_are_three_way_with_the_share_beside() {
+        let m = paper_like();
+        let point = check(&m);
+        let claims = point.len();
+        let holds_index = point.iter().position(|c| c.verdict == Verdict::Holds).unwrap();
+        let na_index = point.iter().position(|c| c.verdict == Verdict::NotApplicable);
+        // 100 resamples: claim k holds in k % 101 of them (k capped at 100).
+        let share_of = |k: usize| (k * 7) % 101;
+        let resampled: Vec<Vec<Option<bool>>> =
+            (0..100).map(|r| (0..claims).map(|k| Some(r < share_of(k))).collect()).collect();
+        let judged = check_resampled(&m, &resampled);
+        for (k, (before, after)) in point.iter().zip(&judged).enumerate() {
+            let share = share_of(k).min(100) as f64 / 100.0;
+            if before.verdict == Verdict::NotApplicable {
+                assert_eq!(after.verdict, Verdict::NotApplicable, "{}", after.id);
+                continue;
+            }
+            assert_eq!(after.share_holding, Some(share), "{}", after.id);
+            let expected = match share {
+                s if s >= 0.95 => Verdict::Holds,
+                s if s <= 0.05 => Verdict::Fails,
+                _ => Verdict::Unsettled,
+            };
+            assert_eq!(after.verdict, expected, "{} at share {share}", after.id);
+        }
+        // Undecided in every resample: the point verdict stays, without a share.
+        let undecided = vec![vec![None; claims]; 10];
+        let kept = check_resampled(&m, &undecided);
+        assert_eq!(kept[holds_index].verdict, Verdict::Holds);
+        assert_eq!(kept[holds_index].share_holding, None);
+        if let Some(k) = na_index {
+            let all_hold = vec![vec![Some(true); claims]; 10];
+            assert_eq!(check_resampled(&m, &all_hold)[k].verdict, Verdict::NotApplicable);
+        }
+        assert_eq!(settled(0.95), Verdict::Holds);
+        assert_eq!(settled(0.05), Verdict::Fails);
+        assert_eq!(settled(0.94), Verdict::Unsettled);
+        assert_eq!(serde_json::to_string(&Verdict::Unsettled).unwrap(), "\"unsettled\"");
+        let text = verdict_text(&judged[holds_index]);
+        assert!(text.contains("(holds in "), "{text}");
+    }
+
+    #[test]
+    fn holds_each_agrees_with_check() {
+        let m = paper_like();
+        let each = holds_each(&m);
+        for (claim, holds) in check(&m).iter().zip(each) {
+            let expected = match claim.verdict {
+                Verdict::Holds => Some(true),
+                Verdict::Fails => Some(false),
+                _ => None,
+            };
+            assert_eq!(holds, expected, "{}", claim.id);
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! files: `dnlts::metric_files` reads them and passes their bytes in.
 
 pub mod analysis;
+pub mod bootstrap;
 pub mod claims;
 pub mod degenerate;
 pub mod fca;

@@ -14,6 +14,8 @@ pub struct Series {
     pub colour: RGBColor,
     pub dashed: bool,
     pub points: Vec<(f64, f64)>,
+    /// Error bars (x, low, high), drawn in the line's colour; empty: none.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// Axis titles and the figure's caption.
@@ -157,6 +159,13 @@ fn draw(
                 chart.draw_series(LineSeries::new(run, style)).map_err(plot_err)?;
             }
         }
+        let bars = (line.band.iter())
+            .filter(|(x, low, high)| x.is_finite() && low.is_finite() && high.is_finite())
+            .map(|&(x, low, high)| {
+                let (low, high) = (low.clamp(y0, y1), high.clamp(y0, y1));
+                PathElement::new([(x, low), (x, high)], line.colour.mix(0.6).stroke_width(1))
+            });
+        chart.draw_series(bars).map_err(plot_err)?;
         // An empty series that only carries the legend entry.
         let colour = line.colour;
         let dashed = line.dashed;
@@ -193,12 +202,14 @@ mod tests {
                 colour: plot::PURPLE,
                 dashed: true,
                 points: vec![(0.0, 0.42), (0.1, 0.3), (0.2, 0.12)],
+                band: Vec::new(),
             },
             Series {
                 name: "L∘A_L".into(),
                 colour: plot::PURPLE,
                 dashed: false,
                 points: vec![(0.0, 0.45), (0.1, 0.4), (0.2, f64::NAN), (0.3, 0.2)],
+                band: Vec::new(),
             },
         ]
     }

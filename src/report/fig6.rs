@@ -2,6 +2,7 @@
 
 use super::plot::{self, plot_err, text_style};
 use crate::metrics::analysis::Analysis;
+use crate::metrics::bootstrap::Interval;
 use crate::metrics::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -18,7 +19,18 @@ pub const X_TITLE: &str = "pairs j∘A_i (classifier j on the AE fine-tuned on i
 /// The SVG document of Figure 6 (`path` only names the figure in errors); `source` (whose
 /// Table 2: "profile ci", "the paper's Table 2") goes into the title.
 pub fn rrc_bar_chart_svg(analysis: &Analysis, path: &Path, source: &str) -> Result<String> {
-    plot::render_svg(path, plot::BAR_CHART_SIZE, |root| draw(root, analysis, source))
+    rrc_bar_chart_svg_with(analysis, path, source, &[])
+}
+
+/// [`rrc_bar_chart_svg`] with an error bar on each bar that has an interval (`intervals[k]`
+/// for `analysis.rrc[k]`).
+pub fn rrc_bar_chart_svg_with(
+    analysis: &Analysis,
+    path: &Path,
+    source: &str,
+    intervals: &[Option<Interval>],
+) -> Result<String> {
+    plot::render_svg(path, plot::BAR_CHART_SIZE, |root| draw(root, analysis, source, intervals))
 }
 
 fn colour_of(analysis: &Analysis, classifier: &str) -> RGBColor {
@@ -30,9 +42,11 @@ fn draw(
     root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     analysis: &Analysis,
     source: &str,
+    intervals: &[Option<Interval>],
 ) -> std::result::Result<(), String> {
     let bars = &analysis.rrc;
-    let y_max = bars.iter().map(|e| e.rrc).fold(1.0, f64::max) * 1.08;
+    let highest = intervals.iter().flatten().map(|i| i.high).filter(|h| h.is_finite());
+    let y_max = bars.iter().map(|e| e.rrc).chain(highest).fold(1.0, f64::max) * 1.08;
     let title = format!("Figure 6 ({source}): RRC of every j∘A_i, sorted");
     let root_titled = root.titled(&title, text_style(plot::TITLE_FONT_SIZE)).map_err(plot_err)?;
     let (definition, body) = root_titled.split_vertically(24);
@@ -74,6 +88,14 @@ fn draw(
                 colour.filled(),
             )])
             .map_err(plot_err)?;
+        if let Some(Some(interval)) = intervals.get(k) {
+            let (low, high) = (interval.low.max(0.0), interval.high);
+            let bar = [(x + 0.5, low), (x + 0.5, high)];
+            let caps = [[(x + 0.35, low), (x + 0.65, low)], [(x + 0.35, high), (x + 0.65, high)]];
+            let style = BLACK.stroke_width(1);
+            chart.draw_series([PathElement::new(bar, style)]).map_err(plot_err)?;
+            chart.draw_series(caps.map(|c| PathElement::new(c, style))).map_err(plot_err)?;
+        }
         let label = format!("{}∘A_{}", entry.classifier, entry.autoencoder);
         let style = text_style(plot::TICK_FONT_SIZE)
             .transform(FontTransform::Rotate270)

@@ -25,16 +25,23 @@ pub fn lattice_stem(t: f64) -> String {
 /// title whose Table 2 the figures show ("the paper's Table 2", "profile ci"), so that ours
 /// and the paper's are never mistaken for one another.
 pub fn write_figures(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<Vec<PathBuf>> {
-    let mut written = vec![write_fig6(analysis, out_dir, source)?];
+    let mut written = vec![write_fig6(analysis, out_dir, source, &[])?];
     written.extend(write_fig7(analysis, out_dir, source)?);
     Ok(written)
 }
 
-/// Writes `fig6_rrc.svg` into `out_dir` (created if missing); `source` as in [`write_figures`].
-pub fn write_fig6(analysis: &Analysis, out_dir: &Path, source: &str) -> Result<PathBuf> {
+/// Writes `fig6_rrc.svg` into `out_dir` (created if missing); `source` as in [`write_figures`];
+/// `intervals` (one per bar of `analysis.rrc`, or none) are drawn as error bars.
+pub fn write_fig6(
+    analysis: &Analysis,
+    out_dir: &Path,
+    source: &str,
+    intervals: &[Option<crate::metrics::bootstrap::Interval>],
+) -> Result<PathBuf> {
     create_dir(out_dir)?;
     let fig6 = out_dir.join("fig6_rrc.svg");
-    plot::write_atomically(&fig6, &fig6::rrc_bar_chart_svg(analysis, &fig6, source)?)
+    let svg = fig6::rrc_bar_chart_svg_with(analysis, &fig6, source, intervals)?;
+    plot::write_atomically(&fig6, &svg)
 }
 
 fn create_dir(dir: &Path) -> Result<()> {

@@ -343,6 +343,11 @@ pub struct TrainingArgs {
     /// evaluation goldens run on golden/stages/ci this way
     #[arg(long, value_name = "DIR")]
     pub fixed_stages: Option<PathBuf>,
+    /// Bootstrap resamples of the test images behind every interval and every claim's share
+    /// (default 1000; at least 100, as the 2.5 % tails need a few resamples each)
+    #[arg(long, value_name = "B",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(100..=100_000))]
+    pub resamples: Option<usize>,
 }
 
 /// Options shared by `reproduce` and the stage commands.

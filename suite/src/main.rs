@@ -7,6 +7,7 @@ mod commands;
 mod fingerprint;
 mod help;
 mod out_lock;
+mod outcomes;
 mod output;
 mod profile;
 mod provenance;

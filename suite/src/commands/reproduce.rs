@@ -67,6 +67,7 @@ impl TrainingArgs {
             fast: self.fast,
             // What libtorch of this process runs (main.rs pinned it before libtorch loaded).
             kernels: dnlts::kernels::in_force(),
+            resamples: self.resamples,
         })
     }
 
@@ -87,6 +88,7 @@ impl TrainingArgs {
             inputs: _,
             fixed_stages,
             fast,
+            resamples,
         } = self;
         let mut words = vec![
             "--accumulate".to_string(),
@@ -98,6 +100,9 @@ impl TrainingArgs {
         ];
         if let Some(batch_size) = batch_size {
             words.extend(["--batch-size".into(), batch_size.to_string()]);
+        }
+        if let Some(resamples) = resamples {
+            words.extend(["--resamples".into(), resamples.to_string()]);
         }
         if !pretrain_devices.is_empty() {
             let list = dnlts::device::DeviceChoice::list(pretrain_devices);

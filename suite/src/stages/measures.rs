@@ -110,6 +110,7 @@ pub struct Cache {
     analysis: RefCell<Option<Rc<Analysis>>>,
     nmi: RefCell<Option<Rc<Vec<AeNmi>>>>,
     spreads: RefCell<Option<Rc<Spreads>>>,
+    pub(super) resamples: RefCell<Option<Rc<super::uncertainty::Resamples>>>,
 }
 
 /// How much the images of the nMI pass vary (`degenerate::PixelSpread`): the test images and
@@ -121,7 +122,7 @@ pub struct Spreads {
 }
 
 /// `cache`'s value, computed by `make` the first time.
-fn once<T>(
+pub(super) fn once<T>(
     cache: &RefCell<Option<Rc<T>>>,
     make: impl FnOnce() -> anyhow::Result<T>,
 ) -> anyhow::Result<Rc<T>> {
@@ -144,13 +145,7 @@ impl Pipeline {
     /// Table 2: top-1 of classifier j (columns) on the reconstructions of A_i (rows).
     pub fn cross_table(&self) -> anyhow::Result<Rc<CrossTable>> {
         once(&self.measures.cross, || {
-            let table = self.evaluation()?;
-            let names = self.classifier_names();
-            let accuracy = names
-                .iter()
-                .map(|i| names.iter().map(|j| table.top1_on(Seen::FinetunedFor(i), j)).collect())
-                .collect();
-            Ok(CrossTable::new(names, accuracy, Path::new("table2_cross.json"))?)
+            Ok(super::uncertainty::cross_of(&self.evaluation()?, &self.classifier_names())?)
         })
     }
 

@@ -8,6 +8,7 @@
 //! the five built-ins under their own names ([`users`]).
 
 pub mod measures;
+pub mod uncertainty;
 pub mod users;
 
 use std::cell::RefCell;
@@ -95,6 +96,10 @@ pub struct RunOptions {
     /// native kernels sum in another order, so a stage made with them is not reused.
     #[serde(default)]
     pub kernels: dnlts::kernels::Kernels,
+    /// Bootstrap resamples of the test images behind every interval and verdict share
+    /// (`--resamples`; None: `dnlts::metrics::bootstrap::DEFAULT_RESAMPLES`).
+    #[serde(default)]
+    pub resamples: Option<usize>,
 }
 
 /// The inputs of a profile that reads ImageNet and YFCC100m (`--imagenet`, `--yfcc`,

@@ -29,40 +29,74 @@ fn noise_point(table: &AccuracyTable, classifiers: &[String]) -> NoisePoint {
 /// Everything the claims read, from the run's shared measures.
 fn measured(context: &Context) -> anyhow::Result<Measured> {
     let pipeline = context.pipeline;
-    let classifiers = pipeline.classifier_names();
-    let clean = pipeline.evaluation()?;
+    let noise = pipeline.noise_sweep()?;
+    let mut measured = measured_of(&pipeline.evaluation()?, &noise, &pipeline.classifier_names());
+    measured.cross = Some((*pipeline.cross_table()?).clone());
+    measured.nmi = pipeline.nmi()?.to_vec();
+    measured.degenerate = pipeline.degenerate()?;
+    Ok(measured)
+}
+
+/// Table 1 and Figure 4 of the claims from the evaluation passes (no Table 2, nMI or
+/// degenerate inputs: the caller adds them).
+fn measured_of(clean: &AccuracyTable, noise: &[AccuracyTable], classifiers: &[String]) -> Measured {
     let table1 = classifiers
         .iter()
         .map(|c| Table1Row {
             classifier: c.clone(),
-            x: top_k(&clean, Seen::Original, c),
-            a_s: top_k(&clean, Seen::Pretrained, c),
-            own: top_k(&clean, Seen::FinetunedFor(c), c),
+            x: top_k(clean, Seen::Original, c),
+            a_s: top_k(clean, Seen::Pretrained, c),
+            own: top_k(clean, Seen::FinetunedFor(c), c),
         })
         .collect();
-    let noise = pipeline.noise_sweep()?.iter().map(|t| noise_point(t, &classifiers)).collect();
-    Ok(Measured {
+    Measured {
         table1,
-        cross: Some((*pipeline.cross_table()?).clone()),
-        noise,
-        nmi: pipeline.nmi()?.to_vec(),
-        classifiers,
-        degenerate: pipeline.degenerate()?,
-    })
+        noise: noise.iter().map(|t| noise_point(t, classifiers)).collect(),
+        classifiers: classifiers.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// The claims, each judged on every bootstrap resample too: Tables 1–2 and Figure 4 from the
+/// resample, nMI and the degenerate inputs as measured (they are not resampled).
+fn judged(context: &Context, measured: &Measured) -> anyhow::Result<(Vec<claims::Claim>, usize)> {
+    let resamples = context.pipeline.resamples()?;
+    let started = std::time::Instant::now();
+    let classifiers = &measured.classifiers;
+    let each: Vec<Vec<Option<bool>>> = (resamples.all.iter())
+        .map(|r| {
+            let mut m = measured_of(&r.clean, &r.noise, classifiers);
+            m.cross = r.cross.clone();
+            m.nmi = measured.nmi.clone();
+            m.degenerate = measured.degenerate.clone();
+            claims::holds_each(&m)
+        })
+        .collect();
+    eprintln!(
+        "bootstrap: the claims on {} resamples in {:.2} s",
+        resamples.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok((claims::check_resampled(measured, &each), resamples.len()))
 }
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let measured = measured(context)?;
-    let claims = claims::check(&measured);
+    let (claims, resamples) = judged(context, &measured)?;
     let count = |verdict| claims.iter().filter(|c| c.verdict == verdict).count();
-    let (holds, fails) = (count(Verdict::Holds), count(Verdict::Fails));
+    let (holds, fails, unsettled) =
+        (count(Verdict::Holds), count(Verdict::Fails), count(Verdict::Unsettled));
     let mut markdown = format!(
         "## Claims check\n\nEvery checkable statement of §3.3–3.5 on this run's numbers, the \
          same check on the paper's Tables 1–2 beside it (statements about Figures 4 and 9, \
          published only as plots, quote the paper). Comparisons are strict: a tie is not a \
-         win. A claim that reads a degenerate input (below) is not applicable. {holds} hold, \
-         {fails} fail, {} not applicable.\n\n{}{}",
-        claims.len() - holds - fails,
+         win. A claim that reads a degenerate input (below) is not applicable. Each check is \
+         repeated on {resamples} bootstrap resamples of the test images (Tables 1–2 and \
+         Figure 4 resampled, paired on the same images; nMI as measured): a claim HOLDS when \
+         it holds in at least 95 % of them, FAILS when it fails in at least 95 %, and is \
+         UNSETTLED otherwise, the share beside it. {holds} hold, {fails} fail, {unsettled} \
+         unsettled, {} not applicable.\n\n{}{}",
+        claims.len() - holds - fails - unsettled,
         degenerate_markdown(&measured.degenerate),
         claims::to_markdown(&claims)
     );
@@ -86,7 +120,13 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         markdown += &where_it_sits(placement);
     }
     let files = vec![super::write_markdown(context, "claims.md", &markdown)?];
-    let mut result = serde_json::json!({ "claims": claims, "notes_on_our_table2": analysis.notes });
+    let mut result = serde_json::json!({
+        "claims": claims,
+        "notes_on_our_table2": analysis.notes,
+        "resamples": resamples,
+        "counts": {"holds": holds, "fails": fails, "unsettled": unsettled,
+                   "not applicable": claims.len() - holds - fails - unsettled},
+    });
     // Only when found: runs without degenerate inputs keep their outputs (and fingerprints).
     if !measured.degenerate.is_empty() {
         result["degenerate"] = serde_json::to_value(&measured.degenerate)?;
@@ -95,7 +135,8 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     if !placements.is_empty() {
         result["where_yours_sit"] = serde_json::to_value(&placements)?;
     }
-    let mut summary = format!("{holds}/{} claims hold, {fails} fail", claims.len());
+    let mut summary =
+        format!("{holds}/{} claims hold, {fails} fail, {unsettled} unsettled", claims.len());
     if !measured.degenerate.is_empty() {
         summary += &format!("; {} degenerate input(s)", measured.degenerate.len());
     }

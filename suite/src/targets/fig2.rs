@@ -20,12 +20,14 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             colour: BLUE,
             dashed: false,
             points: points(|c| c.train_loss),
+            band: Vec::new(),
         },
         Series {
             name: "held-out".into(),
             colour: ORANGE,
             dashed: true,
             points: points(|c| c.heldout_loss),
+            band: Vec::new(),
         },
     ];
     let path = context.out_dir.join("figures/fig2_pretraining.svg");
@@ -132,18 +134,21 @@ fn imagenet_regime_chart(
             colour: BLUE,
             dashed: false,
             points: points(&|c| Some(c.train_loss)),
+            band: Vec::new(),
         },
         Series {
             name: "held-out ImageNet val".into(),
             colour: ORANGE,
             dashed: true,
             points: points(&|c| Some(c.heldout_loss)),
+            band: Vec::new(),
         },
         Series {
             name: "held-out YFCC100m".into(),
             colour: GREEN,
             dashed: true,
             points: points(&|c| c.second_heldout_loss),
+            band: Vec::new(),
         },
     ];
     let path = context.out_dir.join("figures/fig2_imagenet.svg");

@@ -4,11 +4,22 @@
 
 use super::{Context, Outcome};
 use dnlts::eval::Seen;
+use dnlts::metrics::bootstrap::Interval;
 use dnlts::report::curves::{line_chart_svg_with_range, Axes, Series};
 use dnlts::report::plot::{classifier_colour, write_atomically, CHANCE_COLOUR};
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let tables = context.pipeline.noise_sweep()?;
+    let resamples = context.pipeline.resamples()?;
+    let band = |seen: Seen, c: &str| -> Vec<(f64, Option<Interval>)> {
+        (tables.iter().enumerate())
+            .map(|(k, t)| (t.noise, resamples.interval(|r| r.noise[k].top1_on(seen, c))))
+            .collect()
+    };
+    let mut bands = serde_json::Map::new();
+    let bars = |seen: Seen, c: &str| -> Vec<(f64, f64, f64)> {
+        band(seen, c).into_iter().filter_map(|(s, i)| i.map(|i| (s, i.low, i.high))).collect()
+    };
     let curve = |seen: Seen, c: &str| -> Vec<(f64, f64)> {
         tables.iter().map(|t| (t.noise, t.top1_on(seen, c))).collect()
     };
@@ -29,8 +40,17 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
                 colour,
                 dashed: true,
                 points: curve(Seen::Original, c),
+                band: bars(Seen::Original, c),
             });
-            series.push(Series { name: with_ae, colour, dashed: false, points: curve(seen, c) });
+            bands.insert(c.clone(), serde_json::to_value(band(Seen::Original, c))?);
+            bands.insert(with_ae.clone(), serde_json::to_value(band(seen, c))?);
+            series.push(Series {
+                name: with_ae,
+                colour,
+                dashed: false,
+                points: curve(seen, c),
+                band: bars(seen, c),
+            });
         }
         let path = context.out_dir.join(format!("figures/fig4_{panel}.svg"));
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
@@ -45,6 +65,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             colour: CHANCE_COLOUR,
             dashed: true,
             points: vec![(0.0, chance), (1.0, chance)],
+            band: Vec::new(),
         });
         let axes =
             Axes { caption: title, x: "noise strength s of U(-s, s)", y: "top-1 (fraction)" };
@@ -57,10 +78,18 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         "*Figure 4.* Top-1 of each classifier C on {} test images with additive uniform noise \
          U(-s, s) (images in [0, 1], clipped), against s. Dashed, in C's colour: C on the noisy \
          images; solid: C on their reconstructions, by A_S (left) and by C's own fine-tuned AE \
-         A_C (right). Grey dashed: chance, 1/{classes}.\n",
-        tables.first().map_or(0, |t| t.images)
+         A_C (right). Grey dashed: chance, 1/{classes}. Bars: the 95 % percentile interval of each \
+         point over {} bootstrap resamples of the test images (paired across strengths and \
+         views: the same images are drawn for all).\n",
+        tables.first().map_or(0, |t| t.images),
+        resamples.len()
     );
     files.push(super::write_markdown(context, "fig4.md", &caption)?);
+    let outcomes = context.out_dir.join("fig4_outcomes.json");
+    crate::outcomes::write(&outcomes, &tables.iter().collect::<Vec<_>>())?;
+    files.push(outcomes);
+    result.insert("intervals".into(), serde_json::Value::Object(bands));
+    result.insert("resamples".into(), resamples.len().into());
     let noisy = tables.iter().find(|t| (t.noise - 0.3).abs() < 1e-9).expect("s = 0.3 is swept");
     let resilient = (noisy.classifiers.iter())
         .filter(|c| noisy.top1_on(Seen::FinetunedFor(c), c) > noisy.top1_on(Seen::Original, c))

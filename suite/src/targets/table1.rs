@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::{write_markdown, Context, Outcome};
+use crate::stages::uncertainty::Resamples;
 use dnlts::eval::{AccuracyTable, Seen};
+use dnlts::metrics::bootstrap::{mcnemar_exact, Interval};
 
 /// The paper's Table 1, as published (percent).
 const PAPER: &str = include_str!("../../../fixtures/paper/table1.json");
@@ -17,10 +19,21 @@ pub struct Row {
     /// Difference to the classifier alone, in points (None for C itself).
     pub diff1: Option<f64>,
     pub diff5: Option<f64>,
+    /// 95 % paired-bootstrap intervals of top-1, top-5 (percent) and of the differences to
+    /// C alone (points, paired on the same images).
+    pub top1_interval: Option<Interval>,
+    pub top5_interval: Option<Interval>,
+    pub diff1_interval: Option<Interval>,
+    pub diff5_interval: Option<Interval>,
+    /// McNemar's exact p-value of the difference to C alone at top-1 and top-5 (the
+    /// images one of the two gets right and the other wrong).
+    pub mcnemar1_p: Option<f64>,
+    pub mcnemar5_p: Option<f64>,
 }
 
-/// Table 1's rows from the evaluation pass: for each classifier C, C alone, C∘A_S, C∘A_C.
-pub fn rows(table: &AccuracyTable, classifiers: &[String]) -> Vec<Row> {
+/// Table 1's rows from the evaluation pass and its bootstrap resamples: for each classifier
+/// C, C alone, C∘A_S, C∘A_C.
+pub fn rows(table: &AccuracyTable, resamples: &Resamples, classifiers: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
     for c in classifiers {
         let alone = (table.top1_on(Seen::Original, c), table.top5_on(Seen::Original, c));
@@ -30,18 +43,61 @@ pub fn rows(table: &AccuracyTable, classifiers: &[String]) -> Vec<Row> {
             (Seen::FinetunedFor(c), format!("{c}∘A_{c}")),
         ] {
             let (top1, top5) = (100.0 * table.top1_on(seen, c), 100.0 * table.top5_on(seen, c));
-            let diff =
-                |value: f64, alone: f64| (seen != Seen::Original).then_some(value - 100.0 * alone);
+            let compared = seen != Seen::Original;
+            let diff = |value: f64, alone: f64| compared.then_some(value - 100.0 * alone);
+            let percent = |top: fn(&AccuracyTable, Seen, &str) -> f64| {
+                resamples.interval(|r| 100.0 * top(&r.clean, seen, c))
+            };
+            let points = |top: fn(&AccuracyTable, Seen, &str) -> f64| {
+                let difference = |r: &AccuracyTable| top(r, seen, c) - top(r, Seen::Original, c);
+                resamples.interval(|r| 100.0 * difference(&r.clean)).filter(|_| compared)
+            };
+            let mcnemar = |top1: bool| {
+                let (view, alone) = (table.hits_on(seen, c)?, table.hits_on(Seen::Original, c)?);
+                let pick = |h: &'_ dnlts::eval::ViewHits| {
+                    if top1 {
+                        h.top1.clone()
+                    } else {
+                        h.top5.clone()
+                    }
+                };
+                let (b, d) = pick(view).discordant(&pick(alone));
+                compared.then(|| mcnemar_exact(b, d))
+            };
             rows.push(Row {
                 network,
                 top1,
                 top5,
                 diff1: diff(top1, alone.0),
                 diff5: diff(top5, alone.1),
+                top1_interval: percent(AccuracyTable::top1_on),
+                top5_interval: percent(AccuracyTable::top5_on),
+                diff1_interval: points(AccuracyTable::top1_on),
+                diff5_interval: points(AccuracyTable::top5_on),
+                mcnemar1_p: mcnemar(true),
+                mcnemar5_p: mcnemar(false),
             });
         }
     }
     rows
+}
+
+/// `value` with its interval, e.g. `65.00 [62.90, 67.10]`.
+pub fn with_interval(value: f64, interval: Option<Interval>, signed: bool) -> String {
+    let number = |v: f64| if signed { format!("{v:+.2}") } else { format!("{v:.2}") };
+    match interval {
+        Some(i) => format!("{} [{}, {}]", number(value), number(i.low), number(i.high)),
+        None => number(value),
+    }
+}
+
+/// A p-value as printed: three significant digits, or `< 1e-300`.
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        None => String::new(),
+        Some(p) if p < 1e-300 => "< 1e-300".into(),
+        Some(p) => format!("{p:.3}"),
+    }
 }
 
 /// The paper's row for `network` (e.g. `V∘A_S`), if it published one.
@@ -51,7 +107,8 @@ fn paper_row<'a>(paper: &'a serde_json::Value, network: &str) -> Option<&'a serd
 
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let table = context.pipeline.evaluation()?;
-    let rows = rows(&table, &context.pipeline.classifier_names());
+    let resamples = context.pipeline.resamples()?;
+    let rows = rows(&table, &resamples, &context.pipeline.classifier_names());
     let paper: serde_json::Value = serde_json::from_str(PAPER)?;
     let signed = |d: Option<f64>| d.map_or(String::new(), |d| format!("{d:+.2}"));
     let classes = context.pipeline.classes()?;
@@ -60,11 +117,16 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         "## Table 1 — top-1/top-5 (%) on {} test images of profile `{}`, beside the paper's \
          (ImageNet validation set, torchvision models)\n\n\
          Δ: the difference in points to the classifier C alone (C∘A_S: on A_S's \
-         reconstructions, C∘A_C: on those of the AE fine-tuned on C).\n\n\
-         | network | top-1 | Δ top-1 vs C | top-5 | Δ top-5 vs C | paper top-1 | paper Δ top-1 \
-         | paper top-5 | paper Δ top-5 |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        table.images, context.profile.name
+         reconstructions, C∘A_C: on those of the AE fine-tuned on C). In brackets: the 95 % \
+         percentile interval over {} bootstrap resamples of the test images, paired (the \
+         differences are resampled on the same images); p: McNemar's exact test of the \
+         difference (the images one of the two gets right and the other wrong).\n\n\
+         | network | top-1 | Δ top-1 vs C | p | top-5 | Δ top-5 vs C | p | paper top-1 \
+         | paper Δ top-1 | paper top-5 | paper Δ top-5 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        table.images,
+        context.profile.name,
+        resamples.len()
     );
     for row in &rows {
         let published = paper_row(&paper, &row.network);
@@ -72,13 +134,15 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         let paper_cell = |key: &str| number(key).map_or("–".into(), |v| format!("{v:.2}"));
         let paper_diff = |key: &str| signed(number(key));
         markdown += &format!(
-            "| {} | {:.2}{} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.network,
-            row.top1,
+            with_interval(row.top1, row.top1_interval, false),
             chance.mark(row.top1 / 100.0),
-            signed(row.diff1),
-            row.top5,
-            signed(row.diff5),
+            row.diff1.map_or(String::new(), |d| with_interval(d, row.diff1_interval, true)),
+            p_value(row.mcnemar1_p),
+            with_interval(row.top5, row.top5_interval, false),
+            row.diff5.map_or(String::new(), |d| with_interval(d, row.diff5_interval, true)),
+            p_value(row.mcnemar5_p),
             paper_cell("top1"),
             paper_diff("top1_diff"),
             paper_cell("top5"),
@@ -94,6 +158,14 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let n = rows.len() / 3;
     let summary =
         format!("C∘A_S below C for {below}/{n} classifiers; C∘A_C > C∘A_S for {recovered}/{n}");
-    let result = serde_json::json!({ "images": table.images, "rows": rows, "paper": paper });
+    let outcomes = context.out_dir.join("table1_outcomes.json");
+    crate::outcomes::write(&outcomes, &[&table])?;
+    let files = vec![files[0].clone(), outcomes];
+    let result = serde_json::json!({
+        "images": table.images,
+        "resamples": resamples.len(),
+        "rows": rows,
+        "paper": paper,
+    });
     Ok(Outcome { result, files, summary })
 }
