@@ -292,8 +292,7 @@ fn an_output_path_that_is_a_file_stops_before_any_training() {
     let dir = scratch("out-file");
     std::fs::write(dir.join("taken"), b"not a folder").unwrap();
     let started = std::time::Instant::now();
-    let out =
-        dnlts(&["finetune", "--family", "L", "--profile", "tiny", "--out", "taken"], &dir);
+    let out = dnlts(&["finetune", "--family", "L", "--profile", "tiny", "--out", "taken"], &dir);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("--out: taken exists and is not a folder"),

@@ -475,12 +475,7 @@ fn option_cases(inputs: &Inputs) -> Vec<Case> {
         for value in ["X", "", "lenet6", "L,A"] {
             let args = with_option(&[stage], &tiny, "--family", value);
             let label = format!("{stage} --family {value:?}");
-            cases.push(refused(
-                "stage commands",
-                label,
-                &args,
-                value_or_option("--family", value),
-            ));
+            cases.push(refused("stage commands", label, &args, value_or_option("--family", value)));
         }
     }
     let table = inputs.table.as_str();

@@ -11,7 +11,10 @@ pub fn run(profiles: bool) {
         let width = column_width(presets.iter().map(|preset| preset.name.as_str()));
         for preset in &presets {
             // Indented, so the wrapper continues a long line under the summary, not the name.
-            let line = format!("  {:<width$}  {} [target: {}]", preset.name, preset.summary, preset.budget);
+            let line = format!(
+                "  {:<width$}  {} [target: {}]",
+                preset.name, preset.summary, preset.budget
+            );
             println!("{}", crate::help::wrap(&line, crate::help::WIDTH));
         }
         return;
