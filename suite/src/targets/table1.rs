@@ -152,7 +152,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     markdown += "\nThe paper's numbers are in `fixtures/paper/table1.json`, as printed. ";
     markdown += &chance.note();
     markdown += "\n";
-    let files = vec![write_markdown(context, "table1.md", &markdown)?];
+    let markdown_file = write_markdown(context, "table1.md", &markdown)?;
     let below = rows.chunks(3).filter(|r| r[1].top1 < r[0].top1).count();
     let recovered = rows.chunks(3).filter(|r| r[2].top1 > r[1].top1).count();
     let n = rows.len() / 3;
@@ -160,7 +160,7 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         format!("C∘A_S below C for {below}/{n} classifiers; C∘A_C > C∘A_S for {recovered}/{n}");
     let outcomes = context.out_dir.join("table1_outcomes.json");
     crate::outcomes::write(&outcomes, &[&table])?;
-    let files = vec![files[0].clone(), outcomes];
+    let files = vec![markdown_file, outcomes];
     let result = serde_json::json!({
         "images": table.images,
         "resamples": resamples.len(),
