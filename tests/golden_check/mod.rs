@@ -324,12 +324,21 @@ pub fn perturbations(goldens: &BTreeMap<String, GoldenFile>) -> Vec<(String, Vec
         entry.value = serde_json::json!(accuracy / alone(i).min(alone(j)));
     }
     cases.push(("fig6".into(), fig6, "/rrc".into()));
-    // Every noise level one step off: the curve at each s reads the value of the next s.
+    // Every noise level one step off: the curve at each s reads the value of the next s. A
+    // series is a metric name with its s taken out ("left/L/x=*", "intervals/L/x=*/low"),
+    // its points in the order of s.
     let mut fig4 = goldens["fig4"].entries.clone();
-    let stem = |e: &Entry| e.metric.rsplit_once("/x=").map(|(stem, _)| stem.to_string());
-    for k in 0..fig4.len().saturating_sub(1) {
-        if stem(&fig4[k]).is_some() && stem(&fig4[k]) == stem(&fig4[k + 1]) {
-            fig4[k].value = fig4[k + 1].value.clone();
+    let mut series: BTreeMap<String, Vec<(f64, usize)>> = BTreeMap::new();
+    for (k, entry) in fig4.iter().enumerate() {
+        let Some((stem, rest)) = entry.metric.rsplit_once("/x=") else { continue };
+        let (x, tail) = rest.split_once('/').map_or((rest, ""), |(x, tail)| (x, tail));
+        let Ok(x) = x.parse::<f64>() else { continue };
+        series.entry(format!("{stem}/x=*/{tail}")).or_default().push((x, k));
+    }
+    for points in series.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in points.windows(2) {
+            fig4[pair[0].1].value = goldens["fig4"].entries[pair[1].1].value.clone();
         }
     }
     cases.push(("fig4".into(), fig4, "/x=0.".into()));
