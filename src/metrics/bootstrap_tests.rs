@@ -163,3 +163,37 @@ fn percentile_intervals_interpolate_and_skip_undefined_values() {
     assert_eq!(share_true(&[Some(true), None, Some(false), Some(true), Some(true)]), Some(0.75));
     assert_eq!(share_true(&[None]), None);
 }
+
+/// `len` values of mean `mean`, uniform on [mean − 0.2, mean + 0.2] (nMI-like: in [0, 1]).
+fn simulated_values(len: usize, mean: f64, seed: u64) -> Vec<f64> {
+    let mut rng = SplitMix64::new(seed);
+    (0..len).map(|_| mean + 0.4 * (rng.unit() - 0.5)).collect()
+}
+
+#[test]
+fn mean_intervals_cover_the_true_mean_95_percent_of_the_time() {
+    let (truth, datasets) = (0.5, 1000);
+    let covered = (0..datasets)
+        .filter(|&d| {
+            let values = simulated_values(400, truth, 7_000 + d);
+            mean_interval(&values, 400, 90_000 + d).expect("values").contains(truth)
+        })
+        .count();
+    let coverage = covered as f64 / datasets as f64;
+    assert!((0.93..=0.97).contains(&coverage), "coverage {coverage} of the nMI mean's intervals");
+}
+
+#[test]
+fn mean_intervals_have_the_normal_width_and_none_without_values() {
+    // sd of U(−0.2, 0.2) is 0.4/√12; the 95 % interval of a mean of n is 2 × 1.96 sd/√n wide.
+    let n = 1600;
+    let values = simulated_values(n, 0.5, 3);
+    let width = mean_interval(&values, 1000, 4).expect("values").width();
+    let normal = 2.0 * Z_95 * 0.4 / 12f64.sqrt() / (n as f64).sqrt();
+    assert!((width / normal - 1.0).abs() < 0.1, "width {width}, normal theory {normal}");
+    assert_eq!(mean_interval(&values, 1000, 4), mean_interval(&values, 1000, 4));
+    assert_eq!(mean_interval(&[], 1000, 4), None);
+    // A constant value (a collapsed AE) has a zero-width interval at that value.
+    let flat = mean_interval(&[0.25; 10], 100, 5).expect("values");
+    assert_eq!((flat.low, flat.high), (0.25, 0.25), "{flat:?}");
+}

@@ -12,6 +12,7 @@ use dnlts::eval::Seen;
 use serde::Serialize;
 
 use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
+use dnlts::metrics::bootstrap::{mean_interval, Interval};
 use dnlts::metrics::degenerate::{self, Finding, Observed, PixelSpread, SpreadAccumulator};
 use dnlts::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
 use dnlts::metrics::rrc::CrossTable;
@@ -110,6 +111,7 @@ pub struct Cache {
     analysis: RefCell<Option<Rc<Analysis>>>,
     nmi: RefCell<Option<Rc<Vec<AeNmi>>>>,
     spreads: RefCell<Option<Rc<Spreads>>>,
+    nmi_intervals: RefCell<Option<Rc<Vec<NmiIntervals>>>>,
     pub(super) resamples: RefCell<Option<Rc<super::uncertainty::Resamples>>>,
 }
 
@@ -119,6 +121,17 @@ pub struct Cache {
 pub struct Spreads {
     pub originals: PixelSpread,
     pub autoencoders: Vec<(String, PixelSpread)>,
+}
+
+/// Figure 9's uncertainty: the 95 % bootstrap intervals of one AE's nMI means, intra over the
+/// test images (resampled with the same draws as the Tables' pass when it has as many images)
+/// and inter over the pairs of reconstructions; the same draws for every AE, so they are
+/// paired. None where there is nothing to resample.
+#[derive(Debug, Clone, Serialize)]
+pub struct NmiIntervals {
+    pub ae: String,
+    pub intra: Option<Interval>,
+    pub inter: Option<Interval>,
 }
 
 /// `cache`'s value, computed by `make` the first time.
@@ -220,6 +233,13 @@ impl Pipeline {
         Ok(spreads.as_ref().expect("the nMI pass measures the spreads").clone())
     }
 
+    /// The bootstrap intervals of Figure 9's nMI means (made with Figure 9's numbers).
+    pub fn nmi_intervals(&self) -> anyhow::Result<Rc<Vec<NmiIntervals>>> {
+        self.nmi()?;
+        let intervals = self.measures.nmi_intervals.borrow();
+        Ok(intervals.as_ref().expect("the nMI pass bootstraps its means").clone())
+    }
+
     /// Degenerate inputs of the claims (`dnlts::metrics::degenerate`): classifiers at chance
     /// on the clean test images, AEs whose reconstructions are constant or read at chance by
     /// their own classifier.
@@ -297,6 +317,17 @@ impl Pipeline {
                 aes.iter().zip(&spreads).map(|((name, _), s)| (name.clone(), s.spread())).collect();
             let spreads = Spreads { originals: original_spread.spread(), autoencoders };
             *self.measures.spreads.borrow_mut() = Some(Rc::new(spreads));
+            let (resamples, pairs) = (self.resample_count(), n / 2);
+            let (intra_seed, inter_seed) =
+                (self.bootstrap_seed(n), self.bootstrap_seed_of("pairs", pairs));
+            let intervals = (aes.iter().zip(&values))
+                .map(|((name, _), (intra, inter))| NmiIntervals {
+                    ae: name.clone(),
+                    intra: mean_interval(intra, resamples, intra_seed),
+                    inter: mean_interval(inter, resamples, inter_seed),
+                })
+                .collect();
+            *self.measures.nmi_intervals.borrow_mut() = Some(Rc::new(intervals));
             let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
                 Ok(AeNmi {
                     ae: name,

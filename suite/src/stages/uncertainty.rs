@@ -73,8 +73,13 @@ impl Pipeline {
     }
 
     /// The bootstrap's seed for passes over `images` test images.
-    fn bootstrap_seed(&self, images: u64) -> u64 {
-        dnlts::seed::derive(self.master_seed, "bootstrap", &format!("{images} images"))
+    pub(super) fn bootstrap_seed(&self, images: u64) -> u64 {
+        self.bootstrap_seed_of("images", images)
+    }
+
+    /// The bootstrap's seed for `count` resampled units (`what`: images, pairs).
+    pub(super) fn bootstrap_seed_of(&self, what: &str, count: u64) -> u64 {
+        dnlts::seed::derive(self.master_seed, "bootstrap", &format!("{count} {what}"))
     }
 
     /// The run's numbers on [`Pipeline::resample_count`] resamples of its test images.

@@ -3,39 +3,50 @@
 //! how much each AE's reconstructions vary, which tells a constant AE.
 
 use super::{Context, Outcome};
+use dnlts::metrics::bootstrap::Interval;
 use dnlts::metrics::degenerate::{PixelSpread, FLAT_LEVELS};
 
 fn levels(spread: &PixelSpread) -> String {
     format!("{:.1} | {:.1}", spread.across_images, spread.within_image)
 }
 
+fn interval(interval: Option<Interval>) -> String {
+    interval.map_or("–".into(), |i| format!("[{:.4}, {:.4}]", i.low, i.high))
+}
+
 pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     let rows = context.pipeline.nmi()?;
     let spreads = context.pipeline.spreads()?;
+    let intervals = context.pipeline.nmi_intervals()?;
+    let resamples = context.pipeline.resample_count();
     let mut markdown = format!(
         "## Figure 9 — nMI per AE (mean ± std)\n\n\
          Pixel spread: the standard deviation of the 8-bit values (of 255 levels) of the \
          images, across images (the same sub-pixel, image to image) and within an image; below \
          {FLAT_LEVELS} level the AE counts as constant (†).\n\n\
-         | AE | intra | inter | spread across images | spread within an image |\n\
-         |---|---:|---:|---:|---:|\n| x (the test images) | | | {} |\n",
+         | AE | intra | 95 % interval | inter | 95 % interval | spread across images | \
+         spread within an image |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n| x (the test images) | | | | | {} |\n",
         levels(&spreads.originals)
     );
     let mut constant = Vec::new();
     for row in rows.iter() {
         let spread = spreads.autoencoders.iter().find(|(ae, _)| *ae == row.ae).map(|(_, s)| s);
         let flat = spread.and_then(PixelSpread::flat);
+        let bands = intervals.iter().find(|i| i.ae == row.ae);
         if flat.is_some() {
             constant.push(row.ae.clone());
         }
         markdown += &format!(
-            "| {}{} | {:.4} ± {:.4} | {:.4} ± {:.4} | {} |\n",
+            "| {}{} | {:.4} ± {:.4} | {} | {:.4} ± {:.4} | {} | {} |\n",
             row.ae,
             if flat.is_some() { " †" } else { "" },
             row.intra.mean,
             row.intra.std,
+            interval(bands.and_then(|b| b.intra)),
             row.inter.mean,
             row.inter.std,
+            interval(bands.and_then(|b| b.inter)),
             spread.map_or("– | –".to_string(), levels)
         );
     }
@@ -46,7 +57,9 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
          between each of {images} test images x and its reconstruction A(x), how much of the \
          input the AE keeps; inter (light), between the reconstructions of two different test \
          images (consecutive pairs), how alike it makes different inputs. Bars are means, \
-         whiskers ± 1 standard deviation, on a fixed 0–1 axis.{}\n",
+         whiskers ± 1 standard deviation, on a fixed 0–1 axis. The table's intervals are the \
+         95 % percentile intervals of the means over {resamples} bootstrap resamples of the \
+         test images (of the pairs, for inter), the same draws for every AE.{}\n",
         if constant.is_empty() {
             String::new()
         } else {
@@ -69,5 +82,14 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         "intra-nMI order: {}",
         order.iter().map(|r| r.ae.as_str()).collect::<Vec<_>>().join(" > ")
     );
-    Ok(Outcome { result: serde_json::to_value(&*rows)?, files, summary })
+    // Each row as before, with its intervals beside (`intra_interval`, `inter_interval`).
+    let mut result = serde_json::to_value(&*rows)?;
+    for row in result.as_array_mut().expect("a list of rows") {
+        let ae = row["ae"].as_str().unwrap_or_default().to_string();
+        let bands = intervals.iter().find(|i| i.ae == ae);
+        let object = row.as_object_mut().expect("a row is an object");
+        object.insert("intra_interval".into(), serde_json::to_value(bands.and_then(|b| b.intra))?);
+        object.insert("inter_interval".into(), serde_json::to_value(bands.and_then(|b| b.inter))?);
+    }
+    Ok(Outcome { result, files, summary })
 }
