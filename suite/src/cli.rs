@@ -128,6 +128,21 @@ pub enum Command {
     /// Check everything a profile needs before any training (data folders and image counts,
     /// pretrained weight files, GPU, free disk) and list every missing piece at once
     Doctor(DoctorArgs),
+    /// Runs of one profile under different master seeds, side by side: Tables 1 and 2 as mean
+    /// ± sd across seeds with each run's 95 % interval, every claim's verdict per seed, the
+    /// verdict counts, seconds per stage (markdown)
+    Summarize {
+        /// Run folders written by `dnlts reproduce --seed N --out DIR` (targets table1, table2,
+        /// claims), one per seed
+        #[arg(value_name = "DIR", required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// Write the summary to this file instead of printing it
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// One JSON document (every run's numbers) instead of markdown
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

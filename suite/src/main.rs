@@ -250,5 +250,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Summarize { runs, out, json } => {
+            commands::summarize::summarize(&runs, out.as_deref(), json)
+        }
     }
 }

@@ -8,3 +8,4 @@ pub mod list;
 pub mod models;
 pub mod plan;
 pub mod reproduce;
+pub mod summarize;
