@@ -43,5 +43,8 @@ git ls-files -z --cached --others --exclude-standard |
   tar --null --ignore-failed-read -T - -cf - | tar -C "$scratch" -xf -
 cd "$scratch"
 # Called directly, not as `cargo mutants`, so the first argument is the subcommand's name.
-"$bin" mutants --in-place --package "$package" --output "$root" --timeout "$timeout_s" \
+# MUTANTS_OUT puts mutants.out elsewhere: shards run at once (`--shard k/N`, one per core),
+# each with its own MUTANTS_OUT and CARGO_TARGET_DIR, since a mutated tree is built in place.
+out=$(realpath -m "${MUTANTS_OUT:-$root}")
+"$bin" mutants --in-place --package "$package" --output "$out" --timeout "$timeout_s" \
   --cargo-arg=--locked "$@"

@@ -697,6 +697,25 @@ mod tests {
     }
 
     #[test]
+    fn progress_counts_every_context_and_its_concepts() {
+        let (mut heard, thresholds) = (Vec::new(), [0.2, 0.8]);
+        let analysis =
+            analyze_with(&small_table(), &thresholds, 10_000, &mut |p| heard.push(*p)).unwrap();
+        // One context per threshold and one per interval of the sweep (4 for this table).
+        let contexts = thresholds.len() + analysis.stable_intervals.len();
+        assert_eq!(heard.len(), contexts, "one report per context: {heard:?}");
+        for (k, p) in heard.iter().enumerate() {
+            assert_eq!((p.contexts_done, p.contexts), (k + 1, contexts), "report {k}: {p:?}");
+        }
+        // Every context has at least its top concept, and the lattices' concepts are counted.
+        let (last, sizes) =
+            (heard[contexts - 1], analysis.lattices.iter().map(|l| l.concepts.len()));
+        let (total, largest) = (sizes.clone().sum::<usize>(), sizes.max().unwrap());
+        assert!(last.concepts >= total + analysis.stable_intervals.len(), "{last:?}, {total}");
+        assert!((largest..=last.concepts).contains(&last.largest), "{last:?}, largest {largest}");
+    }
+
+    #[test]
     fn the_limit_does_not_change_results() {
         let default = analyze(&small_table(), &DEFAULT_THRESHOLDS).unwrap();
         let bounded = analyze_with(&small_table(), &DEFAULT_THRESHOLDS, 4, &mut |_| {}).unwrap();
