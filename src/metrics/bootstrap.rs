@@ -219,19 +219,12 @@ pub fn bootstrap<T: Send>(
         .collect()
 }
 
-/// The percentile interval of the mean of `values` (one per image, or per pair of images)
-/// over `resamples` resamples drawn from `seed`: Figure 9's nMI means. Values of different AEs
-/// on the same images resampled with the same seed move together (paired). None when there
-/// are no values.
-pub fn mean_interval(values: &[f64], resamples: usize, seed: u64) -> Option<Interval> {
-    if values.is_empty() {
-        return None;
-    }
-    let means = bootstrap(values.len(), resamples, seed, |weights| {
-        let total: f64 = values.iter().zip(weights).map(|(v, &w)| v * f64::from(w)).sum();
-        total / values.len() as f64
-    });
-    percentile_interval(&means)
+/// The mean of `values` over a resample that draws value i `weights[i]` times (the weights
+/// of [`resample_weights`] sum to the number of values): Figure 9's nMI means. Values of
+/// different AEs on the same images, resampled with the same seed, move together (paired).
+pub fn weighted_mean(values: &[f64], weights: &[u32]) -> f64 {
+    let total: f64 = values.iter().zip(weights).map(|(v, &w)| v * f64::from(w)).sum();
+    total / weights.iter().map(|&w| f64::from(w)).sum::<f64>()
 }
 
 /// A two-sided interval at [`LEVEL`].

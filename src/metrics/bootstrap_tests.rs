@@ -164,6 +164,13 @@ fn percentile_intervals_interpolate_and_skip_undefined_values() {
     assert_eq!(share_true(&[None]), None);
 }
 
+/// The interval of the mean of `values` as Figure 9 computes it (`weighted_mean` on each
+/// resample); None without values.
+fn mean_interval(values: &[f64], resamples: usize, seed: u64) -> Option<Interval> {
+    let means = bootstrap(values.len(), resamples, seed, |w| weighted_mean(values, w));
+    percentile_interval(&means)
+}
+
 /// `len` values of mean `mean`, uniform on [mean − 0.2, mean + 0.2] (nMI-like: in [0, 1]).
 fn simulated_values(len: usize, mean: f64, seed: u64) -> Vec<f64> {
     let mut rng = SplitMix64::new(seed);

@@ -12,7 +12,7 @@ use dnlts::eval::Seen;
 use serde::Serialize;
 
 use dnlts::metrics::analysis::{analyze, Analysis, Lattice, DEFAULT_THRESHOLDS};
-use dnlts::metrics::bootstrap::{mean_interval, Interval};
+use dnlts::metrics::bootstrap::{self, percentile_interval, weighted_mean, Interval};
 use dnlts::metrics::degenerate::{self, Finding, Observed, PixelSpread, SpreadAccumulator};
 use dnlts::metrics::nmi::{inter_values, intra_values, AeNmi, ImageShape, NmiSummary};
 use dnlts::metrics::rrc::CrossTable;
@@ -111,7 +111,8 @@ pub struct Cache {
     analysis: RefCell<Option<Rc<Analysis>>>,
     nmi: RefCell<Option<Rc<Vec<AeNmi>>>>,
     spreads: RefCell<Option<Rc<Spreads>>>,
-    nmi_intervals: RefCell<Option<Rc<Vec<NmiIntervals>>>>,
+    nmi_values: RefCell<Option<Rc<NmiValues>>>,
+    nmi_resampled: RefCell<Option<Rc<Vec<Vec<AeNmi>>>>>,
     pub(super) resamples: RefCell<Option<Rc<super::uncertainty::Resamples>>>,
 }
 
@@ -132,6 +133,18 @@ pub struct NmiIntervals {
     pub ae: String,
     pub intra: Option<Interval>,
     pub inter: Option<Interval>,
+}
+
+/// Figure 9's nMI values of each AE, in Figure 9's order: intra per test image, inter per
+/// pair of reconstructions; kept for the bootstrap.
+pub struct NmiValues {
+    pub aes: Vec<AeNmiValues>,
+}
+
+/// One AE's values, in the order of [`Pipeline::nmi`]'s rows.
+pub struct AeNmiValues {
+    pub intra: Vec<f64>,
+    pub inter: Vec<f64>,
 }
 
 /// `cache`'s value, computed by `make` the first time.
@@ -233,11 +246,53 @@ impl Pipeline {
         Ok(spreads.as_ref().expect("the nMI pass measures the spreads").clone())
     }
 
-    /// The bootstrap intervals of Figure 9's nMI means (made with Figure 9's numbers).
-    pub fn nmi_intervals(&self) -> anyhow::Result<Rc<Vec<NmiIntervals>>> {
-        self.nmi()?;
-        let intervals = self.measures.nmi_intervals.borrow();
-        Ok(intervals.as_ref().expect("the nMI pass bootstraps its means").clone())
+    /// Figure 9's rows on each bootstrap resample, in resample order: the means recomputed on
+    /// the resampled images (intra: the draws of the Tables' pass when it reads as many
+    /// images, so nMI and accuracies move together) and pairs (inter); the standard
+    /// deviations as measured.
+    pub fn nmi_resampled(&self) -> anyhow::Result<Rc<Vec<Vec<AeNmi>>>> {
+        let rows = self.nmi()?;
+        once(&self.measures.nmi_resampled, || {
+            let kept = self.measures.nmi_values.borrow().clone();
+            let kept = kept.expect("the nMI pass keeps its values");
+            // The resamples run on rayon's threads: plain borrows, not the Rc.
+            let values: &NmiValues = &kept;
+            let count = self.resample_count();
+            let means = |unit: &str, pick: fn(&AeNmiValues) -> &[f64]| {
+                let len = values.aes.first().map_or(0, |ae| pick(ae).len());
+                let seed = self.bootstrap_seed_of(unit, len as u64);
+                bootstrap::bootstrap(len, count, seed, |weights| {
+                    values.aes.iter().map(|ae| weighted_mean(pick(ae), weights)).collect::<Vec<_>>()
+                })
+            };
+            let (intra, inter) = (means("images", |ae| &ae.intra), means("pairs", |ae| &ae.inter));
+            Ok((intra.into_iter().zip(inter))
+                .map(|(intra, inter)| {
+                    (rows.iter().zip(intra).zip(inter))
+                        .map(|((row, intra), inter)| AeNmi {
+                            ae: row.ae.clone(),
+                            intra: NmiSummary { mean: intra, ..row.intra },
+                            inter: NmiSummary { mean: inter, ..row.inter },
+                        })
+                        .collect()
+                })
+                .collect())
+        })
+    }
+
+    /// The 95 % bootstrap intervals of Figure 9's nMI means, from [`Pipeline::nmi_resampled`].
+    pub fn nmi_intervals(&self) -> anyhow::Result<Vec<NmiIntervals>> {
+        let (rows, resampled) = (self.nmi()?, self.nmi_resampled()?);
+        let interval = |k: usize, mean: fn(&AeNmi) -> f64| {
+            percentile_interval(&resampled.iter().map(|r| mean(&r[k])).collect::<Vec<_>>())
+        };
+        Ok((rows.iter().enumerate())
+            .map(|(k, row)| NmiIntervals {
+                ae: row.ae.clone(),
+                intra: interval(k, |r| r.intra.mean),
+                inter: interval(k, |r| r.inter.mean),
+            })
+            .collect())
     }
 
     /// Degenerate inputs of the claims (`dnlts::metrics::degenerate`): classifiers at chance
@@ -317,17 +372,10 @@ impl Pipeline {
                 aes.iter().zip(&spreads).map(|((name, _), s)| (name.clone(), s.spread())).collect();
             let spreads = Spreads { originals: original_spread.spread(), autoencoders };
             *self.measures.spreads.borrow_mut() = Some(Rc::new(spreads));
-            let (resamples, pairs) = (self.resample_count(), n / 2);
-            let (intra_seed, inter_seed) =
-                (self.bootstrap_seed(n), self.bootstrap_seed_of("pairs", pairs));
-            let intervals = (aes.iter().zip(&values))
-                .map(|((name, _), (intra, inter))| NmiIntervals {
-                    ae: name.clone(),
-                    intra: mean_interval(intra, resamples, intra_seed),
-                    inter: mean_interval(inter, resamples, inter_seed),
-                })
-                .collect();
-            *self.measures.nmi_intervals.borrow_mut() = Some(Rc::new(intervals));
+            let kept = (values.iter())
+                .map(|(intra, inter)| AeNmiValues { intra: intra.clone(), inter: inter.clone() });
+            *self.measures.nmi_values.borrow_mut() =
+                Some(Rc::new(NmiValues { aes: kept.collect() }));
             let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
                 Ok(AeNmi {
                     ae: name,
