@@ -715,6 +715,69 @@ mod tests {
         assert!((largest..=last.concepts).contains(&last.largest), "{last:?}, largest {largest}");
     }
 
+    /// The paper's five classifiers, every diagonal 0.5 (so RRC = 2 × accuracy), every other
+    /// cell 0.3, except `cells` ((AE row, classifier column), accuracy).
+    fn paper_shaped(cells: &[((usize, usize), f64)]) -> CrossTable {
+        let names = ["L", "A", "V", "I", "R"].map(String::from).to_vec();
+        let mut rows = vec![vec![0.3; 5]; 5];
+        (0..5).for_each(|k| rows[k][k] = 0.5);
+        for &((i, j), accuracy) in cells {
+            rows[i][j] = accuracy;
+        }
+        CrossTable::new(names, rows, Path::new("paper-shaped.json")).unwrap()
+    }
+
+    #[test]
+    fn the_notes_compare_strictly_and_need_both_classifiers() {
+        let (l, v, i, r) = (0, 2, 3, 4);
+        // Figure 7a: RRC(V∘A_R) < 0.1 and RRC(L∘A_R) < 0.1; 0.05 makes an RRC of exactly 0.1.
+        let weak = |v_r: f64, l_r: f64| {
+            weak_signal_note(&paper_shaped(&[((r, v), v_r), ((r, l), l_r)]), [l, v, r]).agrees
+        };
+        assert!(weak(0.04, 0.04), "RRC 0.08 and 0.08 are both below 0.1");
+        assert!(!weak(0.05, 0.04), "RRC(V∘A_R) = 0.1 is not below 0.1");
+        assert!(!weak(0.04, 0.05), "RRC(L∘A_R) = 0.1 is not below 0.1");
+        assert!(!weak(0.04, 0.4), "L reads A_R well (RRC 0.8): the note needs both below");
+        assert!(!weak(0.4, 0.04), "V reads A_R well (RRC 0.8): the note needs both below");
+        // Figure 6: RRC(R∘A_V) > 1 and RRC(I∘A_V) > 1; 0.5 makes an RRC of exactly 1.
+        let lifts = |r_v: f64, i_v: f64| {
+            vgg_lifts_note(&paper_shaped(&[((v, r), r_v), ((v, i), i_v)]), [v, i, r]).agrees
+        };
+        assert!(lifts(0.6, 0.6), "RRC 1.2 and 1.2 are both above 1");
+        assert!(!lifts(0.5, 0.6), "RRC(R∘A_V) = 1 is not above 1");
+        assert!(!lifts(0.6, 0.5), "RRC(I∘A_V) = 1 is not above 1");
+        assert!(!lifts(0.6, 0.4), "I is not lifted (RRC 0.8): the note needs both");
+        assert!(!lifts(0.4, 0.6), "R is not lifted (RRC 0.8): the note needs both");
+    }
+
+    #[test]
+    fn inception_vgg_and_gap_notes_at_their_boundaries() {
+        let (l, a, v, i, r) = (0, 1, 2, 3, 4);
+        // A_I: the largest RRC(j∘A_I) must be below 0.65 (0.325 makes exactly 0.65).
+        let best = |cells: &[((usize, usize), f64)]| inception_notes(&paper_shaped(cells), i);
+        assert!(best(&[]).iter().all(|n| n.agrees), "every RRC(j∘A_I) is 0.6: {:?}", best(&[]));
+        let [below, _] = best(&[((i, r), 0.325)]);
+        assert!(!below.agrees, "RRC(R∘A_I) = 0.65 is not below 0.65: {below:?}");
+        // Two classifiers tie for the largest RRC: the first in table order is named.
+        let [tie, _] = best(&[((i, l), 0.32), ((i, a), 0.32)]);
+        assert!(tie.computed.ends_with("(L∘A_I)"), "{tie:?}");
+        // A_V: RRC(R∘A_V) ≥ 0.9 and every RRC(j∘A_V) ≥ 0.8, both needed.
+        let retains =
+            |cells: &[((usize, usize), f64)]| vgg_retains_note(&paper_shaped(cells), [v, r]).agrees;
+        assert!(retains(&[((v, r), 0.45), ((v, l), 0.4), ((v, a), 0.4), ((v, i), 0.4)]));
+        assert!(!retains(&[((v, r), 0.45), ((v, l), 0.3), ((v, a), 0.4), ((v, i), 0.4)]));
+        assert!(!retains(&[((v, r), 0.4), ((v, l), 0.4), ((v, a), 0.4), ((v, i), 0.4)]));
+        // A gap is open below: t = 0.2 at a gap's lower end is not inside it.
+        let mut analysis = analyze(&paper_shaped(&[]), &[0.2, 0.8]).unwrap();
+        let gap = |lower: f64, upper: f64| Gap { lower, upper, width: upper - lower };
+        analysis.gaps = vec![gap(0.1, 0.3), gap(0.7, 0.85)];
+        assert!(gap_note(&analysis).agrees, "0.2 in (0.1, 0.3], 0.8 in (0.7, 0.85]");
+        analysis.gaps = vec![gap(0.2, 0.3), gap(0.7, 0.85)];
+        assert!(!gap_note(&analysis).agrees, "0.2 is not in (0.2, 0.3]");
+        analysis.gaps = vec![gap(0.1, 0.3), gap(0.8, 0.85)];
+        assert!(!gap_note(&analysis).agrees, "0.8 is not in (0.8, 0.85]");
+    }
+
     #[test]
     fn the_limit_does_not_change_results() {
         let default = analyze(&small_table(), &DEFAULT_THRESHOLDS).unwrap();
