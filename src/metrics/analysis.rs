@@ -779,6 +779,16 @@ mod tests {
     }
 
     #[test]
+    fn the_contexts_between_0_2_and_0_8_include_their_ends() {
+        // RRC values 0.2 (L∘A_A), 0.6 (every other pair), 0.8 (R∘A_V) and 1 (the diagonal):
+        // (-inf, 0.2], (0.2, 0.6] and (0.6, 0.8] meet [0.2, 0.8]; (0.8, 1] does not.
+        let table = paper_shaped(&[((1, 0), 0.1), ((2, 4), 0.4)]);
+        let analysis = analyze(&table, &[0.2, 0.8]).unwrap();
+        let note = chain_between_note(&table, &analysis, 3);
+        assert!(note.computed.starts_with("3 distinct contexts meet [0.2, 0.8]"), "{note:?}");
+    }
+
+    #[test]
     fn the_limit_does_not_change_results() {
         let default = analyze(&small_table(), &DEFAULT_THRESHOLDS).unwrap();
         let bounded = analyze_with(&small_table(), &DEFAULT_THRESHOLDS, 4, &mut |_| {}).unwrap();
