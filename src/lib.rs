@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod compute;
 pub mod data;
 pub mod device;
+pub mod digest;
 pub mod eval;
 pub mod failpoint;
 pub mod files;

@@ -45,7 +45,7 @@ fn stages_with_white_a_i(dir: &Path) {
     std::fs::write(&weights, &bytes).unwrap();
     let record_path = dir.join("finetune-inception_v3.json");
     let mut record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
-    record["weights_sha256"] = Value::String(dnlts::data::sha256_hex(&bytes));
+    record["weights_sha256"] = Value::String(dnlts::digest::sha256_hex(&bytes));
     std::fs::write(&record_path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
     let written = dnlts(&["data", "verify", "--write", dir.to_str().unwrap()], dir);
     assert!(written.status.success(), "{}", text(&written.stderr));

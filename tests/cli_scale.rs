@@ -26,7 +26,6 @@ fn plan(emit: &str, dir: &Path) -> PathBuf {
 /// The sha256 of every stage's weights and every target's record but for what differs between
 /// runs of the same numbers (provenance: device, threads, host; the wall time).
 fn results(dir: &Path) -> Vec<(String, String)> {
-    use sha2::{Digest, Sha256};
     let mut found = Vec::new();
     for folder in [dir.to_path_buf(), dir.join("stages")] {
         for entry in std::fs::read_dir(&folder).unwrap().flatten() {
@@ -34,7 +33,7 @@ fn results(dir: &Path) -> Vec<(String, String)> {
             let name = path.strip_prefix(dir).unwrap().display().to_string();
             let bytes = std::fs::read(&path).unwrap_or_default();
             if name.ends_with(".safetensors") {
-                found.push((name, format!("{:x}", Sha256::digest(&bytes))));
+                found.push((name, dnlts::digest::sha256_hex(&bytes)));
             } else if name.ends_with(".json") && !name.contains('/') && name != "run.json" {
                 let mut record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
                 let fields = record.as_object_mut().unwrap();

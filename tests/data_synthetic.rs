@@ -1,8 +1,8 @@
 //! Synthetic datasets: goldens, purity (thread-independence), splits, cue switches.
 
-use dnlts::data::sha256_hex;
 use dnlts::data::source::Split;
 use dnlts::data::synthetic::{self, CueSwitches, SyntheticConfig};
+use dnlts::digest::sha256_hex;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 

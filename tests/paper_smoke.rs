@@ -14,7 +14,7 @@ use cli_common::{dnlts, scratch_dir, text};
 use serde_json::Value;
 
 fn sha256(path: &Path) -> String {
-    dnlts::models::weights::sha256_of(&mut std::fs::File::open(path).unwrap()).unwrap()
+    dnlts::digest::sha256_of(&mut std::fs::File::open(path).unwrap()).unwrap()
 }
 
 fn json(path: &Path) -> Value {

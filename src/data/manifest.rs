@@ -67,7 +67,6 @@ impl VerifyReport {
 /// Hashes every regular file under `dir` (except the manifest itself), streaming each file;
 /// FIFOs, sockets and devices are listed in `skipped` without being opened.
 pub fn hash_tree(dir: &Path) -> Result<HashedTree> {
-    use sha2::Digest;
     if !dir.is_dir() {
         return Err(DataError::MissingFolder(dir.to_path_buf()));
     }
@@ -78,9 +77,7 @@ pub fn hash_tree(dir: &Path) -> Result<HashedTree> {
         if rel == MANIFEST_NAME {
             continue;
         }
-        let mut hasher = sha2::Sha256::new();
-        std::io::copy(&mut open_regular(&path)?, &mut hasher).map_err(io_err(&path))?;
-        let hex = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::digest::sha256_of(&mut open_regular(&path)?).map_err(io_err(&path))?;
         tree.files.insert(rel, hex);
     }
     tree.skipped = walk

@@ -457,10 +457,3 @@ pub(crate) fn has_image_extension(path: &Path) -> bool {
         .map(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
         .unwrap_or(false)
 }
-
-/// Hex sha256 of bytes (goldens, manifests).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
@@ -805,7 +804,7 @@ pub fn inspect(path: &Path) -> Result<FileSummary, WeightsError> {
         path: path.into(),
         tensors,
         parameters,
-        sha256: sha256_of(&mut file).map_err(io_error)?,
+        sha256: crate::digest::sha256_of(&mut file).map_err(io_error)?,
     })
 }
 
@@ -830,20 +829,6 @@ fn count_non_finite_in_file(
         left -= block as u64;
     }
     Ok(count)
-}
-
-/// sha256 of everything `reader` yields, as lowercase hex.
-pub fn sha256_of(reader: &mut impl Read) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = reader.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 pub(crate) fn ensure_file(path: &Path) -> Result<(), WeightsError> {

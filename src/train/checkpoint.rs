@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::atomic::write_atomic;
-use crate::models::weights::{sha256_of, write_tensors};
+use crate::digest::sha256_of;
+use crate::models::weights::write_tensors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

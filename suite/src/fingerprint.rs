@@ -36,7 +36,7 @@ impl Fingerprint {
 }
 
 fn digest(text: &str) -> String {
-    dnlts::data::sha256_hex(text.as_bytes())[..SHOWN].to_string()
+    dnlts::digest::sha256_hex(text.as_bytes())[..SHOWN].to_string()
 }
 
 /// `path = value` lines of `value`, sorted by path (object keys are sorted by serde_json).

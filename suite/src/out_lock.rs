@@ -108,7 +108,7 @@ impl Drop for OutLock {
 /// they make that stage): `fields` serialised with every path made canonical.
 pub fn settings_digest(fields: &impl serde::Serialize) -> anyhow::Result<String> {
     let text = serde_json::to_string(fields)?;
-    Ok(dnlts::data::sha256_hex(text.as_bytes()))
+    Ok(dnlts::digest::sha256_hex(text.as_bytes()))
 }
 
 /// `path` as the digest sees it: canonical where it exists, else absolute.

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tch::Device;
 
 use dnlts::compute::Compute;
@@ -336,7 +335,7 @@ fn dataset_folders(profile: &Profile, options: &RunOptions) -> Vec<PathBuf> {
 fn file_sha256(path: &std::path::Path) -> anyhow::Result<String> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(dnlts::models::weights::sha256_of(&mut file)?)
+    Ok(dnlts::digest::sha256_of(&mut file)?)
 }
 
 /// The networks' scale and the SegNet of `profile`.
@@ -526,7 +525,7 @@ impl Pipeline {
             env!("DNLTS_GIT_COMMIT"),
         ))
         .expect("serialisable");
-        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        dnlts::digest::sha256_hex(text.as_bytes())
     }
 
     /// Where the sums run, as far as it changes their rounding: the kind of device and, on a

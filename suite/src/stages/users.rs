@@ -95,7 +95,7 @@ fn load_one(
         .with_context(|| format!("--classifier {}: cannot load {file}{what}", spec.name))?;
     check_outputs(spec, &classifier, profile, device)?;
     let sha256 = std::fs::File::open(&spec.file)
-        .and_then(|mut f| dnlts::models::weights::sha256_of(&mut f))
+        .and_then(|mut f| dnlts::digest::sha256_of(&mut f))
         .with_context(|| format!("--classifier {}: cannot read {file}", spec.name))?;
     Ok((UserClassifier { spec: spec.clone(), sha256 }, classifier))
 }
