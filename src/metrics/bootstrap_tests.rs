@@ -204,3 +204,14 @@ fn mean_intervals_have_the_normal_width_and_none_without_values() {
     let flat = mean_interval(&[0.25; 10], 100, 5).expect("values");
     assert_eq!((flat.low, flat.high), (0.25, 0.25), "{flat:?}");
 }
+
+#[test]
+fn hits_count_their_images_and_nothing_past_the_last() {
+    let hits = Hits::from_bools(&[true, false, true, true]);
+    assert_eq!((hits.len(), hits.count(), hits.accuracy()), (4, 3, 0.75), "{hits:?}");
+    assert!(!hits.is_empty() && Hits::new(0).is_empty());
+    assert!(Hits::new(0).accuracy().is_nan(), "no images: no accuracy");
+    // At a word's boundary too: image 64 of 64 images does not exist, so it is not right.
+    let full = Hits::from_bools(&[true; 64]);
+    assert!(full.get(63) && !full.get(64) && !full.get(1000), "{full:?}");
+}
