@@ -148,6 +148,8 @@ fn discordant_pairs_and_subsets() {
     let a = Hits::from_bools(&[true, true, false, false, true]);
     let b = Hits::from_bools(&[true, false, true, false, false]);
     assert_eq!(a.discordant(&b), (2, 1));
+    // The other way round the counts swap (and differ from the images both got right, 1).
+    assert_eq!(b.discordant(&a), (1, 2));
     assert_eq!(a.count(), 3);
     assert!(!a.is_subset_of(&b));
     assert!(Hits::from_bools(&[true, false, false, false, false]).is_subset_of(&a));
@@ -214,4 +216,45 @@ fn hits_count_their_images_and_nothing_past_the_last() {
     // At a word's boundary too: image 64 of 64 images does not exist, so it is not right.
     let full = Hits::from_bools(&[true; 64]);
     assert!(full.get(63) && !full.get(64) && !full.get(1000), "{full:?}");
+}
+
+#[test]
+fn below_rejects_exactly_the_draws_lemire_rejects() {
+    // Lemire's method accepts the draw x when the low 64 bits of x·n are at least 2^64 mod n;
+    // the reference computes that threshold in 128 bits, independently of `below`'s.
+    for n in [3u64, 10, 1000, (1 << 63) + 1] {
+        let (mut rng, mut reference) = (SplitMix64::new(n), SplitMix64::new(n));
+        let threshold = ((1u128 << 64) % u128::from(n)) as u64;
+        for draw in 0..1000 {
+            let expected = loop {
+                let product = u128::from(reference.next_u64()) * u128::from(n);
+                if product as u64 >= threshold {
+                    break (product >> 64) as u64;
+                }
+            };
+            assert_eq!(rng.below(n), expected, "draw {draw} of below({n})");
+        }
+    }
+}
+
+#[test]
+fn normal_draws_have_mean_0_and_sd_1() {
+    let mut rng = SplitMix64::new(9);
+    let draws: Vec<f64> = (0..100_000).map(|_| rng.normal()).collect();
+    assert!(draws.iter().all(|d| d.is_finite()), "a draw is not finite");
+    let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+    let sd = (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / draws.len() as f64).sqrt();
+    // The mean of 100,000 standard normals has sd 0.0032; the sd's own sd is 0.0022.
+    assert!(mean.abs() < 0.016 && (sd - 1.0).abs() < 0.011, "mean {mean}, sd {sd}");
+    let beyond = draws.iter().filter(|d| d.abs() > Z_95).count() as f64 / draws.len() as f64;
+    assert!((beyond - 0.05).abs() < 0.004, "{beyond} of the draws beyond ±1.96, expected 0.05");
+}
+
+#[test]
+fn neighbouring_resamples_of_any_seed_draw_unrelated_images() {
+    for seed in [0, 1, 2018, u64::MAX] {
+        let seeds: std::collections::BTreeSet<u64> =
+            (0..1000).map(|r| resample_seed(seed, r)).collect();
+        assert_eq!(seeds.len(), 1000, "seed {seed}: resamples share a seed");
+    }
 }
