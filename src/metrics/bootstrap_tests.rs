@@ -258,3 +258,19 @@ fn neighbouring_resamples_of_any_seed_draw_unrelated_images() {
         assert_eq!(seeds.len(), 1000, "seed {seed}: resamples share a seed");
     }
 }
+
+#[test]
+fn mcnemar_with_two_more_discordant_pairs_one_way() {
+    // n = k + 2 discordant pairs: p = 2 P(X ≤ k) for X ~ Bin(n, 1/2), not the tie's 1.
+    assert_eq!(mcnemar_exact(0, 2), 0.5);
+    assert_eq!(mcnemar_exact(3, 1), 0.625);
+}
+
+#[test]
+fn quantiles_of_one_value_and_at_the_ends() {
+    assert_eq!(quantile(&[5.0], 0.975), 5.0);
+    assert_eq!((quantile(&[1.0, 2.0, 4.0], 0.0), quantile(&[1.0, 2.0, 4.0], 1.0)), (1.0, 4.0));
+    assert_eq!(quantile(&[1.0, 2.0, 4.0], 0.75), 3.0);
+    let percent = Interval { low: 0.25, high: 0.5 }.scaled(100.0);
+    assert_eq!((percent.low, percent.high), (25.0, 50.0), "{percent:?}");
+}
