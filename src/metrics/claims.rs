@@ -1287,6 +1287,61 @@ mod tests {
     }
 
     #[test]
+    fn holds_each_is_the_point_verdict_of_every_claim() {
+        let measured = paper_like();
+        let each = holds_each(&measured);
+        let expected: Vec<Option<bool>> = (verdicts(&measured).into_iter())
+            .map(|(_, v)| match v {
+                Verdict::Holds => Some(true),
+                Verdict::Fails => Some(false),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(each, expected, "one entry per claim, in CLAIMS' order");
+        assert!(each.contains(&Some(true)) && each.contains(&Some(false)), "{each:?}");
+    }
+
+    #[test]
+    fn resampled_verdicts_and_their_text() {
+        let measured = paper_like();
+        let point = holds_each(&measured);
+        let flipped: Vec<Option<bool>> = point.iter().map(|h| h.map(|h| !h)).collect();
+        // Holding in half the resamples: UNSETTLED, the share beside it.
+        let claims = check_resampled(&measured, &[point.clone(), flipped.clone()]);
+        let first = claims.iter().find(|c| c.verdict != Verdict::NotApplicable).unwrap();
+        assert_eq!(first.verdict, Verdict::Unsettled, "{first:?}");
+        assert_eq!(verdict_text(first), "UNSETTLED (holds in 50.0 %)");
+        // Holding in every resample: the point verdict stands.
+        let settled = check_resampled(&measured, &[point.clone(), point]);
+        assert_eq!(
+            settled.iter().map(|c| c.verdict).collect::<Vec<_>>(),
+            (verdicts(&measured).into_iter()).map(|(_, v)| v).collect::<Vec<_>>()
+        );
+        // A claim not applicable stays so, and its text carries no share.
+        let mut degenerate = paper_like();
+        degenerate.degenerate =
+            vec![Finding { input: Input::Autoencoder("A_S".into()), reason: "flat".into() }];
+        let claims = check_resampled(&degenerate, &[flipped.clone(), flipped]);
+        let as_below = claims.iter().find(|c| c.id == "table1-as-below-c").unwrap();
+        assert_eq!(as_below.verdict, Verdict::NotApplicable, "{as_below:?}");
+        assert_eq!(verdict_text(as_below), "NOT APPLICABLE", "{as_below:?}");
+    }
+
+    #[test]
+    fn table1_claims_read_the_aes_of_their_columns() {
+        // C∘A_S below C reads A_S; C∘A_C above C∘A_S reads A_S and each own AE.
+        for (ae, id) in [("A_S", "table1-as-below-c"), ("A_L", "table1-own-recovers")] {
+            let mut m = paper_like();
+            m.degenerate =
+                vec![Finding { input: Input::Autoencoder(ae.into()), reason: "flat".into() }];
+            let claims = check(&m);
+            let claim = claims.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(claim.verdict, Verdict::NotApplicable, "{ae}: {claim:?}");
+            assert!(claim.ours.contains(ae), "{ae}: {}", claim.ours);
+        }
+    }
+
+    #[test]
     fn claim_ids_are_unique() {
         let ids: HashSet<&str> = CLAIMS.iter().map(|d| d.id).collect();
         assert_eq!(ids.len(), CLAIMS.len());
