@@ -1328,6 +1328,13 @@ mod tests {
     }
 
     #[test]
+    fn the_evidence_quotes_the_numbers_in_percent() {
+        let claims = check(&paper_like());
+        let claim = claims.iter().find(|c| c.id == "table1-as-below-c").unwrap();
+        assert!(claim.ours.contains("L∘A_S 31.08 vs L 32.30"), "{}", claim.ours);
+    }
+
+    #[test]
     fn table1_claims_read_the_aes_of_their_columns() {
         // C∘A_S below C reads A_S; C∘A_C above C∘A_S reads A_S and each own AE.
         for (ae, id) in [("A_S", "table1-as-below-c"), ("A_L", "table1-own-recovers")] {
