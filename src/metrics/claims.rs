@@ -1335,6 +1335,25 @@ mod tests {
     }
 
     #[test]
+    fn ties_are_not_drops_majorities_or_too_few_strengths() {
+        // No drop at all is not a drop.
+        let mut m = paper_like();
+        let row = table1_row(&mut m, "L");
+        row.a_s = row.x;
+        assert_verdict(&m, "table1-as-drop-size", Verdict::Fails);
+        // Two of four classifiers above C is half, not a majority.
+        let mut m = paper_like();
+        m.classifiers.retain(|c| c != "R");
+        let row = table1_row(&mut m, "V");
+        row.own = row.x;
+        assert_verdict(&m, "table1-own-above-c-majority", Verdict::Fails);
+        // Two strengths are enough to see a decay.
+        let mut m = paper_like();
+        m.noise.truncate(2);
+        assert_verdict(&m, "noise-x-decays", Verdict::Holds);
+    }
+
+    #[test]
     fn table1_claims_read_the_aes_of_their_columns() {
         // C∘A_S below C reads A_S; C∘A_C above C∘A_S reads A_S and each own AE.
         for (ae, id) in [("A_S", "table1-as-below-c"), ("A_L", "table1-own-recovers")] {
