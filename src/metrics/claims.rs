@@ -1347,6 +1347,11 @@ mod tests {
         let row = table1_row(&mut m, "V");
         row.own = row.x;
         assert_verdict(&m, "table1-own-above-c-majority", Verdict::Fails);
+        // Three of five is one.
+        let mut m = paper_like();
+        let row = table1_row(&mut m, "R");
+        row.own = row.x;
+        assert_verdict(&m, "table1-own-above-c-majority", Verdict::Holds);
         // Two strengths are enough to see a decay.
         let mut m = paper_like();
         m.noise.truncate(2);
