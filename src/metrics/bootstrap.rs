@@ -224,7 +224,7 @@ pub fn bootstrap<T: Send>(
 /// different AEs on the same images, resampled with the same seed, move together (paired).
 pub fn weighted_mean(values: &[f64], weights: &[u32]) -> f64 {
     let total: f64 = values.iter().zip(weights).map(|(v, &w)| v * f64::from(w)).sum();
-    total / weights.iter().map(|&w| f64::from(w)).sum::<f64>()
+    total / values.len() as f64
 }
 
 /// A two-sided interval at [`LEVEL`].

@@ -111,7 +111,7 @@ pub struct Cache {
     analysis: RefCell<Option<Rc<Analysis>>>,
     nmi: RefCell<Option<Rc<Vec<AeNmi>>>>,
     spreads: RefCell<Option<Rc<Spreads>>>,
-    nmi_values: RefCell<Option<Rc<NmiValues>>>,
+    nmi_values: RefCell<Option<Rc<Vec<AeNmiValues>>>>,
     nmi_resampled: RefCell<Option<Rc<Vec<Vec<AeNmi>>>>>,
     pub(super) resamples: RefCell<Option<Rc<super::uncertainty::Resamples>>>,
 }
@@ -128,20 +128,14 @@ pub struct Spreads {
 /// test images (resampled with the same draws as the Tables' pass when it has as many images)
 /// and inter over the pairs of reconstructions; the same draws for every AE, so they are
 /// paired. None where there is nothing to resample.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct NmiIntervals {
-    pub ae: String,
     pub intra: Option<Interval>,
     pub inter: Option<Interval>,
 }
 
-/// Figure 9's nMI values of each AE, in Figure 9's order: intra per test image, inter per
-/// pair of reconstructions; kept for the bootstrap.
-pub struct NmiValues {
-    pub aes: Vec<AeNmiValues>,
-}
-
-/// One AE's values, in the order of [`Pipeline::nmi`]'s rows.
+/// One AE's nMI values, kept for the bootstrap: intra per test image, inter per pair of
+/// reconstructions, in the order of [`Pipeline::nmi`]'s rows.
 pub struct AeNmiValues {
     pub intra: Vec<f64>,
     pub inter: Vec<f64>,
@@ -256,13 +250,13 @@ impl Pipeline {
             let kept = self.measures.nmi_values.borrow().clone();
             let kept = kept.expect("the nMI pass keeps its values");
             // The resamples run on rayon's threads: plain borrows, not the Rc.
-            let values: &NmiValues = &kept;
+            let values: &[AeNmiValues] = &kept;
             let count = self.resample_count();
             let means = |unit: &str, pick: fn(&AeNmiValues) -> &[f64]| {
-                let len = values.aes.first().map_or(0, |ae| pick(ae).len());
+                let len = values.first().map_or(0, |ae| pick(ae).len());
                 let seed = self.bootstrap_seed_of(unit, len as u64);
                 bootstrap::bootstrap(len, count, seed, |weights| {
-                    values.aes.iter().map(|ae| weighted_mean(pick(ae), weights)).collect::<Vec<_>>()
+                    values.iter().map(|ae| weighted_mean(pick(ae), weights)).collect::<Vec<_>>()
                 })
             };
             let (intra, inter) = (means("images", |ae| &ae.intra), means("pairs", |ae| &ae.inter));
@@ -280,15 +274,15 @@ impl Pipeline {
         })
     }
 
-    /// The 95 % bootstrap intervals of Figure 9's nMI means, from [`Pipeline::nmi_resampled`].
+    /// The 95 % bootstrap intervals of Figure 9's nMI means, from [`Pipeline::nmi_resampled`],
+    /// in the order of [`Pipeline::nmi`]'s rows.
     pub fn nmi_intervals(&self) -> anyhow::Result<Vec<NmiIntervals>> {
         let (rows, resampled) = (self.nmi()?, self.nmi_resampled()?);
         let interval = |k: usize, mean: fn(&AeNmi) -> f64| {
             percentile_interval(&resampled.iter().map(|r| mean(&r[k])).collect::<Vec<_>>())
         };
-        Ok((rows.iter().enumerate())
-            .map(|(k, row)| NmiIntervals {
-                ae: row.ae.clone(),
+        Ok((0..rows.len())
+            .map(|k| NmiIntervals {
                 intra: interval(k, |r| r.intra.mean),
                 inter: interval(k, |r| r.inter.mean),
             })
@@ -372,18 +366,18 @@ impl Pipeline {
                 aes.iter().zip(&spreads).map(|((name, _), s)| (name.clone(), s.spread())).collect();
             let spreads = Spreads { originals: original_spread.spread(), autoencoders };
             *self.measures.spreads.borrow_mut() = Some(Rc::new(spreads));
-            let kept = (values.iter())
-                .map(|(intra, inter)| AeNmiValues { intra: intra.clone(), inter: inter.clone() });
-            *self.measures.nmi_values.borrow_mut() =
-                Some(Rc::new(NmiValues { aes: kept.collect() }));
-            let rows = aes.into_iter().zip(values).map(|((name, _), (intra, inter))| {
+            let rows = aes.into_iter().zip(&values).map(|((name, _), (intra, inter))| {
                 Ok(AeNmi {
                     ae: name,
-                    intra: NmiSummary::of(&intra, "original/reconstruction pairs", "at least 1")?,
-                    inter: NmiSummary::of(&inter, "reconstructions", "at least 2")?,
+                    intra: NmiSummary::of(intra, "original/reconstruction pairs", "at least 1")?,
+                    inter: NmiSummary::of(inter, "reconstructions", "at least 2")?,
                 })
             });
-            rows.collect::<anyhow::Result<Vec<_>>>()
+            let rows = rows.collect::<anyhow::Result<Vec<_>>>()?;
+            // Kept, not copied, for the bootstrap of the means.
+            let kept = values.into_iter().map(|(intra, inter)| AeNmiValues { intra, inter });
+            *self.measures.nmi_values.borrow_mut() = Some(Rc::new(kept.collect()));
+            Ok(rows)
         })
     }
 }

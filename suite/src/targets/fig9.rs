@@ -30,10 +30,9 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
         levels(&spreads.originals)
     );
     let mut constant = Vec::new();
-    for row in rows.iter() {
+    for (row, bands) in rows.iter().zip(&intervals) {
         let spread = spreads.autoencoders.iter().find(|(ae, _)| *ae == row.ae).map(|(_, s)| s);
         let flat = spread.and_then(PixelSpread::flat);
-        let bands = intervals.iter().find(|i| i.ae == row.ae);
         if flat.is_some() {
             constant.push(row.ae.clone());
         }
@@ -43,10 +42,10 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
             if flat.is_some() { " †" } else { "" },
             row.intra.mean,
             row.intra.std,
-            interval(bands.and_then(|b| b.intra)),
+            interval(bands.intra),
             row.inter.mean,
             row.inter.std,
-            interval(bands.and_then(|b| b.inter)),
+            interval(bands.inter),
             spread.map_or("– | –".to_string(), levels)
         );
     }
@@ -84,12 +83,10 @@ pub fn run(context: &Context) -> anyhow::Result<Outcome> {
     );
     // Each row as before, with its intervals beside (`intra_interval`, `inter_interval`).
     let mut result = serde_json::to_value(&*rows)?;
-    for row in result.as_array_mut().expect("a list of rows") {
-        let ae = row["ae"].as_str().unwrap_or_default().to_string();
-        let bands = intervals.iter().find(|i| i.ae == ae);
+    for (row, bands) in result.as_array_mut().expect("a list of rows").iter_mut().zip(&intervals) {
         let object = row.as_object_mut().expect("a row is an object");
-        object.insert("intra_interval".into(), serde_json::to_value(bands.and_then(|b| b.intra))?);
-        object.insert("inter_interval".into(), serde_json::to_value(bands.and_then(|b| b.inter))?);
+        object.insert("intra_interval".into(), serde_json::to_value(bands.intra)?);
+        object.insert("inter_interval".into(), serde_json::to_value(bands.inter)?);
     }
     Ok(Outcome { result, files, summary })
 }
