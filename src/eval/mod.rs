@@ -46,16 +46,36 @@ pub fn validation_accuracy(
     compute: &crate::compute::Compute,
     logits_of: &dyn Fn(&Tensor) -> Tensor,
 ) -> f64 {
-    let n = images.min(source.len(Split::Validation));
-    let mut correct = 0;
-    for start in (0..n).step_by(batch_size as usize) {
-        let indices: Vec<u64> = (start..(start + batch_size).min(n)).collect();
-        let (batch, labels) = source.labelled(Split::Validation, &indices);
-        let batch = compute.prepare(&batch.to_device(device));
-        let logits = tch::no_grad(|| compute.autocast(device, || logits_of(&batch)));
-        correct += top_k_correct(&logits, &labels.to_device(device), 1);
-    }
+    let read = Reading { source, split: Split::Validation, images, batch_size, device, compute };
+    let (correct, n) = read.top1_correct(logits_of);
     correct as f64 / n.max(1) as f64
+}
+
+/// The first `images` of one split, read in batches as `compute` says.
+pub struct Reading<'a> {
+    pub source: &'a dyn ImageSource,
+    pub split: Split,
+    pub images: u64,
+    pub batch_size: u64,
+    pub device: tch::Device,
+    pub compute: &'a crate::compute::Compute,
+}
+
+impl Reading<'_> {
+    /// How many of the images `logits_of` puts their label first for, out of how many (the
+    /// split may hold fewer than asked).
+    pub fn top1_correct(&self, logits_of: &dyn Fn(&Tensor) -> Tensor) -> (u64, u64) {
+        let n = self.images.min(self.source.len(self.split));
+        let mut correct = 0;
+        for start in (0..n).step_by(self.batch_size.max(1) as usize) {
+            let indices: Vec<u64> = (start..(start + self.batch_size).min(n)).collect();
+            let (batch, labels) = self.source.labelled(self.split, &indices);
+            let batch = self.compute.prepare(&batch.to_device(self.device));
+            let logits = tch::no_grad(|| self.compute.autocast(self.device, || logits_of(&batch)));
+            correct += top_k_correct(&logits, &labels.to_device(self.device), 1);
+        }
+        (correct as u64, n)
+    }
 }
 
 /// What the classifiers read: the original images (`ae` None) or an AE's reconstructions.

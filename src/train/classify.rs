@@ -14,6 +14,11 @@ use crate::eval::validation_accuracy;
 use crate::models::classifier::Classifier;
 use crate::models::{is_running_statistic, Family};
 
+/// How many times a profile's labelled images the long recipes train on, where the data has
+/// as many as asked (the synthetic world): 4 × the `small` profile's 10,240 keeps the long
+/// runs from over-fitting them.
+pub const LONG_TRAIN_FACTOR: u64 = 4;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassifyConfig {
     pub epochs: u64,
@@ -54,6 +59,22 @@ impl ClassifyConfig {
             compute: Compute::default(),
             warmup_epochs: 0.0,
         }
+    }
+
+    /// How `family` trains for a shipped set (`dnlts ship-classifiers`): once, for as long as
+    /// it needs, on [`LONG_TRAIN_FACTOR`] times the profile's labelled images. The quick recipe's optimizer and
+    /// rate, with the epochs and warm-up measured per family
+    /// (docs/experiments/shipped-classifiers.md).
+    pub fn long_recipe(family: Family, batch_size: u64) -> Self {
+        let (epochs, warmup_epochs, lr) = match family {
+            Family::Lenet5 => (6, 0.0, 0.05),
+            // Without batch norm, and with dropout, AlexNet learns slowly: a lower rate for
+            // many more epochs (1e-3 stalls at 44 % validation top-1).
+            Family::Alexnet => (30, 0.0, 3e-4),
+            Family::Vgg16Bn | Family::Resnet50 => (6, 1.0, 0.05),
+            Family::InceptionV3 => (6, 1.0, 0.1),
+        };
+        ClassifyConfig { warmup_epochs, lr, ..Self::recipe(family, epochs, batch_size) }
     }
 
     /// SGD as the recipes use it: momentum 0.9, with `weight_decay` (the recipes': 5e-4).

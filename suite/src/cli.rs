@@ -53,6 +53,24 @@ pub enum Command {
         #[command(flatten)]
         stage: StageArgs,
     },
+    /// Train the built-in classifiers once with the long recipes and write them as a shipped
+    /// set (weights, sha256 manifest, test top-1): how fixtures/classifiers/small was made.
+    /// The stages train in --out (resumable), each classifier joins the set when it is done
+    ShipClassifiers {
+        /// Which, comma-separated: L, A, V, I, R or their names
+        #[arg(long, value_delimiter = ',', value_name = "F,F,…", default_value = "L,A,V,I,R")]
+        families: Vec<String>,
+        /// The set's folder: <family name>.safetensors and manifest.json are written there
+        /// (with --check: read; default the profile's shipped set)
+        #[arg(long, value_name = "DIR", required_unless_present = "check")]
+        set: Option<PathBuf>,
+        /// Train nothing: load each classifier of the set, measure it on the test split again
+        /// and fail unless every number equals its manifest's (the measurement is exact)
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
     /// Figure 2's second regime, a SegNet pre-trained on ImageNet's training images for N epochs
     /// (profiles paper and paper-smoke): what `reproduce --fig2-imagenet-epochs N` trains
     PretrainImagenet {
@@ -347,6 +365,11 @@ pub struct TrainingArgs {
     #[arg(long, default_value_t = 1,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=16))]
     pub prefetch: usize,
+    /// Train the built-in classifiers from scratch in the run (the quick recipes, the profile's
+    /// classifier epochs) instead of loading the profile's shipped set (small: the classifiers
+    /// in fixtures/classifiers/small, trained once with `dnlts ship-classifiers`)
+    #[arg(long)]
+    pub train_classifiers: bool,
     /// Dataset folder of a real-data profile: for fashion, the Fashion-MNIST IDX files
     /// (default /usr/share/datasets/fashion-mnist, where `make fashion-mnist` installs them)
     #[arg(long, value_name = "DIR")]
@@ -530,7 +553,8 @@ pub struct PaperArgs {
     #[arg(long, value_name = "DIR")]
     pub yfcc: Option<PathBuf>,
     /// Folder of the torchvision weights scripts/export_weights.py writes (alexnet, vgg16_bn,
-    /// inception_v3, resnet50 .safetensors), loaded strictly as A, V, I, R
+    /// inception_v3, resnet50 .safetensors), loaded strictly as A, V, I, R; for a profile that
+    /// ships its classifiers (small), a set `dnlts ship-classifiers` made, used instead
     #[arg(long, value_name = "DIR")]
     pub weights: Option<PathBuf>,
     /// A pre-trained SegNet (safetensors, the authors' layer names) to use as A_S instead of

@@ -12,6 +12,7 @@ mod output;
 mod profile;
 mod provenance;
 mod runner;
+mod shipped;
 mod stages;
 mod targets;
 
@@ -52,6 +53,7 @@ fn computes(command: &Command) -> bool {
             | Command::Pretrain(_)
             | Command::PretrainImagenet { .. }
             | Command::TrainClassifier { .. }
+            | Command::ShipClassifiers { .. }
             | Command::Finetune { .. }
             | Command::Evaluate(_)
             | Command::Models { .. }
@@ -114,6 +116,7 @@ fn native_kernels(command: &Command) -> bool {
         | Command::Evaluate(stage)
         | Command::PretrainImagenet { stage, .. }
         | Command::TrainClassifier { stage, .. }
+        | Command::ShipClassifiers { stage, .. }
         | Command::Finetune { stage, .. } => stage.machine.native_kernels,
         Command::Bench(args) => args.native_kernels,
         _ => false,
@@ -145,6 +148,7 @@ fn threads_at_once(command: &Command) -> usize {
         | Command::Evaluate(stage)
         | Command::PretrainImagenet { stage, .. }
         | Command::TrainClassifier { stage, .. }
+        | Command::ShipClassifiers { stage, .. }
         | Command::Finetune { stage, .. } => (stage.machine.threads, stage.profile.clone()),
         Command::Bench(args) => (args.threads, args.profile.clone()),
         _ => (None, profile::DEFAULT.to_string()),
@@ -220,6 +224,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::TrainClassifier { family, stage } => {
             let family = parse_family(&family)?;
             run_stage(stage, |p| p.classifier(family).map(|_| ()))
+        }
+        Command::ShipClassifiers { families, set, check, stage } => {
+            let families: Vec<_> =
+                families.iter().map(|f| parse_family(f)).collect::<Result<_, _>>()?;
+            match (check, set) {
+                (true, set) => commands::ship::check(stage, &families, set),
+                (false, Some(set)) => commands::ship::run(stage, &families, &set),
+                (false, None) => unreachable!("clap requires --set without --check"),
+            }
         }
         Command::Finetune { family, stage } => {
             let family = parse_family(&family)?;

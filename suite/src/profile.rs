@@ -61,6 +61,24 @@ impl AutoencoderSpec {
     }
 }
 
+/// Where a scaled profile's built-in classifiers come from. The paper profiles load
+/// torchvision's weights (and train LeNet-5, which torchvision lacks) whatever this says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Classifiers {
+    /// Trained from scratch in the run with the quick recipes, `classifier_epochs` passes over
+    /// `train_images` (tiny and ci, so that every stage stays tested; `--train-classifiers`).
+    #[default]
+    Quick,
+    /// Trained from scratch with the long recipes, for as long as each family needs
+    /// (`dnlts ship-classifiers`, which writes them out as a shipped set).
+    Long,
+    /// Loaded from a shipped set: `fixtures/classifiers/<name>` of this repository (or
+    /// `--weights DIR`), each file checked against the set's sha256 manifest, as the paper
+    /// gives its classifiers (`crate::shipped`).
+    Shipped(String),
+}
+
 /// Everything that sets the size of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -80,6 +98,9 @@ pub struct Profile {
     pub train_images: u64,
     /// Passes over them when training a classifier from scratch.
     pub classifier_epochs: u64,
+    /// Trained in the run or given as files.
+    #[serde(default)]
+    pub classifiers: Classifiers,
     /// Images used to fine-tune each AE through its classifier.
     pub finetune_images: u64,
     /// Images of the evaluation split behind Tables 1–2 and Figures 4 and 9.
@@ -141,7 +162,10 @@ impl Profile {
     /// Whether the run trains classifier `family` (else it loads torchvision's weights: every
     /// family but LeNet-5 at paper scale, which torchvision does not have).
     pub fn trains_classifier(&self, family: dnlts::models::Family) -> bool {
-        !self.models.is_paper() || family == dnlts::models::Family::Lenet5
+        if self.models.is_paper() {
+            return family == dnlts::models::Family::Lenet5;
+        }
+        !matches!(self.classifiers, Classifiers::Shipped(_))
     }
 
     /// `--data DIR` means something only to a profile that reads a dataset: a synthetic
@@ -179,6 +203,7 @@ impl Profile {
                 check_every: 256,
                 train_images: 256,
                 classifier_epochs: 1,
+                classifiers: Classifiers::Quick,
                 finetune_images: 256,
                 eval_images: 64,
                 noise_images: 64,
@@ -192,6 +217,7 @@ impl Profile {
                 name: "ci".into(),
                 train_images: 3_072,
                 classifier_epochs: 2,
+                classifiers: Classifiers::Quick,
                 summary: "embedded synthetic data, tiny models: a smoke run for CI".into(),
                 data: DataSource::Synthetic,
                 models: ModelScale::Scaled { width_divisor: 16 },
@@ -217,6 +243,7 @@ impl Profile {
                 name: "small".into(),
                 train_images: 10_240,
                 classifier_epochs: 4,
+                classifiers: Classifiers::Shipped("small".into()),
                 summary: "embedded synthetic data, scaled-down models: the default".into(),
                 data: DataSource::Synthetic,
                 models: scaled,
@@ -239,6 +266,7 @@ impl Profile {
                 // Fashion-MNIST's training rows minus the last 1/12 (validation).
                 train_images: 55_000,
                 classifier_epochs: 2,
+                classifiers: Classifiers::Quick,
                 summary: "Fashion-MNIST (real images), scaled-down models".into(),
                 data: DataSource::FashionMnist,
                 models: scaled,
@@ -262,6 +290,7 @@ impl Profile {
                 train_images: 1_281_167,
                 // Only LeNet-5 trains (A, V, I, R are torchvision's): the recipe in docs/paper-scale.md.
                 classifier_epochs: 10,
+                classifiers: Classifiers::Quick,
                 summary: "ImageNet + YFCC100m, torchvision-exact models: the paper's runs".into(),
                 data: DataSource::ImagenetYfcc,
                 models: ModelScale::Paper,
@@ -295,6 +324,7 @@ impl Profile {
                 check_every: 4,
                 train_images: 16,
                 classifier_epochs: 1,
+                classifiers: Classifiers::Quick,
                 finetune_images: 4,
                 // Every validation image of the tree: its size sets how many are evaluated.
                 eval_images: 1 << 20,

@@ -8,4 +8,5 @@ pub mod list;
 pub mod models;
 pub mod plan;
 pub mod reproduce;
+pub mod ship;
 pub mod summarize;

@@ -29,8 +29,22 @@ impl TrainingArgs {
     pub fn apply(&self, profile: &mut profile::Profile) -> anyhow::Result<stages::RunOptions> {
         profile.check_data_option(self.data.as_deref())?;
         let inputs = self.inputs.inputs();
+        if self.train_classifiers {
+            anyhow::ensure!(
+                !profile.models.is_paper(),
+                "--train-classifiers: profile '{}' loads torchvision's classifiers (the paper's \
+                 protocol) and trains LeNet-5 anyway; drop --train-classifiers",
+                profile.name
+            );
+            profile.classifiers = profile::Classifiers::Quick;
+        }
+        // A profile that ships its classifiers reads --weights as another set of them.
+        let mut unread = inputs.clone();
+        if matches!(profile.classifiers, profile::Classifiers::Shipped(_)) {
+            unread.weights = None;
+        }
         if let (Some(option), false) =
-            (inputs.first_given(), profile.data == profile::DataSource::ImagenetYfcc)
+            (unread.first_given(), profile.data == profile::DataSource::ImagenetYfcc)
         {
             anyhow::bail!(
                 "{option}: profile '{}' reads no ImageNet, YFCC100m or pretrained weights, so it \
@@ -89,6 +103,7 @@ impl TrainingArgs {
             fixed_stages,
             fast,
             resamples,
+            train_classifiers,
         } = self;
         let mut words = vec![
             "--accumulate".to_string(),
@@ -113,6 +128,7 @@ impl TrainingArgs {
             ("--channels-last", channels_last),
             ("--fast", fast),
             ("--no-fold-bn", no_fold_bn),
+            ("--train-classifiers", train_classifiers),
         ];
         for (option, on) in flags {
             if *on {
@@ -164,7 +180,7 @@ pub fn check_fig2_epochs(epochs: u64, profile: &profile::Profile) -> anyhow::Res
     Ok(())
 }
 
-fn run_request(
+pub fn run_request(
     request: runner::RunRequest,
     stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
@@ -209,8 +225,19 @@ impl StageArgs {
         targets: Vec<&'static targets::Target>,
         fig2_imagenet_epochs: u64,
     ) -> anyhow::Result<runner::RunRequest> {
+        self.request_adjusted(targets, fig2_imagenet_epochs, |_| Ok(()))
+    }
+
+    /// [`Self::request`] for the profile as `adjust` changes it (after the options' changes).
+    pub fn request_adjusted(
+        self,
+        targets: Vec<&'static targets::Target>,
+        fig2_imagenet_epochs: u64,
+        adjust: impl FnOnce(&mut profile::Profile) -> anyhow::Result<()>,
+    ) -> anyhow::Result<runner::RunRequest> {
         let mut profile = profile::Profile::preset(&self.profile)?;
         let mut options = self.training.apply(&mut profile)?;
+        adjust(&mut profile)?;
         if let Some(note) = profile.threads_note(self.machine.threads) {
             eprintln!("{note}");
         }

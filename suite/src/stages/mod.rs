@@ -44,7 +44,7 @@ use dnlts::train::finetune::{Finetune, FinetuneCheck, FinetuneConfig};
 use dnlts::train::pretrain::{CheckRecord, Pretrain, PretrainConfig};
 use dnlts::train::{drive, Persistence, Schedule, Task, Trained};
 
-use crate::profile::{DataSource, ModelScale, Profile};
+use crate::profile::{Classifiers, DataSource, ModelScale, Profile};
 
 /// The most memory the decoded evaluation images may take (8-bit RGB): the synthetic and
 /// Fashion-MNIST test sets take a few MB; ImageNet's 50,000 validation images at 224×224
@@ -382,7 +382,7 @@ fn resolve_pretrain_devices(chosen: &[DeviceChoice]) -> anyhow::Result<Vec<Devic
 /// which: the others' keys leave them out, so that a new pre-training budget, say, keeps the
 /// classifiers. Every field not listed here is in every key; so is every field of a stage
 /// whose name starts with none of these (a user's classifier).
-const READ_ONLY_BY: [(&str, &[&str]); 9] = [
+const READ_ONLY_BY: [(&str, &[&str]); 10] = [
     // Words, and the evaluation's settings: no stage reads them.
     ("summary", &[]),
     ("budget", &[]),
@@ -393,6 +393,7 @@ const READ_ONLY_BY: [(&str, &[&str]); 9] = [
     ("check_every", &["pretrain"]),
     ("autoencoder", &["pretrain", "finetune"]),
     ("classifier_epochs", &["classifier"]),
+    ("classifiers", &["classifier"]),
     ("finetune_images", &["finetune"]),
 ];
 
@@ -567,6 +568,11 @@ impl Pipeline {
         Ok(digest)
     }
 
+    /// A finished stage's record and weights file.
+    pub fn stage_files(&self, stage: &str) -> (PathBuf, PathBuf) {
+        (self.record_path(stage), self.weights_path(stage))
+    }
+
     fn record_path(&self, stage: &str) -> PathBuf {
         self.stages.join(format!("{stage}.json"))
     }
@@ -711,6 +717,13 @@ impl Pipeline {
     fn pretrained_file(&self, family: Family) -> anyhow::Result<Option<PathBuf>> {
         if self.profile.trains_classifier(family) {
             return Ok(None);
+        }
+        if let Classifiers::Shipped(set) = &self.profile.classifiers {
+            let dir = self.options.inputs.weights.clone();
+            let dir = dir.unwrap_or_else(|| crate::shipped::repository_dir(set));
+            let digest = |file: &Path| self.given_sha256(file);
+            return crate::shipped::checked_file(&dir, &self.profile.name, family, digest)
+                .map(Some);
         }
         let dir = self.options.inputs.weights.as_ref().with_context(|| {
             format!(
@@ -937,13 +950,17 @@ impl Pipeline {
         Ok(classifier)
     }
 
-    fn classifier_config(&self, family: Family) -> ClassifyConfig {
+    /// How built-in classifier `family` trains in this run.
+    pub fn classifier_config(&self, family: Family) -> ClassifyConfig {
         let p = &self.profile;
         ClassifyConfig {
             check_images: p.eval_images.min(1000),
             seed: self.seed(&format!("classifier-{}", family.name())),
             compute: self.options.compute.with_every_network_training(),
-            ..ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64)
+            ..match p.classifiers {
+                Classifiers::Long => ClassifyConfig::long_recipe(family, p.batch_size as u64),
+                _ => ClassifyConfig::recipe(family, p.classifier_epochs, p.batch_size as u64),
+            }
         }
     }
 
