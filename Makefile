@@ -8,6 +8,7 @@
 #   make bench     criterion benchmarks
 #   make bench-pytorch  dnlts bench vs the same steps in PyTorch eager, side by side [PYTHON=…]
 #   make golden    re-bless the golden files after an intended change; prints what moved
+#   make classifiers  train the small profile's shipped classifiers again (fixtures/classifiers/small)
 #   make fashion-mnist  install Fashion-MNIST (Debian package) for PROFILE=fashion
 #   make gpu-check checks the CUDA path on an NVIDIA GPU (builds with TORCH=cuda; results/gpu-check)
 #   make mutants   mutation testing of src/metrics/ against the fast metric tests (hours; docs/mutants.md)
@@ -33,13 +34,13 @@ DNLTS := $(TARGET_DIR)/release/dnlts
 # tests that train small networks run at full speed.
 CARGO_FLAGS := --release --workspace --locked
 
-.PHONY: all build reproduce test bench bench-pytorch golden libtorch fashion-mnist gpu-check \
+.PHONY: all build reproduce test bench bench-pytorch golden classifiers libtorch fashion-mnist gpu-check \
 	mutants mutants-diff clean help
 
 all: build
 
 help:
-	@sed -n '1,16p' Makefile
+	@sed -n '1,17p' Makefile
 
 libtorch:
 	@$(WITH_TORCH) true
@@ -104,6 +105,16 @@ golden:
 	INSTA_UPDATE=always $(WITH_TORCH) cargo test $(CARGO_FLAGS) -- --skip $(GOLDEN_LAYERS)
 	$(BLESS) -- --nocapture training_layer_matches_golden
 	$(BLESS) -- --nocapture evaluation_layer_matches_golden
+
+# The small profile's shipped classifiers, made again with the long recipes: two processes of
+# one thread each (I and L, then R, V and A), about 35 min on 2 cores. Each family joins the set
+# when it is done; `--resume` (ARGS=--resume) continues a stopped run. Review the manifest's diff
+# before committing it (docs/experiments/shipped-classifiers.md).
+SHIP := $(DNLTS) ship-classifiers --profile small --set fixtures/classifiers/small --threads 1 $(ARGS)
+classifiers: build
+	$(SHIP) --families I,L --out results/ship-small-1 & first=$$!; \
+	$(SHIP) --families R,V,A --out results/ship-small-2; second=$$?; \
+	wait $$first && exit $$second
 
 # Mutation testing (cargo-mutants, pinned, installed on first use; settings in
 # .cargo/mutants.toml). Not part of `make test`: each mutant rebuilds the metrics crate

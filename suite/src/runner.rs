@@ -53,6 +53,19 @@ pub struct RunSummary {
 }
 
 /// The stages behind `request`'s targets.
+/// Runs `stage` on the pipeline of `request`, with the determinism settings of a stage
+/// command (the stage commands, `ship-classifiers`).
+pub fn run_request(
+    request: RunRequest,
+    stage: impl FnOnce(&Pipeline) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let seed = dnlts::seed::derive(request.master_seed, "stage-command", "");
+    dnlts::seed::Determinism::new(seed, request.threads).fast(request.options.fast).apply();
+    stage(&pipeline(&request)?)?;
+    println!("done; stages cached in {}", request.out_dir.join("stages").display());
+    Ok(())
+}
+
 pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
     // Process-wide: every frozen unit of the run, in stages and measures alike, computes as
     // the run's options say.

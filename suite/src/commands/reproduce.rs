@@ -159,14 +159,14 @@ pub fn run_stage(
     args: StageArgs,
     stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    run_request(args.request(Vec::new(), 0)?, stage)
+    runner::run_request(args.request(Vec::new(), 0)?, stage)
 }
 
 /// `dnlts pretrain-imagenet --epochs N`: the stage `reproduce --fig2-imagenet-epochs N` trains
 /// for Figure 2, made alone (a node of `dnlts plan`'s graph).
 pub fn pretrain_imagenet(args: StageArgs, epochs: u64) -> anyhow::Result<()> {
     let request = args.request(Vec::new(), epochs)?;
-    run_request(request, |p| p.imagenet_pretrain_log().map(|_| ()))
+    runner::run_request(request, |p| p.imagenet_pretrain_log().map(|_| ()))
 }
 
 /// Refuses `--fig2-imagenet-epochs N` (N above 0) for a profile without ImageNet and YFCC100m.
@@ -177,17 +177,6 @@ pub fn check_fig2_epochs(epochs: u64, profile: &profile::Profile) -> anyhow::Res
          2's second regime runs with --profile paper (the paper's 72 epochs) or paper-smoke",
         profile.name
     );
-    Ok(())
-}
-
-pub fn run_request(
-    request: runner::RunRequest,
-    stage: impl FnOnce(&stages::Pipeline) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let seed = dnlts::seed::derive(request.master_seed, "stage-command", "");
-    dnlts::seed::Determinism::new(seed, request.threads).fast(request.options.fast).apply();
-    stage(&runner::pipeline(&request)?)?;
-    println!("done; stages cached in {}", request.out_dir.join("stages").display());
     Ok(())
 }
 

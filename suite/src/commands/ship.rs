@@ -39,7 +39,7 @@ pub fn run(stage: StageArgs, families: &[Family], set: &Path) -> anyhow::Result<
     let threads = request.profile.training_threads(asked_threads);
     let name = request.profile.name.clone();
     std::fs::create_dir_all(set).with_context(|| format!("cannot create {}", set.display()))?;
-    super::reproduce::run_request(request, |pipeline| {
+    crate::runner::run_request(request, |pipeline| {
         for &family in families {
             let entry = ship_one(pipeline, family, set, &command, threads)?;
             println!(
@@ -83,7 +83,7 @@ pub fn check(stage: StageArgs, families: &[Family], set: Option<PathBuf>) -> any
     };
     request.options.inputs.weights = Some(dir.clone());
     let manifest = shipped::read(&dir)?;
-    super::reproduce::run_request(request, |pipeline| {
+    crate::runner::run_request(request, |pipeline| {
         let mut differ = Vec::new();
         for &family in families {
             let entry = manifest.classifiers.get(family.name()).with_context(|| {
@@ -104,7 +104,7 @@ pub fn check(stage: StageArgs, families: &[Family], set: Option<PathBuf>) -> any
             println!(
                 "{}: test top-1 {:.1} % ({} of {}), manifest {} of {}: {}",
                 family.name(),
-                100.0 * measured.correct as f64 / measured.images.max(1) as f64,
+                100.0 * (measured.correct as f64 / measured.images.max(1) as f64),
                 measured.correct,
                 measured.images,
                 entry.test_correct,
