@@ -55,7 +55,8 @@ fn every_shipped_classifier_scores_what_its_manifest_records() {
     // The run's record of each classifier names the file it loaded and its digest.
     for (name, entry) in classifiers {
         let record = out.join(format!("stages/classifier-{name}.json"));
-        let record: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+        let record: Value =
+            serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
         assert_eq!(record["weights_sha256"], entry["sha256"], "{name}: {record}");
         assert!(record["given"].as_str().unwrap().ends_with(&format!("{name}.safetensors")));
     }

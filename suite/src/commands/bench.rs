@@ -295,7 +295,11 @@ impl Bench<'_> {
     fn all_stages(&self) -> anyhow::Result<Vec<StageResult>> {
         let mut results = vec![self.guarded("pretrain", || self.pretrain())?];
         if self.profile.classifier_epochs > 0 {
-            for family in Family::ALL.into_iter().filter(|f| self.profile.trains_classifier(*f)) {
+            // A profile that loads a shipped set trains nothing here, but `--train-classifiers`
+            // does: its steps are timed all the same, with no images in the profile's run.
+            let mut scratch = self.profile.clone();
+            scratch.classifiers = crate::profile::Classifiers::Quick;
+            for family in Family::ALL.into_iter().filter(|f| scratch.trains_classifier(*f)) {
                 results
                     .push(self.guarded("classifier training", || self.train_classifier(family))?);
             }
@@ -421,7 +425,11 @@ impl Bench<'_> {
         let mut step = |i| {
             trainer.step(i, &batch);
         };
-        let images_in_profile = self.profile.train_images * self.profile.classifier_epochs;
+        let images_in_profile = if self.profile.trains_classifier(family) {
+            self.profile.train_images * self.profile.classifier_epochs
+        } else {
+            0
+        };
         let stage = format!("train-classifier {}", family.letter());
         let node = format!("classifier-{}", family.name());
         self.measure((stage, node), size, images_in_profile, self.batch(), &mut step)
@@ -571,6 +579,13 @@ fn print_report(report: &BenchReport) {
                 .map_or("n/a".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)),
             stage.profile_images,
             duration(stage.projected_seconds)
+        );
+    }
+    if report.stages.iter().any(|stage| stage.profile_images == 0) {
+        println!(
+            "(0 images: profile {} loads these classifiers from its shipped set; the steps are \
+             what --train-classifiers would run)",
+            report.profile
         );
     }
     println!(
