@@ -80,6 +80,13 @@ fn a_damaged_shipped_file_is_refused_naming_it() {
             && stderr.contains("git checkout"),
         "{stderr}"
     );
+    // A run is refused at once, before minutes of pre-training.
+    let args = ["reproduce", "--include", "table1", "--weights", set.to_str().unwrap()];
+    let run = dnlts(&[&args[..], &["--out", dir.join("run").to_str().unwrap()]].concat(), &dir);
+    let stderr = text(&run.stderr);
+    assert!(!run.status.success(), "a damaged file was used:\n{stderr}");
+    assert!(stderr.contains("lenet5.safetensors is not the file"), "{stderr}");
+    assert!(!stderr.contains("pretrain:"), "it pre-trained first:\n{stderr}");
 }
 
 #[test]

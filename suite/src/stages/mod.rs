@@ -447,7 +447,7 @@ impl Pipeline {
             classifiers.insert(user.spec.name.clone(), Rc::new(classifier));
             users.push(user);
         }
-        Ok(Pipeline {
+        let pipeline = Pipeline {
             profile,
             options,
             master_seed,
@@ -463,7 +463,15 @@ impl Pipeline {
             measures: measures::Cache::default(),
             test_images: RefCell::new(None),
             given_digests: RefCell::new(BTreeMap::new()),
-        })
+        };
+        // A damaged or incomplete shipped set is reported now, not after pre-training.
+        let ships = matches!(pipeline.profile.classifiers, Classifiers::Shipped(_));
+        if ships && pipeline.options.fixed_stages.is_none() {
+            for family in Family::ALL {
+                pipeline.pretrained_file(family)?;
+            }
+        }
+        Ok(pipeline)
     }
 
     /// The images at the AE's size (pre-training, nMI, reconstructions).
