@@ -169,10 +169,13 @@ impl Profile {
     /// Whether the run trains classifier `family` (else it loads torchvision's weights: every
     /// family but LeNet-5 at paper scale, which torchvision does not have).
     pub fn trains_classifier(&self, family: dnlts::models::Family) -> bool {
-        if self.models.is_paper() {
-            return family == dnlts::models::Family::Lenet5;
-        }
-        !matches!(self.classifiers, Classifiers::Shipped(_))
+        self.can_train_classifier(family) && !matches!(self.classifiers, Classifiers::Shipped(_))
+    }
+
+    /// Whether the run would train classifier `family` with `--train-classifiers`: every
+    /// family at a scaled profile, only LeNet-5 at paper scale.
+    pub fn can_train_classifier(&self, family: dnlts::models::Family) -> bool {
+        !self.models.is_paper() || family == dnlts::models::Family::Lenet5
     }
 
     /// `--data DIR` means something only to a profile that reads a dataset: a synthetic

@@ -52,7 +52,6 @@ pub struct RunSummary {
     pub fingerprint: Option<Fingerprint>,
 }
 
-/// The stages behind `request`'s targets.
 /// Runs `stage` on the pipeline of `request`, with the determinism settings of a stage
 /// command (the stage commands, `ship-classifiers`).
 pub fn run_request(
@@ -66,6 +65,7 @@ pub fn run_request(
     Ok(())
 }
 
+/// The stages behind `request`'s targets.
 pub fn pipeline(request: &RunRequest) -> anyhow::Result<Pipeline> {
     // Process-wide: every frozen unit of the run, in stages and measures alike, computes as
     // the run's options say.

@@ -297,9 +297,8 @@ impl Bench<'_> {
         if self.profile.classifier_epochs > 0 {
             // A profile that loads a shipped set trains nothing here, but `--train-classifiers`
             // does: its steps are timed all the same, with no images in the profile's run.
-            let mut scratch = self.profile.clone();
-            scratch.classifiers = crate::profile::Classifiers::Quick;
-            for family in Family::ALL.into_iter().filter(|f| scratch.trains_classifier(*f)) {
+            for family in Family::ALL.into_iter().filter(|f| self.profile.can_train_classifier(*f))
+            {
                 results
                     .push(self.guarded("classifier training", || self.train_classifier(family))?);
             }

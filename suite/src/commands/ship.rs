@@ -24,7 +24,6 @@ use crate::stages::{self, Pipeline};
 pub fn run(stage: StageArgs, families: &[Family], set: &Path) -> anyhow::Result<()> {
     let words: Vec<String> = std::env::args().skip(1).collect();
     let command = format!("dnlts {}", words.join(" "));
-    let asked_threads = stage.machine.threads;
     let request = stage.request_adjusted(Vec::new(), 0, |profile| {
         anyhow::ensure!(
             !profile.models.is_paper(),
@@ -36,7 +35,7 @@ pub fn run(stage: StageArgs, families: &[Family], set: &Path) -> anyhow::Result<
         profile.train_images = long_train_images(profile);
         Ok(())
     })?;
-    let threads = request.profile.training_threads(asked_threads);
+    let threads = request.threads;
     let name = request.profile.name.clone();
     std::fs::create_dir_all(set).with_context(|| format!("cannot create {}", set.display()))?;
     crate::runner::run_request(request, |pipeline| {
@@ -104,7 +103,7 @@ pub fn check(stage: StageArgs, families: &[Family], set: Option<PathBuf>) -> any
             println!(
                 "{}: test top-1 {:.1} % ({} of {}), manifest {} of {}: {}",
                 family.name(),
-                100.0 * (measured.correct as f64 / measured.images.max(1) as f64),
+                100.0 * measured.top1(),
                 measured.correct,
                 measured.images,
                 entry.test_correct,
@@ -163,7 +162,7 @@ fn ship_one(
         seed: pipeline.master_seed,
         test_correct: measured.correct,
         test_images: measured.images,
-        test_top1: measured.correct as f64 / measured.images.max(1) as f64,
+        test_top1: measured.top1(),
         test_top1_without: measured.without,
         measured_threads: MEASURE_THREADS,
         recipe: serde_json::to_value(pipeline.classifier_config(family))?,
@@ -191,6 +190,12 @@ struct Measured {
     without: BTreeMap<String, f64>,
 }
 
+impl Measured {
+    fn top1(&self) -> f64 {
+        self.correct as f64 / self.images.max(1) as f64
+    }
+}
+
 fn measure(pipeline: &Pipeline, classifier: &Classifier) -> anyhow::Result<Measured> {
     let profile = &pipeline.profile;
     let compute = pipeline.options.compute;
@@ -206,20 +211,25 @@ fn measure(pipeline: &Pipeline, classifier: &Classifier) -> anyhow::Result<Measu
         };
         read.top1_correct(&logits)
     };
+    let measured = || -> anyhow::Result<Measured> {
+        let (correct, images) = top1(pipeline.source()?);
+        let mut without = BTreeMap::new();
+        if profile.data == DataSource::Synthetic {
+            let seed = stages::data_seed(pipeline.master_seed);
+            for ablation in &CueSwitches::ABLATIONS[1..] {
+                let mut source = stages::synthetic_source(profile, seed);
+                source.config.cues = CueSwitches::ablation(ablation)?;
+                let (correct, n) = top1(&source);
+                let cue = ablation.trim_start_matches("no-").to_string();
+                without.insert(cue, correct as f64 / n.max(1) as f64);
+            }
+        }
+        Ok(Measured { correct, images, without })
+    };
+    // The run's training threads come back whether or not the measurement succeeds.
     let threads = tch::get_num_threads();
     tch::set_num_threads(MEASURE_THREADS as i32);
-    let (correct, images) = top1(pipeline.source()?);
-    let mut without = BTreeMap::new();
-    if profile.data == DataSource::Synthetic {
-        let seed = stages::data_seed(pipeline.master_seed);
-        for ablation in &CueSwitches::ABLATIONS[1..] {
-            let mut source = stages::synthetic_source(profile, seed);
-            source.config.cues = CueSwitches::ablation(ablation)?;
-            let (correct, n) = top1(&source);
-            let cue = ablation.trim_start_matches("no-").to_string();
-            without.insert(cue, correct as f64 / n.max(1) as f64);
-        }
-    }
+    let result = measured();
     tch::set_num_threads(threads);
-    Ok(Measured { correct, images, without })
+    result
 }
